@@ -1,0 +1,116 @@
+"""Closed sets and frozen results shared by every drift method.
+
+One name per concept: a ``DriftMethod`` value is also the config key, the CLI's ``--method``
+value, the JSON ``method`` field and the Prometheus ``method`` label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = [
+    "ColumnType",
+    "DriftMethod",
+    "DriftResult",
+    "P_VALUE_METHODS",
+    "CATEGORICAL_METHODS",
+    "NUMERICAL_METHODS",
+]
+
+
+class ColumnType(StrEnum):
+    """How a column is tested."""
+
+    NUMERICAL = "numerical"
+    CATEGORICAL = "categorical"
+
+
+class DriftMethod(StrEnum):
+    """Every drift test or distance Driftline implements."""
+
+    # numerical, on the raw values
+    KS = "ks"
+    WASSERSTEIN = "wasserstein"
+    ENERGY_DISTANCE = "energy_distance"
+    CRAMER_VON_MISES = "cramer_von_mises"
+    ANDERSON = "anderson"
+    T_TEST = "t_test"
+    MANN_WHITNEY = "mann_whitney"
+    EPPS_SINGLETON = "epps_singleton"
+    # on counts: categories, or histogram bins of a numerical column
+    PSI = "psi"
+    JENSEN_SHANNON = "jensen_shannon"
+    KL_DIV = "kl_div"
+    HELLINGER = "hellinger"
+    # categorical only
+    CHI_SQUARE = "chi_square"
+    Z_TEST = "z_test"
+    FISHER_EXACT = "fisher_exact"
+    G_TEST = "g_test"
+    TVD = "tvd"
+    L_INFINITY = "l_infinity"
+
+
+#: Methods whose verdict comes from a p-value (the others are distances with a threshold).
+P_VALUE_METHODS: frozenset[DriftMethod] = frozenset(
+    {
+        DriftMethod.KS,
+        DriftMethod.CRAMER_VON_MISES,
+        DriftMethod.ANDERSON,
+        DriftMethod.T_TEST,
+        DriftMethod.MANN_WHITNEY,
+        DriftMethod.EPPS_SINGLETON,
+        DriftMethod.CHI_SQUARE,
+        DriftMethod.Z_TEST,
+        DriftMethod.FISHER_EXACT,
+        DriftMethod.G_TEST,
+    }
+)
+
+_HISTOGRAM = {DriftMethod.PSI, DriftMethod.JENSEN_SHANNON, DriftMethod.KL_DIV, DriftMethod.HELLINGER}
+
+#: Methods that accept a numerical column (histogram methods bin it first).
+NUMERICAL_METHODS: frozenset[DriftMethod] = frozenset(
+    {
+        DriftMethod.KS,
+        DriftMethod.WASSERSTEIN,
+        DriftMethod.ENERGY_DISTANCE,
+        DriftMethod.CRAMER_VON_MISES,
+        DriftMethod.ANDERSON,
+        DriftMethod.T_TEST,
+        DriftMethod.MANN_WHITNEY,
+        DriftMethod.EPPS_SINGLETON,
+        *_HISTOGRAM,
+    }
+)
+
+#: Methods that accept a categorical column (all work on aligned category counts).
+CATEGORICAL_METHODS: frozenset[DriftMethod] = frozenset(
+    {
+        DriftMethod.CHI_SQUARE,
+        DriftMethod.Z_TEST,
+        DriftMethod.FISHER_EXACT,
+        DriftMethod.G_TEST,
+        DriftMethod.TVD,
+        DriftMethod.L_INFINITY,
+        *_HISTOGRAM,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DriftResult:
+    """The outcome of one drift method on one pair of samples.
+
+    ``statistic`` is the test statistic or the distance; ``p_value`` is ``None`` for distances.
+    ``drifted`` applies the method's documented rule (see docs/statistics.md) to ``threshold``.
+    """
+
+    method: DriftMethod
+    statistic: float
+    p_value: float | None
+    threshold: float
+    drifted: bool
+    n_reference: int
+    n_current: int
