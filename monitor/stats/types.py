@@ -16,6 +16,8 @@ __all__ = [
     "P_VALUE_METHODS",
     "CATEGORICAL_METHODS",
     "NUMERICAL_METHODS",
+    "distance_drifted",
+    "p_value_drifted",
 ]
 
 
@@ -114,3 +116,25 @@ class DriftResult:
     drifted: bool
     n_reference: int
     n_current: int
+
+
+#: P-value methods whose verdict is ``p <= alpha`` (Evidently's rule); the others use ``p < alpha``.
+_INCLUSIVE = frozenset({DriftMethod.KS, DriftMethod.CRAMER_VON_MISES})
+
+
+def p_value_drifted(method: DriftMethod, p_value: float, alpha: float) -> bool:
+    """The verdict of a p-value test: ``p <= alpha`` for ks and cramer_von_mises, else ``p < alpha``.
+
+    The split copies Evidently's rules so that verdicts agree at the boundary.
+
+    Examples
+    --------
+    >>> p_value_drifted(DriftMethod.KS, 0.05, 0.05), p_value_drifted(DriftMethod.T_TEST, 0.05, 0.05)
+    (True, False)
+    """
+    return p_value <= alpha if method in _INCLUSIVE else p_value < alpha
+
+
+def distance_drifted(method: DriftMethod, statistic: float, threshold: float) -> bool:
+    """The verdict of a distance: ``>`` for energy_distance, ``>=`` for the others (Evidently's rules)."""
+    return statistic > threshold if method is DriftMethod.ENERGY_DISTANCE else statistic >= threshold

@@ -1,0 +1,122 @@
+"""The ``driftline`` command line.
+
+Exit codes: 0 success, 1 dataset drift with ``--fail-on-drift``, 2 bad input or usage (a
+one-line message on stderr naming the problem).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from monitor.errors import DriftlineError
+from monitor.frames import read_frame
+from monitor.schema import load_schema
+from monitor.stats.check import CheckOptions, DatasetResult, check
+from monitor.stats.correction import Correction
+from monitor.stats.profile import fit_profile
+from monitor.stats.types import DriftMethod
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="driftline", description="Drift monitoring for ML models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("check", help="compare a current data file with a reference data file")
+    c.add_argument("reference", help="reference data (.parquet or .csv)")
+    c.add_argument("current", help="current data (.parquet or .csv)")
+    c.add_argument("--schema", help="YAML/JSON file declaring column types and per-column methods")
+    c.add_argument("--method", type=DriftMethod, choices=list(DriftMethod), metavar="NAME",
+                   help="one method for every column (default: automatic, as Evidently chooses)")
+    c.add_argument("--threshold", type=float, help="alpha for p-value tests, or the distance threshold")
+    c.add_argument("--drift-share", type=float, default=0.5,
+                   help="dataset drift when at least this share of columns drifted (default 0.5)")
+    c.add_argument("--correction", type=Correction, choices=list(Correction), default=Correction.NONE,
+                   metavar="NAME", help="p-value correction across columns: " + ", ".join(Correction))
+    c.add_argument("--format", choices=["table", "json"], default="table")
+    c.add_argument("--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted")
+    return parser
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3g}" if abs(value) < 1e-3 and value != 0 else f"{value:.4f}"
+
+
+def _color(out: TextIO) -> bool:
+    return out.isatty() and "NO_COLOR" not in os.environ
+
+
+def _table(result: DatasetResult, out: TextIO) -> None:
+    color = _color(out)
+
+    def paint(text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if color else text
+
+    header = ("column", "type", "method", "statistic", "p-value", "threshold", "missing", "verdict")
+    rows = []
+    for c in result.columns:
+        verdict = "drift" if c.drifted else ("no drift" if c.status == "ok" else "not tested")
+        missing = f"{c.missing_reference}/{c.missing_current}" + (" !" if c.missing_drifted else "")
+        p = c.adjusted_p_value if c.adjusted_p_value is not None else c.p_value
+        rows.append((c.column, str(c.type or "-"), str(c.method or "-"), _fmt(c.statistic), _fmt(p),
+                     _fmt(c.threshold), missing, verdict))
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), file=out)
+    for row in rows:
+        cells = [v.ljust(w) for v, w in zip(row, widths, strict=True)]
+        code = {"drift": "31;1", "no drift": "32", "not tested": "33"}[row[-1]]
+        cells[-1] = paint(cells[-1], code)
+        print("  ".join(cells).rstrip(), file=out)
+    for c in result.columns:
+        if c.status != "ok":
+            print(f"  {c.column}: not tested: {c.reason}", file=out)
+        elif c.new_categories:
+            print(f"  {c.column}: new categories: {', '.join(c.new_categories[:10])}", file=out)
+    verdict = paint("DATASET DRIFT", "31;1") if result.dataset_drift else paint("no dataset drift", "32")
+    print(f"\n{verdict}: {result.drifted_columns} of {result.total_columns} columns drifted "
+          f"(share {result.drift_share:.2f}, threshold {result.threshold:.2f})", file=out)
+
+
+def _check(args: argparse.Namespace, out: TextIO) -> int:
+    reference, current = read_frame(args.reference), read_frame(args.current)
+    schema = load_schema(args.schema) if args.schema else None
+    options = CheckOptions(
+        method=args.method, threshold=args.threshold, drift_share=args.drift_share,
+        correction=args.correction, columns=schema.options if schema else {},
+    )
+    profile = fit_profile(reference, types=schema.types if schema else None)
+    result = check(profile, current, options)
+    if args.format == "json":
+        json.dump(result.to_dict(), out, indent=2, allow_nan=False)
+        out.write("\n")
+    else:
+        _table(result, out)
+    return 1 if args.fail_on_drift and result.dataset_drift else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``driftline`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "check":
+            return _check(args, sys.stdout)
+    except DriftlineError as exc:
+        print(f"driftline: error: {exc}", file=sys.stderr)
+        return 2
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def run() -> None:
+    """Console-script wrapper: exit with :func:`main`'s code."""
+    raise SystemExit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

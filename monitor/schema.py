@@ -1,0 +1,79 @@
+"""The ``--schema`` file of ``driftline check``: column types and per-column methods.
+
+```yaml
+columns:
+  age: numerical
+  plan: categorical
+  income: {type: numerical, method: psi, threshold: 0.2}
+```
+Only the listed columns are tested. Errors name the key (``columns.income.method``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from monitor.errors import ConfigError
+from monitor.stats.check import ColumnOptions
+from monitor.stats.types import ColumnType, DriftMethod
+
+__all__ = ["Schema", "load_schema", "parse_schema"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Schema:
+    """Declared column types and per-column options."""
+
+    types: dict[str, ColumnType]
+    options: dict[str, ColumnOptions]
+
+
+def _enum(value: Any, enum: type[ColumnType] | type[DriftMethod], path: str) -> Any:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(e.value for e in enum)
+        raise ConfigError(f"{path}: {value!r} is not one of: {allowed}", path=path) from None
+
+
+def parse_schema(data: Any, source: str = "schema") -> Schema:
+    """Validate a schema document already parsed from YAML or JSON."""
+    if not isinstance(data, dict) or set(data) != {"columns"} or not isinstance(data["columns"], dict):
+        raise ConfigError(f"{source}: expected a mapping with one key, 'columns'", path="columns")
+    types: dict[str, ColumnType] = {}
+    options: dict[str, ColumnOptions] = {}
+    for name, spec in data["columns"].items():
+        path = f"columns.{name}"
+        if isinstance(spec, str):
+            spec = {"type": spec}
+        if not isinstance(spec, dict) or "type" not in spec:
+            raise ConfigError(f"{source}: {path}: expected a type or a mapping with 'type'", path=path)
+        unknown = set(spec) - {"type", "method", "threshold"}
+        if unknown:
+            key = sorted(unknown)[0]
+            raise ConfigError(f"{source}: {path}.{key}: unknown key", path=f"{path}.{key}")
+        types[str(name)] = _enum(spec["type"], ColumnType, f"{path}.type")
+        method = _enum(spec["method"], DriftMethod, f"{path}.method") if "method" in spec else None
+        threshold = spec.get("threshold")
+        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, int | float)):
+            raise ConfigError(f"{source}: {path}.threshold: {threshold!r} is not a number", path=f"{path}.threshold")
+        options[str(name)] = ColumnOptions(method=method, threshold=None if threshold is None else float(threshold))
+    return Schema(types=types, options=options)
+
+
+def load_schema(path: str | Path) -> Schema:
+    """Read and validate a schema file (YAML, of which JSON is a subset)."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read: {exc.strerror}", path=str(p)) from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{p}{where}: not valid YAML", path=str(p), line=mark.line + 1 if mark else None) from exc
+    return parse_schema(data, str(p))

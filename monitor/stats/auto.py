@@ -1,0 +1,80 @@
+"""The automatic method choice, exactly as Evidently 0.7.23 makes it (``_get_default_stattest``).
+
+By the number of non-missing reference values and the distinct non-missing values of both
+windows pooled:
+
+========================  ==============================  ==========================
+reference values          numerical                       categorical
+========================  ==============================  ==========================
+<= 1000                   ks (> 5 distinct),              chi_square (> 2 distinct),
+                          chi_square (3-5), z_test (<= 2) z_test (<= 2)
+> 1000                    wasserstein (> 5 distinct),     jensen_shannon
+                          jensen_shannon (<= 5)
+========================  ==============================  ==========================
+
+A numerical column with at most five distinct values is tested on its values as categories.
+Thresholds: 0.05 for p-value tests, 0.1 for distances. One deliberate difference: our
+``chi_square`` is a two-sample contingency test (see docs/statistics.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from monitor.stats.types import P_VALUE_METHODS, ColumnType, DriftMethod
+
+__all__ = ["AutoChoice", "LARGE_REFERENCE", "FEW_DISTINCT", "choose_method", "default_threshold"]
+
+#: Above this many reference values distances replace p-value tests.
+LARGE_REFERENCE = 1000
+#: Numerical columns with at most this many distinct values are tested as categories.
+FEW_DISTINCT = 5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AutoChoice:
+    """The chosen method, whether values are tested as categories, and why."""
+
+    method: DriftMethod
+    as_categories: bool
+    reason: str
+
+
+def default_threshold(method: DriftMethod) -> float:
+    """Evidently's defaults: alpha 0.05 for p-value tests, 0.1 for distances."""
+    return 0.05 if method in P_VALUE_METHODS else 0.1
+
+
+def choose_method(column_type: ColumnType, n_reference: int, n_distinct: int) -> AutoChoice:
+    """Pick the method for a column from its type, reference size and pooled distinct values.
+
+    Examples
+    --------
+    >>> choose_method(ColumnType.NUMERICAL, 5000, 300).method
+    <DriftMethod.WASSERSTEIN: 'wasserstein'>
+    >>> choose_method(ColumnType.CATEGORICAL, 800, 2).reason
+    'categorical, 800 reference values <= 1000, 2 distinct values: z_test'
+    """
+    small = n_reference <= LARGE_REFERENCE
+    size = f"{n_reference} reference values {'<=' if small else '>'} {LARGE_REFERENCE}"
+    if column_type is ColumnType.NUMERICAL and n_distinct > FEW_DISTINCT:
+        method = DriftMethod.KS if small else DriftMethod.WASSERSTEIN
+        return AutoChoice(
+            method=method,
+            as_categories=False,
+            reason=f"numerical, {size}, {n_distinct} distinct values > {FEW_DISTINCT}: {method}",
+        )
+    if small:
+        method = DriftMethod.CHI_SQUARE if n_distinct > 2 else DriftMethod.Z_TEST
+    else:
+        method = DriftMethod.JENSEN_SHANNON
+    kind = (
+        "categorical"
+        if column_type is ColumnType.CATEGORICAL
+        else f"numerical with <= {FEW_DISTINCT} distinct values, tested as categories"
+    )
+    return AutoChoice(
+        method=method,
+        as_categories=True,
+        reason=f"{kind}, {size}, {n_distinct} distinct values: {method}",
+    )

@@ -1,0 +1,283 @@
+"""Reference profiles: fitted once from a reference frame, saved, loaded, and tested against.
+
+A profile holds what the tests need and nothing else: per numerical column the sorted finite
+values (KS, Wasserstein and friends need them exactly), summary figures, the histogram edges and
+reference counts for the binned methods; per categorical column the category counts; and every
+column's missing count. A check against a 10M-row reference therefore never re-reads it.
+
+The saved form is one ``.npz`` file: the arrays, plus a JSON header with the format version,
+column metadata and the content hash (SHA-256 over the header and every array), which lets the
+service tell reference versions apart and detect a damaged file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from monitor.errors import InputError
+from monitor.stats.binning import DEFAULT_BINS, bin_counts, quantile_edges
+from monitor.stats.columns import Typing, infer_column_type
+from monitor.stats.sample import SortedSample
+from monitor.stats.types import ColumnType
+
+__all__ = [
+    "FORMAT_VERSION",
+    "CategoricalProfile",
+    "ColumnProfile",
+    "NumericalProfile",
+    "ReferenceProfile",
+    "UntestedProfile",
+    "categorical_counts",
+    "fit_profile",
+    "load_profile",
+    "numerical_values",
+    "save_profile",
+]
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NumericalProfile:
+    """A numerical reference column: sorted finite values and what the tests derive from them."""
+
+    column: str
+    reason: str
+    sample: SortedSample
+    n_rows: int
+    n_missing: int
+    n_distinct: int
+    mean: float
+    std: float
+    minimum: float
+    maximum: float
+    bin_edges: NDArray[np.float64]
+    bin_counts: NDArray[np.int64]
+
+    type = ColumnType.NUMERICAL
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CategoricalProfile:
+    """A categorical reference column: its categories (in first-seen order) and their counts."""
+
+    column: str
+    reason: str
+    categories: tuple[Any, ...]
+    counts: NDArray[np.int64]
+    n_rows: int
+    n_missing: int
+
+    type = ColumnType.CATEGORICAL
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UntestedProfile:
+    """A column that is not tested (text-like, datetime, ...), and why."""
+
+    column: str
+    reason: str
+    n_rows: int
+
+    type = None
+
+
+ColumnProfile = NumericalProfile | CategoricalProfile | UntestedProfile
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReferenceProfile:
+    """Every column's profile, in the reference's column order, with a content hash."""
+
+    columns: Mapping[str, ColumnProfile]
+    n_rows: int
+    content_hash: str
+    format_version: int = FORMAT_VERSION
+
+
+def numerical_values(series: pd.Series, name: str) -> tuple[SortedSample, int]:
+    """Sorted finite values of a column and its count of missing values (NaN, None, ±inf).
+
+    Sorting puts NaN last and ±inf at the ends, so the finite values are a view of one sort.
+    """
+    try:
+        raw = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"column {name!r} is declared numerical but holds non-numbers", field=name) from exc
+    ordered = np.sort(raw)
+    n_nan = int(np.count_nonzero(np.isnan(raw)))
+    end = ordered.size - n_nan
+    lo = int(np.searchsorted(ordered[:end], -np.inf, side="right"))
+    hi = int(np.searchsorted(ordered[:end], np.inf, side="left"))
+    return SortedSample.from_sorted(ordered[lo:hi]), int(raw.size - (hi - lo))
+
+
+def categorical_counts(series: pd.Series) -> tuple[pd.Series, int]:
+    """Counts of each present category (zero counts dropped) and the number of missing values.
+
+    For numeric dtypes ±inf is missing, as in numerical columns.
+    """
+    if series.dtype.kind == "f":
+        series = series.where(np.isfinite(series.to_numpy()), np.nan)
+    counts = series.value_counts(dropna=True, sort=False)
+    counts = counts[counts.to_numpy() > 0]
+    return counts, int(series.size - int(counts.sum()))
+
+
+def _plain(value: Any) -> Any:
+    """A category value as a plain Python scalar (NumPy scalars unwrapped)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _fit_column(name: str, series: pd.Series, typing: Typing, n_bins: int) -> ColumnProfile:
+    if typing.type is ColumnType.NUMERICAL:
+        sample, n_missing = numerical_values(series, name)
+        values = sample.values
+        if values.size:
+            edges = quantile_edges(sample, n_bins)
+            mean, std = float(values.mean()), float(values.std())
+            lo, hi = float(values[0]), float(values[-1])
+        else:
+            edges, mean, std, lo, hi = np.zeros(0), float("nan"), float("nan"), float("nan"), float("nan")
+        return NumericalProfile(
+            column=name, reason=typing.reason, sample=sample, n_rows=int(series.size),
+            n_missing=n_missing, n_distinct=sample.n_distinct(), mean=mean, std=std,
+            minimum=lo, maximum=hi, bin_edges=edges, bin_counts=bin_counts(sample, edges),
+        )
+    if typing.type is ColumnType.CATEGORICAL:
+        counts, n_missing = categorical_counts(series)
+        return CategoricalProfile(
+            column=name, reason=typing.reason,
+            categories=tuple(_plain(c) for c in counts.index),
+            counts=counts.to_numpy(dtype=np.int64), n_rows=int(series.size), n_missing=n_missing,
+        )
+    return UntestedProfile(column=name, reason=typing.reason, n_rows=int(series.size))
+
+
+def fit_profile(
+    reference: pd.DataFrame,
+    *,
+    types: Mapping[str, ColumnType] | None = None,
+    n_bins: int = DEFAULT_BINS,
+) -> ReferenceProfile:
+    """Fit the profile of a reference frame.
+
+    ``types`` declares the tested columns and their types (a schema); without it every column
+    is typed by :func:`~monitor.stats.columns.infer_column_type`.
+
+    Examples
+    --------
+    >>> ref = pd.DataFrame({"age": [31.0, 45.0, None, 27.0, 50.0], "plan": ["a", "b", "a", None, "a"]})
+    >>> p = fit_profile(ref)
+    >>> p.columns["age"].sample.values.tolist(), p.columns["age"].n_missing
+    ([27.0, 31.0, 45.0, 50.0], 1)
+    >>> p.columns["plan"].categories, p.columns["plan"].counts.tolist()
+    (('a', 'b'), [3, 1])
+    """
+    if types is None:
+        typings = {str(c): infer_column_type(reference[c]) for c in reference.columns}
+    else:
+        missing = [c for c in types if c not in reference.columns]
+        if missing:
+            raise InputError(f"column {missing[0]!r} of the schema is not in the reference data",
+                             field=missing[0])
+        typings = {c: Typing(type=t, reason="declared in the schema") for c, t in types.items()}
+    columns = {name: _fit_column(name, reference[name], t, n_bins) for name, t in typings.items()}
+    return _with_hash(columns, int(len(reference)))
+
+
+# --- persistence -------------------------------------------------------------------------------
+
+
+def _header_and_arrays(
+    columns: Mapping[str, ColumnProfile], n_rows: int
+) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
+    header_cols: list[dict[str, Any]] = []
+    arrays: dict[str, NDArray[Any]] = {}
+    for i, col in enumerate(columns.values()):
+        entry: dict[str, Any] = {"column": col.column, "reason": col.reason, "n_rows": col.n_rows}
+        if isinstance(col, NumericalProfile):
+            entry.update(type="numerical", n_missing=col.n_missing)
+            arrays[f"c{i}_values"] = col.sample.values
+            arrays[f"c{i}_edges"] = col.bin_edges
+        elif isinstance(col, CategoricalProfile):
+            entry.update(type="categorical", n_missing=col.n_missing, categories=list(col.categories))
+            arrays[f"c{i}_counts"] = col.counts
+        else:
+            entry.update(type=None)
+        header_cols.append(entry)
+    return {"format_version": FORMAT_VERSION, "n_rows": n_rows, "columns": header_cols}, arrays
+
+
+def _digest(header: dict[str, Any], arrays: Mapping[str, NDArray[Any]]) -> str:
+    h = hashlib.sha256(json.dumps(header, sort_keys=True, default=str).encode())
+    for key in sorted(arrays):
+        h.update(key.encode())
+        h.update(np.ascontiguousarray(arrays[key]).tobytes())
+    return h.hexdigest()
+
+
+def _with_hash(columns: Mapping[str, ColumnProfile], n_rows: int) -> ReferenceProfile:
+    header, arrays = _header_and_arrays(columns, n_rows)
+    return ReferenceProfile(columns=dict(columns), n_rows=n_rows, content_hash=_digest(header, arrays))
+
+
+def save_profile(profile: ReferenceProfile, path: str | Path) -> None:
+    """Write the profile to one ``.npz`` file (written to a temporary name, then renamed)."""
+    header, arrays = _header_and_arrays(profile.columns, profile.n_rows)
+    header["content_hash"] = profile.content_hash
+    target = Path(path)
+    buffer = io.BytesIO()
+    np.savez(buffer, __header__=np.frombuffer(json.dumps(header, default=str).encode(), dtype=np.uint8),
+             **arrays)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_bytes(buffer.getvalue())
+    tmp.replace(target)
+
+
+def load_profile(path: str | Path) -> ReferenceProfile:
+    """Read a profile written by :func:`save_profile`, verifying its version and content hash."""
+    with np.load(Path(path), allow_pickle=False) as data:
+        header = json.loads(data["__header__"].tobytes().decode())
+        arrays = {k: data[k] for k in data.files if k != "__header__"}
+    if header.get("format_version") != FORMAT_VERSION:
+        raise InputError(f"{path}: profile format version {header.get('format_version')!r} is not "
+                         f"{FORMAT_VERSION}", field="format_version")
+    stored_hash = header.pop("content_hash")
+    if _digest(header, arrays) != stored_hash:
+        raise InputError(f"{path}: content hash does not match; the file is damaged", field="content_hash")
+    columns: dict[str, ColumnProfile] = {}
+    for i, entry in enumerate(header["columns"]):
+        name, reason, n_rows = entry["column"], entry["reason"], entry["n_rows"]
+        if entry["type"] == "numerical":
+            values = arrays[f"c{i}_values"]
+            sample = SortedSample.from_sorted(values)
+            edges = arrays[f"c{i}_edges"]
+            empty = values.size == 0
+            columns[name] = NumericalProfile(
+                column=name, reason=reason, sample=sample, n_rows=n_rows, n_missing=entry["n_missing"],
+                n_distinct=sample.n_distinct(),
+                mean=float("nan") if empty else float(values.mean()),
+                std=float("nan") if empty else float(values.std()),
+                minimum=float("nan") if empty else float(values[0]),
+                maximum=float("nan") if empty else float(values[-1]),
+                bin_edges=edges, bin_counts=bin_counts(sample, edges),
+            )
+        elif entry["type"] == "categorical":
+            columns[name] = CategoricalProfile(
+                column=name, reason=reason, categories=tuple(entry["categories"]),
+                counts=arrays[f"c{i}_counts"].astype(np.int64), n_rows=n_rows, n_missing=entry["n_missing"],
+            )
+        else:
+            columns[name] = UntestedProfile(column=name, reason=reason, n_rows=n_rows)
+    return ReferenceProfile(columns=columns, n_rows=header["n_rows"], content_hash=stored_hash)
