@@ -251,21 +251,22 @@ def _numerical(prof: NumericalProfile, series: pd.Series, opts: ColumnOptions, a
 
 
 def _categorical(prof: CategoricalProfile, series: pd.Series, opts: ColumnOptions, alpha: float) -> ColumnResult:
-    counts, cur_missing = categorical_counts(series)
-    n_cur = int(series.size - cur_missing)
+    index, counts, cur_missing = categorical_counts(series)
+    n_cur = int(counts.sum())
     base = _base(prof, n_cur, cur_missing, series.size, alpha)
-    ref_index = pd.Index(prof.categories)
-    is_new = ~counts.index.isin(ref_index)
-    new = counts[is_new]
-    new_names = tuple(sorted(str(c) for c in new.index))
-    base = replace(base, new_categories=new_names)
+    # Align on the reference's categories; categories new in current are appended after them.
+    position = pd.Index(prof.categories).get_indexer(index)
+    is_new = position < 0
+    base = replace(base, new_categories=tuple(sorted(str(c) for c in index[is_new])))
     n_ref = int(prof.counts.sum())
     if n_ref == 0 or n_cur == 0:
         side = "reference" if n_ref == 0 else "current"
         return replace(base, reason=f"no values in the {side} data")
-    cur_known = counts[~is_new].reindex(ref_index, fill_value=0).to_numpy(dtype=np.int64)
-    ref_counts = np.concatenate([prof.counts, np.zeros(new.size, dtype=np.int64)])
-    cur_counts = np.concatenate([cur_known, new.to_numpy(dtype=np.int64)])
+    n_new = int(is_new.sum())
+    ref_counts = np.concatenate([prof.counts, np.zeros(n_new, dtype=np.int64)])
+    cur_counts = np.zeros(prof.counts.size + n_new, dtype=np.int64)
+    cur_counts[position[~is_new]] = counts[~is_new]
+    cur_counts[prof.counts.size:] = counts[is_new]
     method = opts.method
     if method is None:
         choice = choose_method(ColumnType.CATEGORICAL, n_ref, int(ref_counts.size))
