@@ -11,6 +11,8 @@ __all__ = [
     "DriftlineError",
     "InputError",
     "InsufficientData",
+    "StorageError",
+    "UnknownMonitor",
 ]
 
 
@@ -43,3 +45,15 @@ class InsufficientData(DriftlineError, ValueError):
         super().__init__(message)
         self.needed = needed
         self.got = got
+
+
+class UnknownMonitor(DriftlineError, LookupError):
+    """No monitor by that name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no monitor named {name!r}")
+        self.name = name
+
+
+class StorageError(DriftlineError):
+    """The database failed or is unreachable (wraps SQLAlchemy's error)."""

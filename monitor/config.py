@@ -1,0 +1,344 @@
+"""Configuration: deployment settings from ``DRIFTLINE_*`` and monitors from ``driftline.yaml``.
+
+The YAML file is composed node by node (``yaml.compose``) so every value keeps its line, then
+validated by frozen pydantic models that forbid unknown keys; every error is reported as
+``driftline.yaml:7 monitors.0.window.last: <what is wrong>``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from monitor.errors import ConfigError
+from monitor.stats.concept import Detector
+from monitor.stats.correction import Correction
+from monitor.stats.performance import Task
+from monitor.stats.types import P_VALUE_METHODS, DriftMethod
+
+__all__ = [
+    "ConfigErrors",
+    "FileSource",
+    "MonitorConfig",
+    "Settings",
+    "SqlSource",
+    "StoreSource",
+    "parse_duration",
+    "load_config",
+]
+
+_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d|w)$")
+_UNITS = {"ms": "milliseconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """A Prometheus-style duration (``30s``, ``15m``, ``1h``, ``7d``) as a ``timedelta``.
+
+    Examples
+    --------
+    >>> parse_duration("15m")
+    datetime.timedelta(seconds=900)
+    """
+    m = _DURATION.match(text.strip()) if isinstance(text, str) else None
+    if not m or int(m[1]) == 0:
+        raise ValueError(f"{text!r} is not a duration like 30s, 15m, 1h or 7d")
+    return timedelta(**{_UNITS[m[2]]: int(m[1])})
+
+
+Duration = Annotated[str, Field(description="30s, 15m, 1h, 7d ...")]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PValueOptions(_Frozen):
+    """A p-value test for one feature, with its significance level."""
+
+    method: Literal[tuple(m.value for m in DriftMethod if m in P_VALUE_METHODS)]  # type: ignore[valid-type]
+    alpha: float = Field(0.05, gt=0, lt=1)
+
+
+class DistanceOptions(_Frozen):
+    """A distance for one feature, with its threshold."""
+
+    method: Literal[tuple(m.value for m in DriftMethod if m not in P_VALUE_METHODS)]  # type: ignore[valid-type]
+    threshold: float = Field(0.1, ge=0)
+
+
+FeatureOptions = Annotated[PValueOptions | DistanceOptions, Field(discriminator="method")]
+
+
+class Schema(_Frozen):
+    """Which columns of the prediction log play which role."""
+
+    prediction_id: str = "prediction_id"
+    timestamp: str = "timestamp"
+    prediction: str = "prediction"
+    prediction_score: str | None = None
+    target: str | None = "label"
+    numerical: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    task: Task = Task.CLASSIFICATION
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Schema:
+        names = [self.prediction_id, self.timestamp, self.prediction, *([self.target] if self.target else []),
+                 *([self.prediction_score] if self.prediction_score else []),
+                 *self.numerical, *self.categorical]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"column {dup[0]!r} is listed twice")
+        if not self.numerical and not self.categorical:
+            raise ValueError("declare at least one numerical or categorical feature")
+        return self
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """Feature columns in declaration order, numerical first."""
+        return (*self.numerical, *self.categorical)
+
+
+class StoreSource(_Frozen):
+    """Predictions posted to Driftline's own ingest API."""
+
+    type: Literal["store"] = "store"
+
+
+class SqlSource(_Frozen):
+    """A table in any SQLAlchemy database; the time filter is pushed down into SQL."""
+
+    type: Literal["sql"]
+    url: str
+    table: str
+    columns: dict[str, str] = Field(default_factory=dict, description="our column name -> theirs")
+
+
+class FileSource(_Frozen):
+    """Parquet or CSV files matching a glob."""
+
+    type: Literal["files"]
+    path: str
+
+
+Source = Annotated[StoreSource | SqlSource | FileSource, Field(discriminator="type")]
+
+
+class FileReference(_Frozen):
+    type: Literal["file"]
+    path: str
+
+
+class StoreReference(_Frozen):
+    """A time range of the monitor's own prediction log."""
+
+    type: Literal["store"]
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+
+
+class UploadReference(_Frozen):
+    """Uploaded later through ``POST /v1/monitors/{name}/reference``."""
+
+    type: Literal["upload"] = "upload"
+
+
+Reference = Annotated[FileReference | StoreReference | UploadReference, Field(discriminator="type")]
+
+
+class Window(_Frozen):
+    """The current window: the last period of time (``last: 1h``) or the last N rows."""
+
+    last: Duration | None = None
+    rows: int | None = Field(None, gt=0)
+
+    @field_validator("last")
+    @classmethod
+    def _dur(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_duration(v)
+        return v
+
+    @model_validator(mode="after")
+    def _one(self) -> Window:
+        if (self.last is None) == (self.rows is None):
+            raise ValueError("give exactly one of 'last' (a duration) and 'rows'")
+        return self
+
+
+class PerformanceConfig(_Frozen):
+    """Performance and concept drift on rows whose labels have arrived."""
+
+    alpha: float = Field(0.05, gt=0, lt=1)
+    bucket: Duration = "1h"
+    detector: Detector = Detector.PAGE_HINKLEY
+    label_lookback: Duration = "24h"
+    min_labels: int = Field(30, ge=1)
+
+    @field_validator("bucket", "label_lookback")
+    @classmethod
+    def _dur(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+
+class MonitorConfig(_Frozen):
+    """One monitor: a model's prediction log compared with its reference on a schedule."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    model: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    schema_: Schema = Field(alias="schema")
+    source: Source = StoreSource()
+    reference: Reference = UploadReference()
+    every: Duration | None = None
+    cron: str | None = None
+    window: Window = Window(last="1h")
+    min_rows: int = Field(100, ge=1)
+    drift_share: float = Field(0.5, gt=0, le=1)
+    correction: Correction = Correction.NONE
+    features: dict[str, FeatureOptions] = Field(default_factory=dict)
+    performance: PerformanceConfig = PerformanceConfig()
+
+    @field_validator("every")
+    @classmethod
+    def _every(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_duration(v)
+        return v
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        if v is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(v)
+            except ValueError as exc:
+                raise ValueError(f"{v!r} is not a crontab expression: {exc}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> MonitorConfig:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError("give exactly one of 'every' and 'cron'")
+        unknown = sorted(set(self.features) - set(self.schema_.features))
+        if unknown:
+            raise ValueError(f"features.{unknown[0]} is not a feature of the schema")
+        return self
+
+
+class DriftlineConfig(_Frozen):
+    """The whole ``driftline.yaml``."""
+
+    monitors: tuple[MonitorConfig, ...]
+
+    @model_validator(mode="after")
+    def _unique(self) -> DriftlineConfig:
+        if not self.monitors:
+            raise ValueError("'monitors' is empty; declare at least one monitor")
+        names = [m.name for m in self.monitors]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"monitor name {dup[0]!r} is used twice")
+        return self
+
+    def monitor(self, name: str) -> MonitorConfig:
+        """The monitor called ``name``; ``UnknownMonitor`` if there is none."""
+        from monitor.errors import UnknownMonitor
+
+        for m in self.monitors:
+            if m.name == name:
+                return m
+        raise UnknownMonitor(name)
+
+
+class ConfigErrors(ConfigError):
+    """Every error of one configuration file, one line each (``file:line path: message``)."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+def _plain(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> Any:
+    """A composed YAML node as plain Python data, recording each path's line (1-based)."""
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            out[key] = _plain(value_node, (*path, key), lines)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_plain(v, (*path, i), lines) for i, v in enumerate(node.value)]
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def load_config(path: str | Path) -> DriftlineConfig:
+    """Load and validate ``driftline.yaml``; raise :class:`ConfigErrors` listing every problem."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ConfigErrors([f"{p}: cannot read: {exc.strerror}"]) from exc
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigErrors([f"{p}{line}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from exc
+    if node is None:
+        raise ConfigErrors([f"{p}:1: the file is empty; it needs a 'monitors' list"])
+    lines: dict[tuple[Any, ...], int] = {}
+    data = _plain(node, (), lines)
+    try:
+        return DriftlineConfig.model_validate(data)
+    except ValidationError as exc:
+        errors = []
+        for err in exc.errors():
+            loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and ("[" in x or x in _UNION_TAGS)))
+            loc = tuple("schema" if x == "schema_" else x for x in loc)
+            line = next((lines[loc[:k]] for k in range(len(loc), -1, -1) if loc[:k] in lines), 1)
+            where = ".".join(str(x) for x in loc)
+            msg = err["msg"].removeprefix("Value error, ")
+            errors.append(f"{p}:{line} {where}: {msg}" if where else f"{p}:{line} {msg}")
+        raise ConfigErrors(errors) from None
+
+
+#: Tags pydantic inserts into error locations for union members; not keys of the file.
+_UNION_TAGS = {"store", "sql", "files", "file", "upload"} | {m.value for m in DriftMethod}
+
+
+class Settings(BaseSettings):
+    """Deployment settings, from ``DRIFTLINE_*`` environment variables (or keyword arguments)."""
+
+    model_config = SettingsConfigDict(env_prefix="DRIFTLINE_", env_nested_delimiter="__", extra="ignore")
+
+    database_url: str = "sqlite:///driftline.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    config: Path = Path("driftline.yaml")
+    api_keys: SecretStr = SecretStr("")
+    max_body_bytes: int = 64 * 2**20
+    scheduler: bool = True
+    public_url: str = "http://127.0.0.1:8000"
+
+    @field_validator("api_keys")
+    @classmethod
+    def _no_placeholder(cls, v: SecretStr) -> SecretStr:
+        for key in v.get_secret_value().split(","):
+            if key.strip().lower() in {"changeme", "change-me", "secret", "password", "xxx"}:
+                raise ValueError("DRIFTLINE_API_KEYS holds a placeholder key; set a real one")
+        return v
+
+    def api_key_list(self) -> list[bytes]:
+        """The accepted API keys (comma-separated in ``DRIFTLINE_API_KEYS``)."""
+        return [k.strip().encode() for k in self.api_keys.get_secret_value().split(",") if k.strip()]
