@@ -41,6 +41,8 @@ __all__ = [
     "fit_profile",
     "load_profile",
     "numerical_values",
+    "profile_from_bytes",
+    "profile_to_bytes",
     "save_profile",
 ]
 
@@ -241,30 +243,43 @@ def _with_hash(columns: Mapping[str, ColumnProfile], n_rows: int) -> ReferencePr
     return ReferenceProfile(columns=dict(columns), n_rows=n_rows, content_hash=_digest(header, arrays))
 
 
-def save_profile(profile: ReferenceProfile, path: str | Path) -> None:
-    """Write the profile to one ``.npz`` file (written to a temporary name, then renamed)."""
+def profile_to_bytes(profile: ReferenceProfile) -> bytes:
+    """The profile as the bytes of one ``.npz`` file (how the service stores reference versions)."""
     header, arrays = _header_and_arrays(profile.columns, profile.n_rows)
     header["content_hash"] = profile.content_hash
-    target = Path(path)
     buffer = io.BytesIO()
     np.savez(buffer, __header__=np.frombuffer(json.dumps(header, default=str).encode(), dtype=np.uint8),
              **arrays)
+    return buffer.getvalue()
+
+
+def save_profile(profile: ReferenceProfile, path: str | Path) -> None:
+    """Write the profile to one ``.npz`` file (written to a temporary name, then renamed)."""
+    target = Path(path)
     tmp = target.with_name(target.name + ".tmp")
-    tmp.write_bytes(buffer.getvalue())
+    tmp.write_bytes(profile_to_bytes(profile))
     tmp.replace(target)
 
 
 def load_profile(path: str | Path) -> ReferenceProfile:
     """Read a profile written by :func:`save_profile`, verifying its version and content hash."""
-    with np.load(Path(path), allow_pickle=False) as data:
+    try:
+        return profile_from_bytes(Path(path).read_bytes())
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}", field=exc.field) from exc
+
+
+def profile_from_bytes(blob: bytes) -> ReferenceProfile:
+    """Read a profile from the bytes written by :func:`profile_to_bytes`, verifying version and hash."""
+    with np.load(io.BytesIO(blob), allow_pickle=False) as data:
         header = json.loads(data["__header__"].tobytes().decode())
         arrays = {k: data[k] for k in data.files if k != "__header__"}
     if header.get("format_version") != FORMAT_VERSION:
-        raise InputError(f"{path}: profile format version {header.get('format_version')!r} is not "
+        raise InputError(f"profile format version {header.get('format_version')!r} is not "
                          f"{FORMAT_VERSION}", field="format_version")
     stored_hash = header.pop("content_hash")
     if _digest(header, arrays) != stored_hash:
-        raise InputError(f"{path}: content hash does not match; the file is damaged", field="content_hash")
+        raise InputError("content hash does not match; the profile is damaged", field="content_hash")
     columns: dict[str, ColumnProfile] = {}
     for i, entry in enumerate(header["columns"]):
         name, reason, n_rows = entry["column"], entry["reason"], entry["n_rows"]
