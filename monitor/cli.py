@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TextIO
 
 from monitor.errors import DriftlineError
@@ -40,7 +41,43 @@ def _parser() -> argparse.ArgumentParser:
                    metavar="NAME", help="p-value correction across columns: " + ", ".join(Correction))
     c.add_argument("--format", choices=["table", "json"], default="table")
     c.add_argument("--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted")
+
+    cc = sub.add_parser("check-config", help="validate a driftline.yaml and print every error with its line")
+    cc.add_argument("file")
+
+    sv = sub.add_parser("serve", help="run the API and the scheduler")
+    sv.add_argument("--config", help="driftline.yaml (default: $DRIFTLINE_CONFIG or ./driftline.yaml)")
+    sv.add_argument("--host")
+    sv.add_argument("--port", type=int)
+
+    rn = sub.add_parser("run", help="run one monitor once and print the run as JSON")
+    rn.add_argument("monitor")
+    rn.add_argument("--config")
+    rn.add_argument("--at", type=_when, help="window end (ISO 8601, default now)")
+
+    bf = sub.add_parser("backfill", help="run a monitor over historical windows")
+    bf.add_argument("monitor")
+    bf.add_argument("--config")
+    bf.add_argument("--from", dest="start", type=_when, required=True)
+    bf.add_argument("--to", dest="end", type=_when, required=True)
+    bf.add_argument("--step", default="1h", help="distance between window ends (default 1h)")
+
+    db = sub.add_parser("db", help="database maintenance")
+    db.add_argument("action", choices=["upgrade"])
+    db.add_argument("--config")
+
+    dm = sub.add_parser("demo", help="the full local loop on SQLite: ingest, labels, scheduled runs")
+    dm.add_argument("--port", type=int, default=8000)
+    dm.add_argument("--seconds", type=float, default=None, help="stop after this long (default: run until Ctrl-C)")
     return parser
+
+
+def _when(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _fmt(value: float | None) -> str:
@@ -107,10 +144,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return _check(args, sys.stdout)
+        from monitor import commands  # the service's commands import its heavier dependencies
+
+        return commands.dispatch(args)
     except DriftlineError as exc:
         print(f"driftline: error: {exc}", file=sys.stderr)
         return 2
-    return 2  # pragma: no cover - argparse rejects unknown commands
 
 
 def run() -> None:

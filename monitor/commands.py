@@ -1,0 +1,134 @@
+"""The service's command-line commands: check-config, serve, run, backfill, db upgrade, demo.
+
+Settings come from ``DRIFTLINE_*`` (built once here and passed down); ``--config`` overrides
+``DRIFTLINE_CONFIG``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from datetime import datetime
+
+from monitor.config import DriftlineConfig, Settings, load_config, parse_duration
+from monitor.domain import Run
+
+__all__ = ["dispatch", "run_to_dict"]
+
+
+def run_to_dict(run: Run) -> dict[str, object]:
+    """A run as JSON (the same shape as ``GET /v1/runs/{id}``, without the HTTP envelope)."""
+    def iso(value: datetime | None) -> str | None:
+        return None if value is None else value.isoformat()
+
+    return {
+        "id": run.id, "monitor": run.monitor, "model": run.model, "status": str(run.status),
+        "window_start": iso(run.window_start), "window_end": iso(run.window_end), "rows": run.rows,
+        "duration_seconds": run.duration_seconds, "reference_version": run.reference_version, "error": run.error,
+        "dataset": None if run.dataset is None else {
+            "drift_share": run.dataset.drift_share, "drifted_features": run.dataset.drifted_features,
+            "total_features": run.dataset.total_features, "dataset_drift": run.dataset.dataset_drift,
+            "threshold": run.dataset.threshold},
+        "features": [f.to_dict() for f in run.features],
+        "performance": [{"metric": p.metric, "value": p.value, "reference_value": p.reference_value,
+                         "p_value": p.p_value, "degraded": p.degraded} for p in run.performance],
+        "labelled_rows": run.labelled_rows, "label_coverage": run.label_coverage,
+        "concept_drift": run.concept_drift,
+        "concept_change_points": [iso(t) for t in run.concept_change_points],
+    }
+
+
+def _settings(args: argparse.Namespace) -> tuple[Settings, DriftlineConfig]:
+    overrides = {"config": args.config} if getattr(args, "config", None) else {}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    return settings, load_config(settings.config)
+
+
+def _service(settings: Settings, config: DriftlineConfig):  # type: ignore[no-untyped-def]
+    from monitor.service import MonitorService
+    from monitor.storage.store import Store
+
+    store = Store.from_url(settings.database_url, config)
+    store.upgrade()
+    return store, MonitorService(settings.model_copy(update={"scheduler": False}), config, store)
+
+
+async def _run_once(args: argparse.Namespace) -> int:
+    settings, config = _settings(args)
+    store, service = _service(settings, config)
+    try:
+        await service.start()
+        run = await (service.run_at(args.monitor, args.at) if args.at else service.run_now(args.monitor))
+        print(json.dumps(run_to_dict(run), indent=2))
+        return 0
+    finally:
+        await service.stop()
+        store.dispose()
+
+
+async def _backfill(args: argparse.Namespace) -> int:
+    settings, config = _settings(args)
+    config.monitor(args.monitor)
+    step = parse_duration(args.step)
+    ends = []
+    end = args.start
+    while end <= args.end:
+        ends.append(end)
+        end += step
+    store, service = _service(settings, config)
+    counts: dict[str, int] = {}
+    try:
+        await service.start()
+        for i, end in enumerate(ends, 1):
+            run = await service.run_at(args.monitor, end)
+            counts[str(run.status)] = counts.get(str(run.status), 0) + 1
+            bar = "#" * (30 * i // len(ends))
+            print(f"\r[{bar:<30}] {i}/{len(ends)} windows  {end.isoformat()}  {run.status}",
+                  end="", file=sys.stderr, flush=True)
+        print(file=sys.stderr)
+        print(json.dumps({"windows": len(ends), "statuses": counts}))
+        return 0
+    finally:
+        await service.stop()
+        store.dispose()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from monitor.app import create_app
+
+    settings, config = _settings(args)
+    host = args.host or settings.host
+    port = args.port or settings.port
+    uvicorn.run(create_app(settings, config), host=host, port=port, log_level="info")
+    return 0
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    """Run one of the service's commands."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "check-config":
+        config = load_config(args.file)
+        print(f"{args.file}: ok, {len(config.monitors)} monitor(s): " + ", ".join(m.name for m in config.monitors))
+        return 0
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "run":
+        return asyncio.run(_run_once(args))
+    if args.command == "backfill":
+        return asyncio.run(_backfill(args))
+    if args.command == "db":
+        settings, config = _settings(args)
+        store, _ = _service(settings, config)
+        store.dispose()
+        print("database is at the latest schema")
+        return 0
+    if args.command == "demo":
+        from monitor.demo import run_demo
+
+        return run_demo(port=args.port, seconds=args.seconds)
+    raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover

@@ -1,0 +1,159 @@
+"""``driftline demo``: the whole local loop on SQLite with no other service.
+
+A real data set that ships inside River's wheel (TrumpApproval: five pollsters' daily approval
+estimates and the polling average, January 2017 to 2019) is split by time: the first 300 days
+train a small linear model and become the reference; the remaining days are replayed as live
+traffic through the real ingest API, each day's prediction logged as it is made and its label
+(the actual average) posted a few seconds later through the labels API. Opinion moved during
+those years, so the live window drifts away from the reference as the replay goes on. The
+service runs the monitor every few seconds; the demo prints each run as it lands.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+
+__all__ = ["demo_data", "run_demo"]
+
+FEATURES = ["gallup", "ipsos", "morning_consult", "rasmussen", "you_gov"]
+TRAIN_DAYS = 300
+
+CONFIG = """\
+# Written by `driftline demo`: one monitor over the replayed approval-rating stream.
+monitors:
+  - name: approval
+    model: approval-lr
+    schema:
+      task: regression
+      numerical: [gallup, ipsos, morning_consult, rasmussen, you_gov]
+      categorical: [weekday]
+      prediction: prediction
+      target: approval
+    every: 5s
+    window: {last: 30s}
+    min_rows: 30
+    performance: {bucket: 5s, label_lookback: 5m, min_labels: 20}
+"""
+
+
+def demo_data() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The reference (first 300 days, with predictions and labels) and the stream to replay."""
+    from river import datasets
+
+    rows = [{**x, "approval": y} for x, y in datasets.TrumpApproval()]
+    frame = pd.DataFrame(rows)
+    frame["weekday"] = [date.fromordinal(int(d)).strftime("%a") for d in frame["ordinal_date"]]
+    x = np.c_[frame[FEATURES].to_numpy(), np.ones(len(frame))]
+    coef, *_ = np.linalg.lstsq(x[:TRAIN_DAYS], frame["approval"].to_numpy()[:TRAIN_DAYS], rcond=None)
+    frame["prediction"] = x @ coef
+    frame["prediction_id"] = [f"day-{int(d)}" for d in frame["ordinal_date"]]
+    frame = frame.drop(columns=["ordinal_date"]).round(4)
+    return frame.iloc[:TRAIN_DAYS].reset_index(drop=True), frame.iloc[TRAIN_DAYS:].reset_index(drop=True)
+
+
+def _say(text: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')}  {text}", flush=True)
+
+
+def _serve(app: object, port: int) -> tuple[object, threading.Thread]:
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    return server, thread
+
+
+def _describe(run: dict[str, object]) -> str:
+    ds = run.get("dataset") or {}
+    perf = {p["metric"]: p for p in run.get("performance", [])}  # type: ignore[union-attr]
+    mae = perf.get("mae", {}).get("value")
+    text = f"run {str(run['status']):<17} rows={run['rows']:<4}"
+    if ds:
+        text += f" drifted features {ds['drifted_features']}/{ds['total_features']}"  # type: ignore[index]
+    if mae is not None:
+        text += f"  MAE {mae:.2f} (reference {perf['mae'].get('reference_value') or 0:.2f})"
+    if run.get("label_coverage") is not None:
+        text += f"  labels {100 * float(run['label_coverage']):.0f}%"  # type: ignore[arg-type]
+    return text
+
+
+def run_demo(*, port: int = 8000, seconds: float | None = None, workdir: Path | None = None,
+             rows_per_second: float = 10.0, label_delay_seconds: float = 3.0) -> int:
+    """Start the service on SQLite in ``./driftline-demo`` and replay the stream through its API."""
+    from monitor.app import create_app
+    from monitor.config import Settings, load_config
+
+    root = (workdir or Path.cwd() / "driftline-demo").resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "driftline.yaml").write_text(CONFIG)
+    key = secrets.token_urlsafe(24)
+    settings = Settings(database_url=f"sqlite:///{root / 'driftline.db'}", config=root / "driftline.yaml",
+                        api_keys=key, port=port, public_url=f"http://127.0.0.1:{port}")  # type: ignore[arg-type]
+    config = load_config(settings.config)
+    reference, stream = demo_data()
+    server, thread = _serve(create_app(settings, config), port)
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {key}"}
+    started = time.monotonic()
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            for _ in range(200):
+                try:
+                    if client.get("/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
+            else:
+                raise RuntimeError("the service did not become ready")
+            _say(f"Driftline is up: {base}   API docs {base}/docs   monitors {base}/v1/monitors")
+            _say(f"SQLite database and config in {root}")
+            ref = client.post("/v1/monitors/approval/reference", headers={**headers, "Content-Type": "text/csv"},
+                              content=reference.to_csv(index=False))
+            ref.raise_for_status()
+            _say(f"reference uploaded: {len(reference)} days of 2017, version {ref.json()['version']}")
+            _say(f"replaying {len(stream)} later days at {rows_per_second:g} rows/s; labels follow "
+                 f"{label_delay_seconds:g}s later")
+            pending: list[tuple[float, dict[str, object]]] = []
+            seen: set[str] = set()
+            interval = 1.0 / rows_per_second
+            next_poll = time.monotonic()
+            for i, row in stream.iterrows():
+                if seconds is not None and time.monotonic() - started > seconds:
+                    break
+                record = row.drop(labels=["approval"]).to_dict()
+                client.post("/v1/models/approval-lr/predictions", headers=headers, json=[record]).raise_for_status()
+                pending.append((time.monotonic() + label_delay_seconds,
+                                {"prediction_id": row["prediction_id"], "label": float(row["approval"])}))
+                due = [p for t, p in pending if t <= time.monotonic()]
+                if due:
+                    client.post("/v1/models/approval-lr/labels", headers=headers, json=due).raise_for_status()
+                    pending = [(t, p) for t, p in pending if t > time.monotonic()]
+                if time.monotonic() >= next_poll:
+                    next_poll = time.monotonic() + 1.0
+                    for run in client.get("/v1/monitors/approval/runs", params={"limit": 5}).json().get("runs", []):
+                        if run["id"] not in seen:
+                            seen.add(run["id"])
+                            detail = client.get(f"/v1/runs/{run['id']}").json()
+                            _say(_describe(detail))
+                time.sleep(interval)
+            if pending:
+                client.post("/v1/models/approval-lr/labels", headers=headers, json=[p for _, p in pending])
+            _say("replay finished; the service keeps running (Ctrl-C to stop)")
+            while seconds is None or time.monotonic() - started < seconds:
+                time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.should_exit = True  # type: ignore[attr-defined]
+        thread.join(timeout=10)
+    return 0
