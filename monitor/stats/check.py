@@ -119,7 +119,9 @@ class ColumnResult:
             "type": None if self.type is None else str(self.type),
             "method": None if self.method is None else str(self.method),
             "reason": self.reason,
-            "statistic": self.statistic,
+            # JSON has no infinity: a statistic of ±inf (e.g. a t-test between two different
+            # constants) is written as null; the verdict still says what happened.
+            "statistic": self.statistic if self.statistic is None or np.isfinite(self.statistic) else None,
             "p_value": self.p_value,
             "adjusted_p_value": self.adjusted_p_value,
             "threshold": self.threshold,
