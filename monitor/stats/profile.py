@@ -15,8 +15,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -99,12 +100,24 @@ ColumnProfile = NumericalProfile | CategoricalProfile | UntestedProfile
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReferenceProfile:
-    """Every column's profile, in the reference's column order, with a content hash."""
+    """Every column's profile, in the reference's column order, with a content hash.
+
+    The hash (SHA-256 over the header and every array) is computed on first use: a one-off
+    check never pays for hashing a million-row reference, a stored version always has it.
+    """
 
     columns: Mapping[str, ColumnProfile]
     n_rows: int
-    content_hash: str
     format_version: int = FORMAT_VERSION
+    _hash: list[str] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 of the profile's content, hex."""
+        if not self._hash:
+            header, arrays = _header_and_arrays(self.columns, self.n_rows)
+            self._hash.append(_digest(header, arrays))
+        return self._hash[0]
 
 
 def numerical_values(series: pd.Series, name: str) -> tuple[SortedSample, int]:
@@ -180,8 +193,9 @@ def fit_profile(
     *,
     types: Mapping[str, ColumnType] | None = None,
     n_bins: int = DEFAULT_BINS,
+    workers: int = 2,
 ) -> ReferenceProfile:
-    """Fit the profile of a reference frame.
+    """Fit the profile of a reference frame (columns on ``workers`` threads: sorting releases the GIL).
 
     ``types`` declares the tested columns and their types (a schema); without it every column
     is typed by :func:`~monitor.stats.columns.infer_column_type`.
@@ -203,8 +217,14 @@ def fit_profile(
             raise InputError(f"column {missing[0]!r} of the schema is not in the reference data",
                              field=missing[0])
         typings = {c: Typing(type=t, reason="declared in the schema") for c, t in types.items()}
-    columns = {name: _fit_column(name, reference[name], t, n_bins) for name, t in typings.items()}
-    return _with_hash(columns, int(len(reference)))
+    if workers > 1 and len(typings) > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            fitted = list(pool.map(lambda item: _fit_column(item[0], reference[item[0]], item[1], n_bins),
+                                   typings.items()))
+        columns = {c.column: c for c in fitted}
+    else:
+        columns = {name: _fit_column(name, reference[name], t, n_bins) for name, t in typings.items()}
+    return ReferenceProfile(columns=columns, n_rows=int(len(reference)))
 
 
 # --- persistence -------------------------------------------------------------------------------
@@ -236,11 +256,6 @@ def _digest(header: dict[str, Any], arrays: Mapping[str, NDArray[Any]]) -> str:
         h.update(key.encode())
         h.update(np.ascontiguousarray(arrays[key]).tobytes())
     return h.hexdigest()
-
-
-def _with_hash(columns: Mapping[str, ColumnProfile], n_rows: int) -> ReferenceProfile:
-    header, arrays = _header_and_arrays(columns, n_rows)
-    return ReferenceProfile(columns=dict(columns), n_rows=n_rows, content_hash=_digest(header, arrays))
 
 
 def profile_to_bytes(profile: ReferenceProfile) -> bytes:
@@ -304,4 +319,4 @@ def profile_from_bytes(blob: bytes) -> ReferenceProfile:
             )
         else:
             columns[name] = UntestedProfile(column=name, reason=reason, n_rows=n_rows)
-    return ReferenceProfile(columns=columns, n_rows=header["n_rows"], content_hash=stored_hash)
+    return ReferenceProfile(columns=columns, n_rows=header["n_rows"], _hash=[stored_hash])

@@ -57,3 +57,9 @@ def test_value_counts_sorted_matches_numpy_unique(values: list[float]) -> None:
     v, c = value_counts_sorted(arr)
     uv, uc = np.unique(arr, return_counts=True)
     assert v.tolist() == uv.tolist() and c.tolist() == uc.tolist()
+
+
+def test_continuous_edges_are_numpys_quantiles_of_the_reference() -> None:
+    values = np.random.default_rng(3).normal(size=5001)
+    edges = quantile_edges(SortedSample.of(values), 10)
+    np.testing.assert_allclose(edges, np.quantile(values, np.linspace(0, 1, 11)[1:-1]), rtol=1e-12)
