@@ -1,3 +1,6 @@
-"""exporters: filled in by its own issue."""
+"""Prometheus exporter: a custom collector over a snapshot of the stored latest results."""
 
-__all__: list[str] = []
+from exporters.collector import DriftCollector, capped_features
+from exporters.snapshot import DURATION_BUCKETS, MonitorSnapshot, RunStats, Snapshot
+
+__all__ = ["DURATION_BUCKETS", "DriftCollector", "MonitorSnapshot", "RunStats", "Snapshot", "capped_features"]

@@ -1,0 +1,167 @@
+"""A custom Prometheus collector over a :class:`~exporters.snapshot.Snapshot` (no I/O in collect).
+
+Per-feature series are capped per monitor (``max_features``): the drifted features first, then
+the rest by name, so a monitor over thousands of columns cannot blow up Prometheus. No label
+carries a value of a user's column: feature names come from the monitor's declared schema.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from exporters.snapshot import DURATION_BUCKETS, Snapshot
+from monitor.domain import FeatureResult, Role
+
+__all__ = ["DriftCollector", "capped_features"]
+
+_STATUSES = ("ok", "drift", "insufficient_data", "error")
+
+
+def capped_features(features: tuple[FeatureResult, ...], limit: int) -> list[FeatureResult]:
+    """The features a monitor exports: drifted first, then by name, at most ``limit``."""
+    tested = [f for f in features if f.role is Role.FEATURE]
+    return sorted(tested, key=lambda f: (not f.drifted, f.column))[:limit]
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+class DriftCollector(Collector):
+    """Renders one snapshot; build a new one (in a fresh registry) per scrape."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self._s = snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._features()
+        yield from self._monitors()
+        yield from self._runs()
+        yield from self._service()
+
+    def _features(self) -> Iterator[Metric]:
+        labels = ["monitor", "model", "feature", "method"]
+        score = GaugeMetricFamily("driftline_feature_drift_score", "Latest drift statistic of a feature.", labels=labels)
+        p_value = GaugeMetricFamily("driftline_feature_drift_p_value", "Latest p-value of a feature's test.",
+                                    labels=labels)
+        threshold = GaugeMetricFamily("driftline_feature_drift_threshold",
+                                      "Alpha or distance threshold of a feature's test.", labels=labels)
+        detected = GaugeMetricFamily("driftline_feature_drift_detected", "1 if the feature drifted in the latest run.",
+                                     labels=labels)
+        missing = GaugeMetricFamily("driftline_feature_missing_ratio", "Missing share of a feature in the latest window.",
+                                    labels=["monitor", "model", "feature"])
+        for m in self._s.monitors:
+            if m.latest is None:
+                continue
+            for f in capped_features(m.latest.features, self._s.max_features):
+                if f.status != "ok" or f.method is None:
+                    continue
+                key = [m.name, m.model, f.column, f.method]
+                if _finite(f.statistic):
+                    score.add_metric(key, f.statistic)  # type: ignore[arg-type]
+                if _finite(f.p_value):
+                    p_value.add_metric(key, f.p_value)  # type: ignore[arg-type]
+                if _finite(f.threshold):
+                    threshold.add_metric(key, f.threshold)  # type: ignore[arg-type]
+                detected.add_metric(key, float(f.drifted))
+                rows = f.n_current + f.missing_current
+                if rows:
+                    missing.add_metric([m.name, m.model, f.column], f.missing_current / rows)
+        yield from (score, p_value, threshold, detected, missing)
+
+    def _monitors(self) -> Iterator[Metric]:
+        mm = ["monitor", "model"]
+        share = GaugeMetricFamily("driftline_dataset_drift_share", "Share of drifted features.", labels=mm)
+        dataset = GaugeMetricFamily("driftline_dataset_drift_detected", "1 on dataset drift.", labels=mm)
+        pred = GaugeMetricFamily("driftline_prediction_drift_score", "Drift statistic of the prediction.",
+                                 labels=[*mm, "method"])
+        target = GaugeMetricFamily("driftline_target_drift_score", "Drift statistic of the label.",
+                                   labels=[*mm, "method"])
+        perf = GaugeMetricFamily("driftline_model_performance", "Latest performance metric.", labels=[*mm, "metric"])
+        perf_ref = GaugeMetricFamily("driftline_model_performance_reference", "The reference's performance metric.",
+                                     labels=[*mm, "metric"])
+        degraded = GaugeMetricFamily("driftline_model_performance_degraded", "1 if the degradation test fired.",
+                                     labels=[*mm, "metric"])
+        concept = GaugeMetricFamily("driftline_concept_drift_detected", "1 if a change detector fired.", labels=mm)
+        coverage = GaugeMetricFamily("driftline_label_coverage_ratio", "Labelled share of the latest window.", labels=mm)
+        rows = GaugeMetricFamily("driftline_window_rows", "Rows in the latest window.", labels=mm)
+        ref = GaugeMetricFamily("driftline_reference_info", "The active reference.",
+                                labels=[*mm, "version", "content_hash"])
+        period = GaugeMetricFamily("driftline_monitor_schedule_period_seconds", "Schedule period of the monitor.",
+                                   labels=mm)
+        for m in self._s.monitors:
+            key = [m.name, m.model]
+            period.add_metric(key, m.schedule_period_seconds)
+            if m.reference_version is not None:
+                ref.add_metric([*key, str(m.reference_version), m.reference_hash or ""], 1.0)
+            run = m.latest
+            if run is None:
+                continue
+            rows.add_metric(key, float(run.rows))
+            if run.dataset is not None:
+                share.add_metric(key, run.dataset.drift_share)
+                dataset.add_metric(key, float(run.dataset.dataset_drift))
+            for f in run.features:
+                family = pred if f.role is Role.PREDICTION else target if f.role is Role.TARGET else None
+                if family is not None and f.method is not None and _finite(f.statistic):
+                    family.add_metric([*key, f.method], f.statistic)  # type: ignore[arg-type]
+            for p in run.performance:
+                if _finite(p.value):
+                    perf.add_metric([*key, p.metric], p.value)  # type: ignore[arg-type]
+                if _finite(p.reference_value):
+                    perf_ref.add_metric([*key, p.metric], p.reference_value)  # type: ignore[arg-type]
+                degraded.add_metric([*key, p.metric], float(p.degraded))
+            if run.concept_drift is not None:
+                concept.add_metric(key, float(run.concept_drift))
+            if run.label_coverage is not None:
+                coverage.add_metric(key, run.label_coverage)
+        yield from (share, dataset, pred, target, perf, perf_ref, degraded, concept, coverage, rows, ref, period)
+
+    def _runs(self) -> Iterator[Metric]:
+        mm = ["monitor", "model"]
+        total = CounterMetricFamily("driftline_runs", "Runs by status.", labels=[*mm, "status"])
+        last = GaugeMetricFamily("driftline_last_run_timestamp_seconds", "End of the latest run of each status.",
+                                 labels=[*mm, "status"])
+        ok = GaugeMetricFamily("driftline_last_successful_run_timestamp_seconds",
+                               "End of the latest run with status ok or drift.", labels=mm)
+        duration = HistogramMetricFamily("driftline_run_duration_seconds", "Duration of runs.", labels=mm)
+        for m in self._s.monitors:
+            key = [m.name, m.model]
+            for status in _STATUSES:
+                total.add_metric([*key, status], float(m.stats.by_status.get(status, 0)))
+                if status in m.stats.last_by_status:
+                    last.add_metric([*key, status], m.stats.last_by_status[status].timestamp())
+            if m.stats.last_successful is not None:
+                ok.add_metric(key, m.stats.last_successful.timestamp())
+            if m.stats.duration_buckets:
+                buckets = [(str(b), float(c)) for b, c in zip(DURATION_BUCKETS, m.stats.duration_buckets, strict=True)]
+                buckets.append(("+Inf", float(m.stats.duration_count)))
+                duration.add_metric(key, buckets, m.stats.duration_sum)
+        yield from (total, last, ok, duration)
+
+    def _service(self) -> Iterator[Metric]:
+        ingested = CounterMetricFamily("driftline_predictions_ingested", "Prediction rows accepted.", labels=["model"])
+        for model, n in sorted(self._s.ingested.items()):
+            ingested.add_metric([model], float(n))
+        deliveries = CounterMetricFamily("driftline_webhook_deliveries", "Webhook delivery attempts.",
+                                         labels=["target", "outcome"])
+        for (target_name, outcome), n in sorted(self._s.deliveries.items()):
+            deliveries.add_metric([target_name, outcome], float(n))
+        dead = GaugeMetricFamily("driftline_webhook_dead_letters", "Deliveries that exhausted their retries.",
+                                 labels=["target"])
+        for target_name, n in sorted(self._s.dead_letters.items()):
+            dead.add_metric([target_name], float(n))
+        retrain = CounterMetricFamily("driftline_retrain_triggers", "Retraining triggers.",
+                                      labels=["monitor", "model", "outcome"])
+        for (monitor, model, outcome), n in sorted(self._s.retrain_triggers.items()):
+            retrain.add_metric([monitor, model, outcome], float(n))
+        build = GaugeMetricFamily("driftline_build_info", "The running build.", labels=["version", "python"])
+        build.add_metric([self._s.version, platform.python_version()], 1.0)
+        yield from (ingested, deliveries, dead, retrain, build)
+
+

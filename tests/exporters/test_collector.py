@@ -1,0 +1,95 @@
+"""The collector renders the stored latest results; per-feature series are capped; promtool agrees."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporters import DURATION_BUCKETS, DriftCollector, MonitorSnapshot, RunStats, Snapshot
+from monitor.domain import DatasetSummary, FeatureResult, PerformanceRecord, Role, Run, RunStatus
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def feature(name: str, *, drifted: bool, role: Role = Role.FEATURE, stat: float = 0.2) -> FeatureResult:
+    return FeatureResult(
+        column=name, role=role, type="numerical", method="wasserstein", reason="auto", statistic=stat,
+        p_value=None, adjusted_p_value=None, threshold=0.1, drifted=drifted, status="ok", n_reference=1000,
+        n_current=90, missing_reference=0, missing_current=10, missing_p_value=0.5, missing_drifted=False,
+    )
+
+
+def make_snapshot(n_features: int = 5, max_features: int = 50) -> Snapshot:
+    feats = tuple(feature(f"f{i:03d}", drifted=i % 2 == 0) for i in range(n_features))
+    run = Run(
+        id="r1", monitor="churn", model="churn-v3", status=RunStatus.DRIFT, window_start=T0 - timedelta(hours=1),
+        window_end=T0, rows=100, started_at=T0, finished_at=T0 + timedelta(seconds=2), reference_version=3,
+        dataset=DatasetSummary(drift_share=0.6, drifted_features=3, total_features=5, dataset_drift=True,
+                               threshold=0.5),
+        features=(*feats, feature("prediction", drifted=True, role=Role.PREDICTION, stat=0.4)),
+        performance=(PerformanceRecord(metric="accuracy", value=0.81, reference_value=0.9, p_value=0.01,
+                                       degraded=True),),
+        labelled_rows=40, label_coverage=0.4, concept_drift=False,
+    )
+    stats = RunStats(by_status={"ok": 7, "drift": 2, "error": 1}, last_by_status={"drift": T0},
+                     last_successful=T0, duration_buckets=tuple(min(10, i + 5) for i in range(len(DURATION_BUCKETS))),
+                     duration_count=10, duration_sum=4.2)
+    mon = MonitorSnapshot(name="churn", model="churn-v3", schedule_period_seconds=900.0, latest=run, stats=stats,
+                          reference_version=3, reference_hash="abc123")
+    return Snapshot(monitors=(mon,), ingested={"churn-v3": 12345}, deliveries={("retrain", "delivered"): 2},
+                    dead_letters={"retrain": 0}, retrain_triggers={("churn", "churn-v3", "triggered"): 1},
+                    max_features=max_features, version="0.1.0")
+
+
+def render(snapshot: Snapshot) -> str:
+    registry = CollectorRegistry()
+    registry.register(DriftCollector(snapshot))
+    return generate_latest(registry).decode()
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for fam in text_string_to_metric_families(text) for s in fam.samples}
+
+
+def test_values_come_from_the_latest_run() -> None:
+    got = samples(render(make_snapshot()))
+    mm = (("model", "churn-v3"), ("monitor", "churn"))
+    assert got[("driftline_dataset_drift_share", mm)] == 0.6
+    assert got[("driftline_dataset_drift_detected", mm)] == 1.0
+    f0 = tuple(sorted({"monitor": "churn", "model": "churn-v3", "feature": "f000", "method": "wasserstein"}.items()))
+    assert got[("driftline_feature_drift_score", f0)] == 0.2
+    assert got[("driftline_feature_drift_threshold", f0)] == 0.1
+    assert got[("driftline_feature_missing_ratio", tuple(sorted({"monitor": "churn", "model": "churn-v3",
+                                                                 "feature": "f000"}.items())))] == 0.1
+    assert got[("driftline_prediction_drift_score", (("method", "wasserstein"), *mm))] == 0.4
+    assert got[("driftline_model_performance", (("metric", "accuracy"), *mm))] == 0.81
+    assert got[("driftline_runs_total", (*mm, ("status", "error")))] == 1.0
+    assert got[("driftline_run_duration_seconds_count", mm)] == 10.0
+    assert got[("driftline_predictions_ingested_total", (("model", "churn-v3"),))] == 12345.0
+    assert got[("driftline_reference_info", (("content_hash", "abc123"), *mm, ("version", "3")))] == 1.0
+
+
+def test_per_feature_series_are_capped_drifted_first() -> None:
+    text = render(make_snapshot(n_features=200, max_features=20))
+    features = {s.labels["feature"] for fam in text_string_to_metric_families(text)
+                if fam.name == "driftline_feature_drift_detected" for s in fam.samples}
+    assert len(features) == 20
+    assert all(int(f[1:]) % 2 == 0 for f in features), "drifted features must come first"
+
+
+def test_promtool_accepts_a_real_scrape() -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("promtool is missing in CI; scripts/install-monitoring.sh installs it")
+        pytest.skip("promtool is not installed (scripts/install-monitoring.sh installs it)")
+    proc = subprocess.run([promtool, "check", "metrics"], input=render(make_snapshot()), capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
