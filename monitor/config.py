@@ -188,6 +188,78 @@ class PerformanceConfig(_Frozen):
         return v
 
 
+class WebhookTarget(_Frozen):
+    """Where alert events and retraining triggers are POSTed (signed when a secret is set)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    url: str = Field(pattern=r"^https?://")
+    secret_env: str | None = Field(None, description="environment variable holding the HMAC secret")
+    timeout: Duration = "5s"
+    max_attempts: int = Field(8, ge=1, le=100)
+    backoff: Duration = "2s"
+    backoff_max: Duration = "5m"
+
+    @field_validator("timeout", "backoff", "backoff_max")
+    @classmethod
+    def _dur(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+
+class AlertRule(_Frozen):
+    """An alert evaluated inside the service after every run (for users without Alertmanager)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    when: Literal["dataset_drift", "feature_drift", "performance_below", "performance_drop", "concept_drift"]
+    features: tuple[str, ...] = ()
+    metric: str | None = None
+    floor: float | None = None
+    max_drop: float | None = Field(None, ge=0)
+    runs: int = Field(1, ge=1, description="fires when the condition held in `runs` of the last `of` runs")
+    of: int = Field(1, ge=1)
+    webhooks: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _fields(self) -> AlertRule:
+        if self.runs > self.of:
+            raise ValueError(f"runs ({self.runs}) cannot exceed of ({self.of})")
+        if self.when == "performance_below" and (self.metric is None or self.floor is None):
+            raise ValueError("performance_below needs 'metric' and 'floor'")
+        if self.when == "performance_drop" and (self.metric is None or self.max_drop is None):
+            raise ValueError("performance_drop needs 'metric' and 'max_drop'")
+        return self
+
+
+class HttpAction(_Frozen):
+    """Start retraining with a generic JSON POST (through the durable outbox)."""
+
+    type: Literal["http"]
+    webhook: str
+
+
+class CommandAction(_Frozen):
+    """Start retraining by running a local command (argv, no shell); the job id is appended."""
+
+    type: Literal["command"]
+    argv: tuple[str, ...] = Field(min_length=1)
+
+
+class RetrainPolicy(_Frozen):
+    """Which alerts start retraining, how often at most, and how."""
+
+    on: tuple[str, ...] = Field(min_length=1, description="in-service rule names or Alertmanager alertnames")
+    cooldown: Duration = "6h"
+    max_per_day: int = Field(3, ge=1)
+    dry_run: bool = False
+    action: Annotated[HttpAction | CommandAction, Field(discriminator="type")]
+
+    @field_validator("cooldown")
+    @classmethod
+    def _dur(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+
 class MonitorConfig(_Frozen):
     """One monitor: a model's prediction log compared with its reference on a schedule."""
 
@@ -204,6 +276,8 @@ class MonitorConfig(_Frozen):
     correction: Correction = Correction.NONE
     features: dict[str, FeatureOptions] = Field(default_factory=dict)
     performance: PerformanceConfig = PerformanceConfig()
+    alerts: tuple[AlertRule, ...] = ()
+    retrain: RetrainPolicy | None = None
 
     @field_validator("every")
     @classmethod
@@ -238,11 +312,21 @@ class DriftlineConfig(_Frozen):
     """The whole ``driftline.yaml``."""
 
     monitors: tuple[MonitorConfig, ...]
+    webhooks: tuple[WebhookTarget, ...] = ()
 
     @model_validator(mode="after")
     def _unique(self) -> DriftlineConfig:
         if not self.monitors:
             raise ValueError("'monitors' is empty; declare at least one monitor")
+        targets = {w.name for w in self.webhooks}
+        for i, m in enumerate(self.monitors):
+            for rule in m.alerts:
+                for name in rule.webhooks:
+                    if name not in targets:
+                        raise ValueError(f"monitors.{i}.alerts.{rule.name}: webhook {name!r} is not declared")
+            if m.retrain is not None and isinstance(m.retrain.action, HttpAction) \
+                    and m.retrain.action.webhook not in targets:
+                raise ValueError(f"monitors.{i}.retrain.action: webhook {m.retrain.action.webhook!r} is not declared")
         names = [m.name for m in self.monitors]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -314,7 +398,7 @@ def load_config(path: str | Path) -> DriftlineConfig:
 
 
 #: Tags pydantic inserts into error locations for union members; not keys of the file.
-_UNION_TAGS = {"store", "sql", "files", "file", "upload"} | {m.value for m in DriftMethod}
+_UNION_TAGS = {"http", "command", "store", "sql", "files", "file", "upload"} | {m.value for m in DriftMethod}
 
 
 class Settings(BaseSettings):
