@@ -1,0 +1,10 @@
+"""``python -m dashboards [OUT_DIR]``: write the dashboards without the driftline CLI."""
+
+from __future__ import annotations
+
+import sys
+
+from dashboards.build import main
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else None))

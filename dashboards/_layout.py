@@ -1,0 +1,87 @@
+"""Dashboard-level helpers: the shared conventions, the report URL variable, and encoding.
+
+Every dashboard gets the same uid/tag/refresh conventions and a dropdown to its siblings, and is
+encoded through the SDK's JSONEncoder into plain JSON data that ``dashboards.build`` renders.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from dashboards._panels import TAGS, Link
+from dashboards._sdk import JSONEncoder, common_models, dashboard_builders, dashboard_models
+
+REFRESH = "30s"
+DRIFTLINE_URL_DEFAULT = "http://localhost:8000"
+
+
+def new_dashboard(*, uid: str, title: str, description: str, time_from: str) -> dashboard_builders.Dashboard:
+    """A dashboard with the shared uid/tag/refresh conventions and links to its siblings."""
+    builtin = (
+        dashboard_builders.AnnotationQuery()
+        .name("Annotations & Alerts")
+        .datasource(common_models.DataSourceRef(type_val="grafana", uid="-- Grafana --"))
+        .enable(True)
+        .hide(True)
+        .icon_color("rgba(0, 211, 255, 1)")
+        .type("dashboard")
+        .built_in(1)
+    )
+    siblings = (
+        Link("Driftline")
+        .type(dashboard_models.DashboardLinkType.DASHBOARDS)
+        .tags(TAGS)
+        .as_dropdown(True)
+        .include_vars(True)
+        .keep_time(True)
+    )
+    return (
+        dashboard_builders.Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags(TAGS)
+        .refresh(REFRESH)
+        .time(time_from, "now")
+        .timezone("browser")
+        .tooltip(dashboard_models.DashboardCursorSync.CROSSHAIR)
+        .annotation(builtin)
+        .link(siblings)
+    )
+
+
+def driftline_url_variable() -> dashboard_builders.TextBoxVariable:
+    """Where the Driftline API is, as the browser sees it: report links are built from it."""
+    return (
+        dashboard_builders.TextBoxVariable("driftline_url")
+        .label("Driftline URL")
+        .description("Base URL of the Driftline API, used by the links to HTML reports.")
+        .default_value(DRIFTLINE_URL_DEFAULT)
+        .current(
+            dashboard_models.VariableOption(selected=True, text=DRIFTLINE_URL_DEFAULT, value=DRIFTLINE_URL_DEFAULT)
+        )
+    )
+
+
+def iter_panels(panels: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Every panel of a dashboard JSON, including those nested in collapsed rows."""
+    for panel in panels:
+        yield panel
+        yield from iter_panels(panel.get("panels", []))
+
+
+def encode(builder: dashboard_builders.Dashboard) -> dict[str, Any]:
+    """The dashboard as plain JSON data, with the two gaps of SDK 0.0.21's output filled.
+
+    The SDK leaves panel ids unset (rows get 0); Grafana keys panel links (``viewPanel``) and
+    repeats on them, so every panel gets a stable id in layout order. It also places every
+    dashboard link and annotation toggle ``inControlsMenu``, which tucks the report link into a
+    dropdown in recent Grafana; without the key Grafana shows them in the dashboard's top bar.
+    """
+    doc: dict[str, Any] = json.loads(JSONEncoder(sort_keys=True).encode(builder.build()))
+    for panel_id, panel in enumerate(iter_panels(doc.get("panels", [])), start=1):
+        panel["id"] = panel_id
+    for item in [*doc.get("links", []), *doc.get("annotations", {}).get("list", [])]:
+        item.pop("placement", None)
+    return doc

@@ -1,0 +1,348 @@
+"""The Grafana dashboards: committed JSON is fresh, structure follows the conventions, every
+query names only contract metrics and labels (docs/metrics.md), and every query parses.
+
+Grafana cannot run here, so PromQL is checked by ``promtool check rules`` on a throw-away
+recording-rules file; the end-to-end tests run the same queries against a real Prometheus.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from dashboards import build
+from dashboards._layout import iter_panels
+from dashboards._panels import DATASOURCE_UID
+
+REPO = Path(__file__).resolve().parents[2]
+COMMITTED = REPO / "grafana" / "dashboards"
+EXPECTED_UIDS = {"driftline-overview", "driftline-monitor", "driftline-operations"}
+DATASOURCE = {"type": "prometheus", "uid": DATASOURCE_UID}
+
+# What promtool sees in place of Grafana's variables: durations for the built-ins, plain names
+# (no regex metacharacters) for the template variables.
+SUBSTITUTIONS = {
+    "__rate_interval": "5m",
+    "__interval": "5m",
+    "__range": "5m",
+    "monitor": "churn",
+    "model": "churn_v3",
+    "feature": "age",
+}
+PROMETHEUS_SERIES = {"ALERTS", "ALERTS_FOR_STATE"}
+TARGET_LABELS = {"job", "instance"}  # attached by Prometheus to every scraped series
+KEYWORDS = {
+    "and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right", "bool",
+    "offset", "inf", "nan", "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count",
+    "count_values", "bottomk", "topk", "quantile", "limitk", "limit_ratio",
+}  # fmt: skip
+HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+
+
+# --------------------------------------------------------------------------- contract helpers
+
+
+def documented_metrics() -> dict[str, tuple[str, set[str]]]:
+    """docs/metrics.md's table: metric name -> (type, labels)."""
+    rows = re.findall(
+        r"^\|\s*`(driftline_\w+)`\s*\|\s*([^|]+?)\s*\|\s*([^|]*?)\s*\|",
+        (REPO / "docs" / "metrics.md").read_text(encoding="utf-8"),
+        flags=re.MULTILINE,
+    )
+    return {
+        name: (kind, {label.strip() for label in labels.split(",") if label.strip()}) for name, kind, labels in rows
+    }
+
+
+def recorded_names() -> set[str]:
+    """Every ``record:`` name in prometheus/rules/*.yml (none while that folder does not exist)."""
+    names: set[str] = set()
+    for path in sorted((REPO / "prometheus" / "rules").glob("*.yml")):
+        for group in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("groups", []):
+            names.update(rule["record"] for rule in group.get("rules", []) if "record" in rule)
+    return names
+
+
+def labels_of(name: str, docs: dict[str, tuple[str, set[str]]]) -> set[str] | None:
+    """The labels a documented series carries (histogram parts included); None if undocumented."""
+    if name in docs:
+        return docs[name][1] | TARGET_LABELS
+    for suffix in HISTOGRAM_SUFFIXES:
+        base = name.removesuffix(suffix)
+        if name.endswith(suffix) and docs.get(base, ("", set()))[0] == "histogram":
+            extra = {"le"} if suffix == "_bucket" else set()
+            return docs[base][1] | TARGET_LABELS | extra
+    return None
+
+
+def _strip_strings(expr: str) -> str:
+    return re.sub(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`', '""', expr)
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names an expression selects: identifiers that are not functions or keywords.
+
+    Strings, label matchers, range/subquery brackets and grouping label lists are blanked first,
+    so only selectors and keywords remain; a name followed by ``(`` is a function call.
+    """
+    s = _strip_strings(expr)
+    s = re.sub(r"\{[^}]*\}", "{}", s)
+    s = re.sub(r"\[[^\]]*\]", "[]", s)
+    s = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", r"\1 ()", s)
+    names = set()
+    for match in re.finditer(r"(?<![\w:.])([A-Za-z_:][\w:]*)(?![\w:])(\s*\()?", s):
+        if match.group(2) is None and match.group(1).lower() not in KEYWORDS:
+            names.add(match.group(1))
+    return names
+
+
+def selector_labels(expr: str) -> Iterator[tuple[str, str]]:
+    """(metric, label) for every label matcher written inside ``metric{...}``."""
+    for match in re.finditer(r"([A-Za-z_:][\w:]*)\s*\{([^}]*)\}", expr):
+        for label in re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", _strip_strings(match.group(2))):
+            yield match.group(1), label
+
+
+def grouping_labels(expr: str) -> set[str]:
+    """Labels named in by/without/on/ignoring/group_left/group_right clauses."""
+    clauses = re.findall(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)", _strip_strings(expr))
+    return {label.strip() for clause in clauses for label in clause.split(",") if label.strip()}
+
+
+def all_queries() -> list[tuple[str, str, str]]:
+    """Panel targets, annotations and variable selectors: everything sent to Prometheus."""
+    variables = [(uid, f"variable {name}", selector) for uid, name, selector in build.variable_queries()]
+    return build.panel_queries() + variables
+
+
+def query_id(query: tuple[str, str, str]) -> str:
+    return f"{query[0]}:{query[1]}:{query[2][:40]}"
+
+
+def promtool() -> str:
+    """The promtool binary; a skip with the reason when missing, a failure under CI=true."""
+    path = shutil.which("promtool")
+    if path is None:
+        reason = (
+            "promtool is not installed (scripts/install-monitoring.sh, or "
+            "`apt-get install -y --no-install-recommends prometheus`)"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; it is required under CI=true")
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="module")
+def dashboards() -> dict[str, dict[str, Any]]:
+    """Built once: building is pure and the tests only read the result."""
+    return build.build_all()
+
+
+# --------------------------------------------------------------------------- freshness
+
+
+def test_committed_dashboards_equal_a_fresh_build(dashboards: dict[str, dict[str, Any]]) -> None:
+    stale = [
+        name
+        for name, dashboard in dashboards.items()
+        if not (COMMITTED / name).is_file() or (COMMITTED / name).read_text(encoding="utf-8") != build.render(dashboard)
+    ]
+    assert not stale, f"grafana/dashboards/{', '.join(stale)} stale or missing: run `driftline dashboards build`"
+
+
+def test_no_committed_dashboard_is_left_over(dashboards: dict[str, dict[str, Any]]) -> None:
+    extra = sorted({path.name for path in COMMITTED.glob("*.json")} - set(dashboards))
+    assert not extra, f"grafana/dashboards/ has files the builder no longer writes: {extra}; delete them"
+
+
+def test_write_all_is_deterministic_and_canonical(tmp_path: Path) -> None:
+    first = {path.name: path.read_bytes() for path in build.write_all(tmp_path / "a")}
+    second = {path.name: path.read_bytes() for path in build.write_all(tmp_path / "b")}
+    assert first == second
+    assert set(first) == set(build.BUILDERS)
+    for text in (raw.decode("utf-8") for raw in first.values()):
+        assert text == json.dumps(json.loads(text), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_main_writes_into_the_given_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert build.main(str(tmp_path)) == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(build.BUILDERS)
+    assert str(tmp_path / "driftline-monitor.json") in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- structure
+
+
+def test_dashboards_have_stable_identity(dashboards: dict[str, dict[str, Any]]) -> None:
+    uids = [dashboard["uid"] for dashboard in dashboards.values()]
+    assert sorted(uids) == sorted(EXPECTED_UIDS)  # also: no duplicates
+    for name, dashboard in dashboards.items():
+        assert name == f"{dashboard['uid']}.json"
+        assert dashboard["tags"] == ["driftline"]
+        assert dashboard["refresh"] == "30s"
+        assert "id" not in dashboard, "a numeric id would clash between Grafana instances"
+
+
+def test_every_panel_and_query_uses_the_provisioned_datasource(dashboards: dict[str, dict[str, Any]]) -> None:
+    for dashboard in dashboards.values():
+        for panel in iter_panels(dashboard["panels"]):
+            if panel["type"] == "row":
+                assert not panel.get("targets"), f"row {panel['title']!r} has queries"
+                continue
+            where = f"{dashboard['uid']}: {panel['title']!r}"
+            assert panel.get("datasource") == DATASOURCE, where
+            assert panel.get("targets"), f"{where} has no query"
+            for target in panel["targets"]:
+                assert target.get("datasource") == DATASOURCE, where
+                assert target.get("expr", "").strip(), f"{where} has an empty expr"
+        for annotation in dashboard["annotations"]["list"]:
+            if not annotation.get("builtIn"):
+                assert annotation.get("datasource") == DATASOURCE, annotation["name"]
+                assert annotation.get("expr", "").strip(), annotation["name"]
+        for variable in dashboard.get("templating", {}).get("list", []):
+            if variable["type"] == "query":
+                assert variable.get("datasource") == DATASOURCE, variable["name"]
+
+
+def test_panels_fit_the_grid_with_unique_ids(dashboards: dict[str, dict[str, Any]]) -> None:
+    for dashboard in dashboards.values():
+        panels = list(iter_panels(dashboard["panels"]))
+        ids = [panel["id"] for panel in panels]
+        assert len(ids) == len(set(ids)), f"{dashboard['uid']}: duplicate panel ids"
+        cells: set[tuple[int, int]] = set()
+        for panel in panels:
+            pos = panel["gridPos"]
+            assert pos["x"] >= 0 and pos["x"] + pos["w"] <= 24, f"{dashboard['uid']}: {panel['title']!r} overflows"
+            mine = {(x, y) for x in range(pos["x"], pos["x"] + pos["w"]) for y in range(pos["y"], pos["y"] + pos["h"])}
+            assert not cells & mine, f"{dashboard['uid']}: {panel['title']!r} overlaps another panel"
+            cells |= mine
+
+
+def test_monitor_dashboard_links_to_the_report(dashboards: dict[str, dict[str, Any]]) -> None:
+    monitor = dashboards["driftline-monitor.json"]
+    report = "${driftline_url}/v1/monitors/${monitor}/report"
+    assert report in [dashboard_link.get("url") for dashboard_link in monitor["links"]]
+    variables = {variable["name"]: variable for variable in monitor["templating"]["list"]}
+    assert variables["driftline_url"]["query"] == "http://localhost:8000"
+    assert {"monitor", "model", "feature"} <= set(variables)
+
+
+# --------------------------------------------------------------------------- the metrics contract
+
+
+@pytest.mark.parametrize("query", all_queries(), ids=query_id)
+def test_queries_name_only_contract_metrics(query: tuple[str, str, str]) -> None:
+    uid, title, expr = query
+    docs, recorded = documented_metrics(), recorded_names()
+    unknown = {
+        name
+        for name in metric_names(expr)
+        if labels_of(name, docs) is None and name not in PROMETHEUS_SERIES and name not in recorded
+    }
+    assert not unknown, (
+        f"{uid} {title!r} queries {sorted(unknown)}: not in docs/metrics.md, not a Prometheus series, "
+        "and not recorded by prometheus/rules/*.yml"
+    )
+
+
+@pytest.mark.parametrize("query", all_queries(), ids=query_id)
+def test_queries_use_only_contract_labels(query: tuple[str, str, str]) -> None:
+    uid, title, expr = query
+    docs = documented_metrics()
+    for metric, label in selector_labels(expr):
+        allowed = labels_of(metric, docs)
+        if allowed is not None:
+            assert label in allowed, f"{uid} {title!r}: {metric} has no label {label!r} (docs: {sorted(allowed)})"
+    known = [labels_of(name, docs) for name in metric_names(expr)]
+    if known and all(labels is not None for labels in known):
+        available = set().union(*(labels for labels in known if labels is not None))
+        missing = grouping_labels(expr) - available
+        assert not missing, f"{uid} {title!r} groups by {sorted(missing)}, which none of its metrics has"
+
+
+def test_legends_name_labels_the_query_can_return(dashboards: dict[str, dict[str, Any]]) -> None:
+    docs = documented_metrics()
+    for dashboard in dashboards.values():
+        for panel in iter_panels(dashboard["panels"]):
+            for target in panel.get("targets", []):
+                available = {"le"}.union(*(labels_of(name, docs) or set() for name in metric_names(target["expr"])))
+                used = set(re.findall(r"\{\{\s*(\w+)\s*\}\}", target.get("legendFormat", "")))
+                assert used <= available, (
+                    f"{dashboard['uid']} {panel['title']!r}: legend uses {sorted(used - available)}"
+                )
+
+
+def test_metric_name_extraction() -> None:
+    expr = (
+        'histogram_quantile(0.9, max by (monitor, le) (rate(driftline_run_duration_seconds_bucket{monitor="a b"}[5m])))'
+        " / on (monitor) group_left () topk by (monitor) (1, driftline_window_rows offset 1h) or vector(1e3)"
+        ' and ALERTS{alertname=~"Driftline.*"}'
+    )
+    assert metric_names(expr) == {"driftline_run_duration_seconds_bucket", "driftline_window_rows", "ALERTS"}
+    assert grouping_labels(expr) == {"monitor", "le"}
+    assert list(selector_labels(expr)) == [
+        ("driftline_run_duration_seconds_bucket", "monitor"),
+        ("ALERTS", "alertname"),
+    ]
+
+
+def test_substitute_variables_resolves_every_form_and_refuses_unknown_ones() -> None:
+    got = build.substitute_variables(
+        'x{a="$monitor", b="${model}", c=~"${feature:regex}"}[$__rate_interval]', SUBSTITUTIONS
+    )
+    assert got == 'x{a="churn", b="churn_v3", c=~"age"}[5m]'
+    with pytest.raises(KeyError, match="nobody"):
+        build.substitute_variables('x{a="$nobody"}', SUBSTITUTIONS)
+
+
+# --------------------------------------------------------------------------- PromQL syntax
+
+
+@pytest.mark.parametrize("uid", sorted(EXPECTED_UIDS))
+def test_queries_pass_promtool(uid: str, tmp_path: Path) -> None:
+    binary = promtool()
+    queries = [query for query in all_queries() if query[0] == uid]
+    assert queries
+    names = {f"dashboard_query_{i}": query for i, query in enumerate(queries)}
+    rules = [
+        {"record": name, "expr": build.substitute_variables(expr, SUBSTITUTIONS)}
+        for name, (_, _, expr) in names.items()
+    ]
+    path = tmp_path / f"{uid}.rules.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": uid, "rules": rules}]}, sort_keys=False), encoding="utf-8")
+    done = subprocess.run(
+        [binary, "check", "rules", str(path)], capture_output=True, text=True, timeout=60, check=False
+    )
+    output = done.stdout + done.stderr
+    failed = [f"{name} = {title!r}: {expr}" for name, (_, title, expr) in names.items() if f'"{name}"' in output]
+    assert done.returncode == 0, f"promtool check rules failed:\n{output}\n" + "\n".join(failed)
+    assert f"SUCCESS: {len(rules)} rules found" in done.stdout
+
+
+# --------------------------------------------------------------------------- provisioning
+
+
+def test_provisioned_datasource_is_the_one_the_dashboards_use() -> None:
+    config = yaml.safe_load((REPO / "grafana/provisioning/datasources/driftline.yml").read_text(encoding="utf-8"))
+    (source,) = config["datasources"]
+    assert (source["uid"], source["type"]) == (DATASOURCE_UID, "prometheus")
+    assert source["url"] == "http://prometheus:9090"
+    assert source["isDefault"] is True
+
+
+def test_dashboard_provider_reads_the_mounted_folder() -> None:
+    config = yaml.safe_load((REPO / "grafana/provisioning/dashboards/driftline.yml").read_text(encoding="utf-8"))
+    (provider,) = config["providers"]
+    assert provider["type"] == "file"
+    assert provider["folder"] == "Driftline"
+    assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
