@@ -66,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["upgrade"])
     db.add_argument("--config")
 
+    dash = sub.add_parser("dashboards", help="Grafana dashboards as code")
+    dash.add_argument("action", choices=["build"])
+    dash.add_argument("--out", default="grafana/dashboards", help="output folder (default grafana/dashboards)")
+
     dm = sub.add_parser("demo", help="the full local loop on SQLite: ingest, labels, scheduled runs")
     dm.add_argument("--port", type=int, default=8000)
     dm.add_argument("--seconds", type=float, default=None, help="stop after this long (default: run until Ctrl-C)")
@@ -144,6 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return _check(args, sys.stdout)
+        if args.command == "dashboards":
+            from dashboards.build import main as build_dashboards
+
+            return build_dashboards(args.out)
         from monitor import commands  # the service's commands import its heavier dependencies
 
         return commands.dispatch(args)

@@ -1,0 +1,103 @@
+"""Reading a batch body: its format from the Content-Type, its bytes within the size limit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from starlette.requests import ClientDisconnect
+
+from monitor.api.errors import PayloadTooLarge, UnsupportedMediaType
+from monitor.errors import InputError
+from monitor.ingest import Format, looks_like_parquet
+
+__all__ = ["BATCH_BODY", "batch_format", "check_media_type", "media_type", "read_batch", "read_body"]
+
+_MEDIA_TYPES = {
+    "application/json": Format.JSON,
+    "application/x-ndjson": Format.NDJSON,
+    "application/ndjson": Format.NDJSON,
+    "application/jsonl": Format.NDJSON,
+    "text/csv": Format.CSV,
+    "application/vnd.apache.parquet": Format.PARQUET,
+    "application/x-parquet": Format.PARQUET,
+}
+_OCTET_STREAM = "application/octet-stream"
+_ACCEPTED = ", ".join([*_MEDIA_TYPES, f"{_OCTET_STREAM} (Parquet only)"])
+
+
+def media_type(content_type: str | None) -> str:
+    """The media type of a Content-Type header, lower case and without parameters."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def check_media_type(content_type: str | None) -> str:
+    """Refuse (415) a Content-Type no batch endpoint reads, before the body is read."""
+    kind = media_type(content_type)
+    if kind not in _MEDIA_TYPES and kind != _OCTET_STREAM:
+        shown = f"Content-Type {kind!r}" if kind else "a missing Content-Type"
+        raise UnsupportedMediaType(f"cannot read {shown}; send one of: {_ACCEPTED}")
+    return kind
+
+
+def batch_format(content_type: str | None, body: bytes) -> Format:
+    """The format of a body; ``application/octet-stream`` is taken only when it is Parquet."""
+    kind = check_media_type(content_type)
+    if kind == _OCTET_STREAM:
+        if not looks_like_parquet(body):
+            raise UnsupportedMediaType("an application/octet-stream body must be a Parquet file "
+                                       "(it does not start and end with PAR1)")
+        return Format.PARQUET
+    return _MEDIA_TYPES[kind]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (413) as soon as it is known to exceed ``limit`` bytes.
+
+    A declared Content-Length over the limit is refused before reading; otherwise the body is
+    read in chunks and reading stops at the first byte over the limit, whatever was declared.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise InputError(f"Content-Length {declared[:20]!r} is not a number of bytes", field="Content-Length")
+        if int(declared) > limit:
+            raise PayloadTooLarge(limit)
+    encoding = media_type(request.headers.get("content-encoding")) or "identity"
+    if encoding != "identity":
+        raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported; send the body uncompressed")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise InputError("the client went away before the body was complete", field="body") from None
+    return b"".join(chunks)
+
+
+async def read_batch(request: Request, limit: int) -> tuple[bytes, Format]:
+    """A batch body and its format: the Content-Type is checked before the body is read."""
+    check_media_type(request.headers.get("content-type"))
+    body = await read_body(request, limit)
+    return body, batch_format(request.headers.get("content-type"), body)
+
+
+#: The request body of the batch endpoints, for the OpenAPI document (they read raw bytes).
+BATCH_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "Rows as a JSON array of objects, NDJSON, CSV with a header, or Parquet "
+                       "(application/octet-stream is accepted when the body is a Parquet file).",
+        "content": {
+            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+            "text/csv": {"schema": {"type": "string"}},
+            "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}

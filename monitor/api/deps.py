@@ -1,0 +1,92 @@
+"""What the routes depend on: the ports they call (``StoreLike``, ``ServiceLike``) and their providers.
+
+The composition root (:mod:`monitor.app`) puts the store, the service, the configuration and the
+settings on ``app.state`` in the lifespan; routes receive them through these dependencies, so
+tests pass fakes to ``create_app`` and nothing is looked up globally.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Protocol
+
+import pandas as pd
+from fastapi import Depends, Request
+
+from monitor.config import DriftlineConfig, Settings
+from monitor.domain import IngestResult, LabelResult, ReferenceRecord, Run
+
+__all__ = [
+    "ConfigDep",
+    "ServiceDep",
+    "ServiceLike",
+    "SettingsDep",
+    "StoreDep",
+    "StoreLike",
+]
+
+
+class StoreLike(Protocol):
+    """The part of ``monitor.storage.store.Store`` the API calls (synchronous: run it off the loop)."""
+
+    def ping(self) -> None: ...
+
+    def ingest_predictions(self, model: str, frame: pd.DataFrame) -> IngestResult: ...
+
+    def ingest_labels(self, model: str, frame: pd.DataFrame) -> LabelResult: ...
+
+    def active_reference(self, monitor: str) -> ReferenceRecord | None: ...
+
+    def references(self, monitor: str) -> list[ReferenceRecord]: ...
+
+    def get_run(self, run_id: str) -> Run | None: ...
+
+    def list_runs(self, monitor: str, start: datetime | None = None, end: datetime | None = None,
+                  limit: int = 100) -> list[Run]: ...
+
+    def latest_runs(self) -> dict[str, Run]: ...
+
+
+class ServiceLike(Protocol):
+    """The monitor service as the API sees it: its lifecycle, runs on demand, references, labels."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def scheduler_running(self) -> bool: ...
+
+    async def run_now(self, monitor: str) -> Run: ...
+
+    async def register_reference(self, monitor: str, frame: pd.DataFrame, source: str) -> ReferenceRecord: ...
+
+    async def labels_arrived(self, model: str) -> None:
+        """Called after a labels ingest that updated rows; it may recompute performance."""
+        ...
+
+
+def get_store(request: Request) -> StoreLike:
+    store: StoreLike = request.app.state.store
+    return store
+
+
+def get_service(request: Request) -> ServiceLike:
+    service: ServiceLike = request.app.state.service
+    return service
+
+
+def get_config(request: Request) -> DriftlineConfig:
+    config: DriftlineConfig = request.app.state.config
+    return config
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+StoreDep = Annotated[StoreLike, Depends(get_store)]
+ServiceDep = Annotated[ServiceLike, Depends(get_service)]
+ConfigDep = Annotated[DriftlineConfig, Depends(get_config)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+

@@ -1,0 +1,12 @@
+"""The HTTP routes, one module per resource."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from monitor.api.routes import health, ingest, monitors, runs
+
+__all__ = ["ROUTERS"]
+
+#: Every router, in the order the OpenAPI document lists them.
+ROUTERS: tuple[APIRouter, ...] = (ingest.router, monitors.router, runs.router, health.router)

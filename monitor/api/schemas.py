@@ -1,0 +1,283 @@
+"""HTTP response bodies: pydantic models built explicitly from domain objects (never ORM rows)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from monitor.config import MonitorConfig
+from monitor.domain import (
+    DatasetSummary,
+    FeatureResult,
+    IngestResult,
+    LabelResult,
+    PerformanceRecord,
+    ReferenceRecord,
+    Run,
+    RunStatus,
+)
+
+__all__ = [
+    "DatasetOut",
+    "ErrorItem",
+    "ErrorMessage",
+    "FeatureOut",
+    "Health",
+    "IngestResponse",
+    "LabelResponse",
+    "MonitorOut",
+    "PerformanceOut",
+    "Readiness",
+    "ReferenceCreated",
+    "ReferenceOut",
+    "RunCreated",
+    "RunDetail",
+    "RunSummary",
+    "ScheduleOut",
+    "ValidationErrorBody",
+    "WindowOut",
+]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+class ErrorItem(_Out):
+    """One problem: the 0-based row of the batch (null when not about a row) and the field."""
+
+    row: int | None
+    field: str | None
+    message: str
+
+
+class ValidationErrorBody(_Out):
+    """A 422: every problem found (the first 100), and the first one as a single line."""
+
+    detail: list[ErrorItem]
+    message: str
+
+
+class ErrorMessage(_Out):
+    """Any other error: what is wrong, in one line."""
+
+    detail: str
+
+
+# --- health -----------------------------------------------------------------------------------
+
+
+class Health(_Out):
+    status: Literal["ok"] = "ok"
+
+
+CheckResult = Literal["ok", "failed", "timeout", "stopped", "disabled"]
+
+
+class Readiness(_Out):
+    """``ready`` when every check is ``ok`` (or ``disabled``)."""
+
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, CheckResult]
+
+
+# --- ingest -----------------------------------------------------------------------------------
+
+
+class IngestResponse(_Out):
+    """Rows written, and rows skipped because their prediction id was already logged."""
+
+    accepted: int
+    duplicates: int
+
+    @classmethod
+    def from_domain(cls, result: IngestResult) -> IngestResponse:
+        return cls(accepted=result.accepted, duplicates=result.duplicates)
+
+
+class LabelResponse(_Out):
+    """Predictions that got their label, and ids that matched no logged prediction."""
+
+    updated: int
+    unknown_ids: list[str]
+
+    @classmethod
+    def from_domain(cls, result: LabelResult) -> LabelResponse:
+        return cls(updated=result.updated, unknown_ids=list(result.unknown_ids))
+
+
+# --- runs -------------------------------------------------------------------------------------
+
+
+class DatasetOut(_Out):
+    drift_share: float
+    drifted_features: int
+    total_features: int
+    dataset_drift: bool
+    threshold: float
+
+    @classmethod
+    def from_domain(cls, d: DatasetSummary) -> DatasetOut:
+        return cls(drift_share=d.drift_share, drifted_features=d.drifted_features, total_features=d.total_features,
+                   dataset_drift=d.dataset_drift, threshold=d.threshold)
+
+
+class FeatureOut(_Out):
+    """One tested column (a feature, the prediction or the target) of a run."""
+
+    column: str
+    role: str
+    type: str | None
+    method: str | None
+    reason: str
+    statistic: float | None
+    p_value: float | None
+    adjusted_p_value: float | None
+    threshold: float | None
+    drifted: bool
+    status: str
+    n_reference: int
+    n_current: int
+    missing_reference: int
+    missing_current: int
+    missing_p_value: float | None
+    missing_drifted: bool
+    new_categories: list[str]
+    out_of_range_current: int | None
+
+    @classmethod
+    def from_domain(cls, f: FeatureResult) -> FeatureOut:
+        return cls.model_validate(f.to_dict())
+
+
+class PerformanceOut(_Out):
+    metric: str
+    value: float | None
+    reference_value: float | None
+    p_value: float | None
+    degraded: bool
+
+    @classmethod
+    def from_domain(cls, p: PerformanceRecord) -> PerformanceOut:
+        return cls(metric=p.metric, value=p.value, reference_value=p.reference_value, p_value=p.p_value,
+                   degraded=p.degraded)
+
+
+class RunSummary(_Out):
+    """A run without its per-column results."""
+
+    id: str
+    monitor: str
+    model: str
+    status: RunStatus
+    window_start: datetime | None
+    window_end: datetime
+    rows: int
+    started_at: datetime
+    finished_at: datetime
+    duration_seconds: float
+    reference_version: int | None
+    error: str | None
+    dataset: DatasetOut | None
+    labelled_rows: int
+    label_coverage: float | None
+    concept_drift: bool | None
+
+    @classmethod
+    def _fields(cls, run: Run) -> dict[str, object]:
+        return dict(
+            id=run.id, monitor=run.monitor, model=run.model, status=run.status, window_start=run.window_start,
+            window_end=run.window_end, rows=run.rows, started_at=run.started_at, finished_at=run.finished_at,
+            duration_seconds=run.duration_seconds, reference_version=run.reference_version, error=run.error,
+            dataset=DatasetOut.from_domain(run.dataset) if run.dataset else None, labelled_rows=run.labelled_rows,
+            label_coverage=run.label_coverage, concept_drift=run.concept_drift,
+        )
+
+    @classmethod
+    def from_domain(cls, run: Run) -> RunSummary:
+        return cls.model_validate(cls._fields(run))
+
+
+class RunDetail(RunSummary):
+    """A run with every result: columns (features, prediction, target), performance, concept drift."""
+
+    features: list[FeatureOut]
+    performance: list[PerformanceOut]
+    concept_change_points: list[datetime]
+
+    @classmethod
+    def from_domain(cls, run: Run) -> RunDetail:
+        return cls.model_validate({
+            **cls._fields(run),
+            "features": [FeatureOut.from_domain(f) for f in run.features],
+            "performance": [PerformanceOut.from_domain(p) for p in run.performance],
+            "concept_change_points": list(run.concept_change_points),
+        })
+
+
+class RunCreated(_Out):
+    run_id: str
+    status: RunStatus
+
+
+# --- monitors and references ------------------------------------------------------------------
+
+
+class ScheduleOut(_Out):
+    """Exactly one of ``every`` (a duration such as ``15m``) and ``cron``."""
+
+    every: str | None
+    cron: str | None
+
+
+class WindowOut(_Out):
+    """Exactly one of ``last`` (a duration) and ``rows``."""
+
+    last: str | None
+    rows: int | None
+
+
+class MonitorOut(_Out):
+    name: str
+    model: str
+    schedule: ScheduleOut
+    window: WindowOut
+    status: RunStatus | Literal["never_run"] = Field(description="the latest run's status, or never_run")
+    latest_run: RunSummary | None
+    reference_version: int | None = Field(description="the active reference's version, or null")
+
+    @classmethod
+    def from_domain(cls, m: MonitorConfig, latest: Run | None, reference: ReferenceRecord | None) -> MonitorOut:
+        return cls(
+            name=m.name, model=m.model, schedule=ScheduleOut(every=m.every, cron=m.cron),
+            window=WindowOut(last=m.window.last, rows=m.window.rows),
+            status=latest.status if latest else "never_run",
+            latest_run=RunSummary.from_domain(latest) if latest else None,
+            reference_version=reference.version if reference else None,
+        )
+
+
+class ReferenceOut(_Out):
+    """A stored reference version (the fitted profile itself is never sent)."""
+
+    monitor: str
+    version: int
+    content_hash: str
+    created_at: datetime
+    source: str
+    n_rows: int
+    active: bool
+
+    @classmethod
+    def from_domain(cls, r: ReferenceRecord) -> Self:
+        return cls(monitor=r.monitor, version=r.version, content_hash=r.content_hash, created_at=r.created_at,
+                   source=r.source, n_rows=r.n_rows, active=r.active)
+
+
+class ReferenceCreated(ReferenceOut):
+    """The reference just registered."""
