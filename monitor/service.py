@@ -98,6 +98,8 @@ class MonitorService:
         """Stop the schedule (waiting for no job) and close source connections."""
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+            await asyncio.sleep(0)  # APScheduler 3 applies the shutdown on the next loop iteration
+        self._scheduler = None
         self._sql.close()
 
     def scheduler_running(self) -> bool:
