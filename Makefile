@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	$(VENV)/bin/driftline check examples/reference.csv examples/current.csv
+	$(VENV)/bin/driftline demo
 
 test: install
 	DO_NOT_TRACK=1 $(PY) -m pytest

@@ -111,6 +111,7 @@ def _serve(args: argparse.Namespace) -> int:
 def dispatch(args: argparse.Namespace) -> int:
     """Run one of the service's commands."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     if args.command == "check-config":
         config = load_config(args.file)
         print(f"{args.file}: ok, {len(config.monitors)} monitor(s): " + ", ".join(m.name for m in config.monitors))

@@ -92,6 +92,10 @@ def run_demo(*, port: int = 8000, seconds: float | None = None, workdir: Path | 
     from monitor.app import create_app
     from monitor.config import Settings, load_config
 
+    import logging
+
+    for noisy in ("httpx", "monitor.api", "monitor.app", "apscheduler", "monitor.service"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     root = (workdir or Path.cwd() / "driftline-demo").resolve()
     root.mkdir(parents=True, exist_ok=True)
     (root / "driftline.yaml").write_text(CONFIG)
@@ -140,7 +144,8 @@ def run_demo(*, port: int = 8000, seconds: float | None = None, workdir: Path | 
                     pending = [(t, p) for t, p in pending if t > time.monotonic()]
                 if time.monotonic() >= next_poll:
                     next_poll = time.monotonic() + 1.0
-                    for run in client.get("/v1/monitors/approval/runs", params={"limit": 5}).json().get("runs", []):
+                    listed = client.get("/v1/monitors/approval/runs", params={"limit": 5}).json()
+                    for run in reversed(listed if isinstance(listed, list) else listed.get("runs", [])):
                         if run["id"] not in seen:
                             seen.add(run["id"])
                             detail = client.get(f"/v1/runs/{run['id']}").json()
