@@ -6,13 +6,17 @@ map one small set of types to exit codes or HTTP statuses in one place.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 __all__ = [
     "ConfigError",
     "DriftlineError",
+    "DuplicateRun",
     "InputError",
     "InsufficientData",
     "StorageError",
     "UnknownMonitor",
+    "UnknownReference",
 ]
 
 
@@ -57,3 +61,30 @@ class UnknownMonitor(DriftlineError, LookupError):
 
 class StorageError(DriftlineError):
     """The database failed or is unreachable (wraps SQLAlchemy's error)."""
+
+
+class DuplicateRun(StorageError):
+    """A run of this monitor for this window end is already stored.
+
+    Raised instead of writing the window twice, so a restarted or duplicated scheduler cannot
+    record two verdicts for one window; ``monitor`` and ``window_end`` name the window.
+    """
+
+    def __init__(self, message: str, *, monitor: str, window_end: datetime) -> None:
+        super().__init__(message)
+        self.monitor = monitor
+        self.window_end = window_end
+
+
+class UnknownReference(UnknownMonitor):
+    """The monitor has no reference with that version.
+
+    A subclass of :class:`UnknownMonitor` so the API's one mapping of unknown names (404)
+    covers it too; ``name`` is the monitor, ``version`` the missing version.
+    """
+
+    def __init__(self, name: str, version: int) -> None:
+        # Skip UnknownMonitor's message ("no monitor named ..."), which would be wrong here.
+        DriftlineError.__init__(self, f"monitor {name!r} has no reference version {version}")
+        self.name = name
+        self.version = version

@@ -1,0 +1,183 @@
+"""Frames in and out of the prediction log, as typed column arrays both dialects encode.
+
+An ingest frame becomes a :class:`Batch`: ids and text columns as Arrow strings (UTF-8 buffers
+the PostgreSQL encoder copies without a per-value loop), numbers as float64 with NaN for missing,
+times as microseconds since the epoch. Validation happens here, before any SQL, so a bad value
+names its column and row and nothing reaches the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from monitor.errors import InputError
+from monitor.storage._types import utc_micros
+from monitor.storage.layout import Kind, ModelLayout
+
+__all__ = ["Batch", "Columns", "prepare_labels", "prepare_predictions", "to_frame"]
+
+NAT = np.iinfo(np.int64).min  # numpy's NaT as int64; missing label times use it
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Batch:
+    """Validated rows keyed by database column; ``duplicates`` were dropped inside the batch."""
+
+    ids: pa.Array
+    ts: NDArray[np.int64]
+    numbers: dict[str, NDArray[np.float64]]
+    texts: dict[str, pa.Array]
+    duplicates: int
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Columns:
+    """Rows read back from the log, keyed by database column, before naming them for a monitor."""
+
+    ids: pa.Array
+    ts: NDArray[np.int64]
+    label_ts: NDArray[np.int64]
+    numbers: dict[str, NDArray[np.float64]]
+    texts: dict[str, pa.Array]
+
+
+def _first_bad(mask: NDArray[np.bool_] | pd.Series) -> int:
+    return int(np.flatnonzero(np.asarray(mask))[0])
+
+
+def _text(series: pd.Series, field: str) -> pa.Array:
+    """A column as Arrow large strings; non-string values become their ``str()``, missing stays NULL."""
+    try:
+        arr = pa.array(series, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        arr = pa.array(series.map(str, na_action="ignore"), type=pa.large_string(), from_pandas=True)
+    nul = pc.match_substring(arr, "\x00")
+    if pc.any(nul).as_py():
+        row = _first_bad(pc.fill_null(nul, False).to_numpy(zero_copy_only=False))
+        raise InputError(f"{field}: row {row}: text contains a NUL character, which cannot be stored",
+                         field=field, row=row)
+    return arr
+
+
+def _number(series: pd.Series, field: str) -> NDArray[np.float64]:
+    """A column as float64 (NaN for missing); a value that is not a number names its row."""
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return np.asarray(series.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+    coerced = pd.to_numeric(series, errors="coerce")
+    bad = coerced.isna().to_numpy() & series.notna().to_numpy()
+    if bad.any():
+        row = _first_bad(bad)
+        raise InputError(f"{field}: row {row}: {series.iloc[row]!r} is not a number", field=field, row=row)
+    return np.asarray(coerced.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+
+
+def _times(series: pd.Series, field: str) -> NDArray[np.int64]:
+    if not isinstance(series.dtype, pd.DatetimeTZDtype):
+        raise InputError(f"{field}: expected time-zone-aware timestamps, got {series.dtype}", field=field)
+    if series.isna().any():
+        row = _first_bad(series.isna())
+        raise InputError(f"{field}: row {row}: the timestamp is missing", field=field, row=row)
+    return utc_micros(series)
+
+
+def _ids(series: pd.Series, field: str) -> pa.Array:
+    if series.isna().any():
+        row = _first_bad(series.isna())
+        raise InputError(f"{field}: row {row}: the prediction id is missing", field=field, row=row)
+    return _text(series, field)
+
+
+def _keep(ids: pa.Array, keep: str) -> tuple[NDArray[np.intp] | None, int]:
+    """Positions of the rows to keep when ids repeat (``keep`` is "first" or "last"), and how many go."""
+    dup = pd.Index(ids.to_pandas()).duplicated(keep=keep)
+    return (np.flatnonzero(~dup), int(dup.sum())) if dup.any() else (None, 0)
+
+
+def prepare_predictions(layout: ModelLayout, frame: pd.DataFrame) -> Batch:
+    """Validate an ingest frame against the model's layout; repeated ids keep their first row.
+
+    Columns are named as in the monitors' schemas; unknown columns are refused, absent features
+    and an absent score or label are stored as NULL.
+    """
+    names = layout.frame_to_db()
+    unknown = [c for c in frame.columns if c not in names]
+    if unknown:
+        raise InputError(f"column {unknown[0]!r} is not in the schema of model {layout.model!r}", field=str(unknown[0]))
+    # Only the keys and the prediction are required: monitors of one model may declare different
+    # features, and a producer feeding one of them sends only its columns. What is not sent is
+    # NULL, which every monitor counts (and exports) as missing; nothing is dropped.
+    required = (layout.id_column, layout.ts_column, layout.prediction_column)
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise InputError(f"column {missing[0]!r} is missing", field=missing[0])
+    ids = _ids(frame[layout.id_column], layout.id_column)
+    ts = _times(frame[layout.ts_column], layout.ts_column)
+    numbers: dict[str, NDArray[np.float64]] = {}
+    texts: dict[str, pa.Array] = {}
+    for name, db in names.items():
+        if db in ("prediction_id", "ts") or name not in frame.columns:
+            continue
+        if layout.kind(db) is Kind.NUMBER:
+            numbers[db] = _number(frame[name], name)
+        else:
+            texts[db] = _text(frame[name], name)
+    keep, duplicates = _keep(ids, "first")
+    if keep is not None:
+        ids, ts = ids.take(keep), ts[keep]
+        numbers = {k: v[keep] for k, v in numbers.items()}
+        texts = {k: v.take(keep) for k, v in texts.items()}
+    return Batch(ids=ids, ts=ts, numbers=numbers, texts=texts, duplicates=duplicates)
+
+
+def prepare_labels(layout: ModelLayout, frame: pd.DataFrame) -> Batch:
+    """Validate a label frame (``prediction_id``, ``label``, ``timestamp``); a repeated id keeps its last label."""
+    missing = [c for c in ("prediction_id", "label", "timestamp") if c not in frame.columns]
+    if missing:
+        raise InputError(f"column {missing[0]!r} is missing", field=missing[0])
+    ids = _ids(frame["prediction_id"], "prediction_id")
+    ts = _times(frame["timestamp"], "timestamp")
+    label = frame["label"]
+    if label.isna().any():
+        row = _first_bad(label.isna())
+        raise InputError(f"label: row {row}: the label is missing", field="label", row=row)
+    numbers, texts = {}, {}
+    if layout.prediction_kind is Kind.NUMBER:
+        numbers["label"] = _number(label, "label")
+    else:
+        texts["label"] = _text(label, "label")
+    keep, duplicates = _keep(ids, "last")  # a resent label corrects the earlier one
+    if keep is not None:
+        ids, ts = ids.take(keep), ts[keep]
+        numbers = {k: v[keep] for k, v in numbers.items()}
+        texts = {k: v.take(keep) for k, v in texts.items()}
+    return Batch(ids=ids, ts=ts, numbers=numbers, texts=texts, duplicates=duplicates)
+
+
+def _utc(micros: NDArray[np.int64]) -> pd.Series:
+    return pd.Series(micros.view("datetime64[us]")).dt.tz_localize("UTC")
+
+
+def to_frame(names: dict[str, str], cols: Columns) -> pd.DataFrame:
+    """A frame of the read columns, renamed and ordered by ``names`` (database column -> frame column)."""
+    data: dict[str, object] = {}
+    for db, name in names.items():
+        if db == "prediction_id":
+            data[name] = cols.ids.to_pandas()
+        elif db == "ts":
+            data[name] = _utc(cols.ts)
+        elif db == "label_ts":
+            data[name] = _utc(cols.label_ts)
+        elif db in cols.numbers:
+            data[name] = pd.Series(cols.numbers[db], dtype=np.float64)
+        else:
+            data[name] = cols.texts[db].to_pandas()
+    return pd.DataFrame(data)

@@ -1,0 +1,171 @@
+"""PostgreSQL's binary COPY format, encoded and decoded with NumPy and Arrow, no loop per value.
+
+Binary COPY spares the server from parsing and printing decimal text, which is most of COPY's
+cost in CSV. Rows are a field count, then per field a length word (-1 for NULL) and the bytes.
+We put the fixed-width fields (numbers, times) first and the text fields last, so every row's
+first part is one NumPy structured record; the text parts are moved with vectorised gathers on
+Arrow's UTF-8 buffers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from numpy.typing import NDArray
+
+__all__ = ["PG_EPOCH_US", "decode_copy", "encode_copy"]
+
+_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8  # signature, flags, header-extension length
+_TRAILER = b"\xff\xff"
+PG_EPOCH_US = 946_684_800_000_000  # PostgreSQL counts microseconds from 2000-01-01
+_CHUNK_ROWS = 4096  # bounds each chunk's gather index (int32, a few MB)
+
+
+def _fixed_dtype(kinds: Sequence[str]) -> np.dtype[np.void]:
+    fields: list[tuple[str, str]] = [("nf", ">i2")]
+    for j, kind in enumerate(kinds):
+        fields += [(f"l{j}", ">i4"), (f"v{j}", ">f8" if kind == "float8" else ">i8")]
+    return np.dtype(fields)
+
+
+def _fixed_block(fixed: Sequence[tuple[NDArray[np.generic], str]], order: NDArray[np.intp] | None,
+                 n_texts: int) -> NDArray[np.void]:
+    """Each row's field count and fixed-width fields (length word 8 + big-endian value), rows in ``order``."""
+    n = len(fixed[0][0])
+    block = np.empty(n, dtype=_fixed_dtype([k for _, k in fixed]))
+    block["nf"] = len(fixed) + n_texts
+    for j, (values, _) in enumerate(fixed):
+        block[f"l{j}"] = 8
+        block[f"v{j}"] = values if order is None else values[order]
+    return block
+
+
+def _gather(source: NDArray[np.uint8], starts: NDArray[np.int64], sizes: NDArray[np.int64]) -> NDArray[np.uint8]:
+    """The byte ranges ``[starts[i], starts[i] + sizes[i])`` of ``source``, concatenated.
+
+    Output byte k of range i comes from ``starts[i] + (k - dest[i])``: one ``repeat`` and one
+    fancy index instead of a Python loop over ranges.
+    """
+    dest = np.cumsum(sizes) - sizes
+    total = int(sizes.sum())
+    small = total < 2**31 and (len(source) < 2**31)
+    index = np.repeat((starts - dest).astype(np.int32 if small else np.int64), sizes)
+    index += np.arange(total, dtype=index.dtype)
+    return source[index]
+
+
+def _text_parts(texts: Sequence[pa.Array], n: int) -> tuple[NDArray[np.int64], NDArray[np.int32], list[tuple[
+        NDArray[np.int64], NDArray[np.uint8]]]]:
+    """Per text column: value sizes (0 for NULL), length words (-1 for NULL), and (starts, data) buffers."""
+    sizes = np.empty((n, len(texts)), dtype=np.int64)
+    words = np.empty((n, len(texts)), dtype=np.int32)
+    buffers = []
+    for t, arr in enumerate(texts):
+        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + n + 1]
+        valid = ~arr.is_null().to_numpy(zero_copy_only=False)
+        sizes[:, t] = np.where(valid, np.diff(offsets), 0)
+        words[:, t] = np.where(valid, sizes[:, t], -1)
+        data = arr.buffers()[2]
+        buffers.append((offsets[:-1], np.frombuffer(data, dtype=np.uint8) if data else np.empty(0, np.uint8)))
+    return sizes, words, buffers
+
+
+def _encode_chunk(fixed: Sequence[tuple[NDArray[np.generic], str]], texts: Sequence[pa.Array]) -> bytes:
+    n = len(fixed[0][0])
+    if not texts:
+        return _fixed_block(fixed, None, 0).tobytes()
+    t_count = len(texts)
+    sizes, words, buffers = _text_parts(texts, n)
+    # COPY rows may arrive in any order (the batch has no repeated ids any more). Sorting them by
+    # the length of their text part makes rows of equal length adjacent: each such group is a
+    # plain 2-D array [fixed block | text part], joined by one concatenate, not per-row work.
+    tail = 4 * t_count + sizes.sum(axis=1)
+    order = np.argsort(tail, kind="stable")
+    sizes, words, tail = sizes[order], words[order], tail[order]
+    # The text part of all rows, sorted: per row and field a length word, then the UTF-8 bytes,
+    # gathered from one source made of the length words and every column's Arrow data buffer.
+    source = np.concatenate([words.astype(">i4").view(np.uint8).reshape(-1), *(data for _, data in buffers)])
+    starts = np.empty((n, 2 * t_count), dtype=np.int64)
+    lengths = np.empty((n, 2 * t_count), dtype=np.int64)
+    starts[:, 0::2] = (np.arange(n)[:, None] * t_count + np.arange(t_count)) * 4
+    lengths[:, 0::2] = 4
+    base = n * t_count * 4
+    for t, (value_starts, data) in enumerate(buffers):
+        starts[:, 2 * t + 1] = base + value_starts[order]
+        base += len(data)
+    lengths[:, 1::2] = sizes
+    tails = _gather(source, starts.reshape(-1), lengths.reshape(-1))
+    bounds = np.concatenate([[0], np.cumsum(tail)])
+    block = _fixed_block(fixed, order, t_count)
+    rows = block.view(np.uint8).reshape(n, block.dtype.itemsize)
+    cuts = [0, *(np.flatnonzero(np.diff(tail)) + 1).tolist(), n]
+    parts = [np.concatenate([rows[a:b], tails[bounds[a]:bounds[b]].reshape(b - a, -1)], axis=1)
+             for a, b in zip(cuts, cuts[1:], strict=False)]
+    return b"".join(part.tobytes() for part in parts)
+
+
+def encode_copy(fixed: Sequence[tuple[NDArray[np.generic], str]], texts: Sequence[pa.Array]) -> Iterator[bytes]:
+    """COPY binary data: ``fixed`` columns (values, ``"float8"`` or ``"int8"``/time) first, then text.
+
+    ``fixed`` values must already be in PostgreSQL's encoding (times as microseconds since 2000);
+    ``texts`` are Arrow ``large_string`` arrays whose nulls become NULL.
+    """
+    yield _HEADER
+    n = len(fixed[0][0])
+    texts = [a.cast(pa.large_string()) for a in texts]
+    for lo in range(0, n, _CHUNK_ROWS):
+        hi = min(lo + _CHUNK_ROWS, n)
+        yield _encode_chunk([(v[lo:hi], k) for v, k in fixed], [a.slice(lo, hi - lo) for a in texts])
+    yield _TRAILER
+
+
+def decode_copy(rows: Sequence[bytes | memoryview], kinds: Sequence[str],
+                n_texts: int) -> tuple[list[NDArray[Any]], list[pa.Array]]:
+    """Decode COPY binary output, one row per item as the server sends it (header in the first).
+
+    ``kinds`` are the fixed-width leading fields (``"float8"`` or ``"int8"``, never NULL); the
+    ``n_texts`` text fields follow. Returns native-endian arrays and Arrow ``large_string`` arrays.
+    """
+    dtype = _fixed_dtype(kinds)
+    width = dtype.itemsize
+    body = list(rows)
+    if not body or bytes(body[0][:len(_HEADER)]) != _HEADER or bytes(body[-1][-len(_TRAILER):]) != _TRAILER:
+        raise ValueError("not PostgreSQL COPY binary data with a header and a trailer")
+    # The server sends the header with the first row and the trailer alone (or both together
+    # when there are no rows); strip them and keep one item per row.
+    body[0] = body[0][len(_HEADER):]
+    body[-1] = body[-1][:-len(_TRAILER)]
+    body = [r for r in body if len(r)]
+    n = len(body)
+    sizes = np.fromiter(map(len, body), dtype=np.int64, count=n)
+    if n and sizes.min() < width:
+        raise ValueError("COPY rows are shorter than their fixed-width fields")
+    block = np.frombuffer(b"".join([r[:width] for r in body]), dtype=dtype)
+    # A wrong field count or a NULL among the fixed fields would shift every later field; the
+    # count is checked here, the lengths by the walk over the text fields below.
+    if n and not (block["nf"] == len(kinds) + n_texts).all():
+        raise ValueError("COPY rows do not have the expected number of fields")
+    fixed: list[NDArray[Any]] = [block[f"v{j}"].astype(np.float64 if k == "float8" else np.int64)
+                                 for j, k in enumerate(kinds)]
+    tails = np.frombuffer(b"".join([r[width:] for r in body]), dtype=np.uint8)
+    ends = np.cumsum(sizes - width)
+    pos = np.concatenate([[0], ends[:-1]]).astype(np.int64) if n else ends  # each row's text part
+    texts: list[pa.Array] = []
+    for _ in range(n_texts):  # field t's position depends on field t-1's length: one step per field
+        words = tails[pos[:, None] + np.arange(4)] if n else np.empty((0, 4), np.uint8)
+        length = np.ascontiguousarray(words).view(">i4").reshape(-1).astype(np.int64)
+        valid = length >= 0
+        size = np.where(valid, length, 0)
+        data = _gather(tails, pos + 4, size)
+        offsets = np.concatenate([[0], np.cumsum(size)]).astype(np.int64)
+        validity = pa.array(valid).buffers()[1]
+        texts.append(pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data), validity,
+                                                      null_count=int(n - valid.sum())))
+        pos = pos + 4 + size
+    if not np.array_equal(pos, ends):
+        raise ValueError("COPY rows are longer or shorter than their fields")
+    return fixed, texts
+

@@ -1,0 +1,118 @@
+"""The PostgreSQL bulk paths: binary COPY in and out, through psycopg's raw connection.
+
+Ingest stages a batch in a ``TEMP ... ON COMMIT DROP`` table with ``COPY FROM STDIN (FORMAT
+binary)`` and moves it with ``INSERT ... SELECT ... ON CONFLICT (prediction_id) DO NOTHING``, all
+inside the caller's SQLAlchemy transaction, so a failure anywhere leaves nothing behind. A missing
+number travels as NaN (keeping every row's numeric part fixed-width) and becomes NULL in the INSERT.
+
+A window is read with one ``COPY (SELECT ...) TO STDOUT (FORMAT binary)`` decoded by NumPy: the
+server's output functions are the floor of any read, and binary output is the cheapest of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import psycopg
+import pyarrow as pa
+from numpy.typing import NDArray
+from psycopg import sql
+
+from monitor.domain import WindowSpec
+from monitor.storage._frames import NAT, Batch, Columns
+from monitor.storage._pgcopy import PG_EPOCH_US, decode_copy, encode_copy
+from monitor.storage.layout import ModelLayout
+
+__all__ = ["insert_predictions", "read_columns", "update_labels"]
+
+Connection = psycopg.Connection[tuple[object, ...]]
+Cursor = psycopg.Cursor[tuple[object, ...]]
+
+_NAN = sql.SQL("'NaN'::float8")
+
+
+def _stage(cur: Cursor, name: str, batch: Batch, extra: Sequence[tuple[str, NDArray[np.generic], str]] = ()) -> None:
+    """Create temp table ``name`` (dropped at commit) and COPY ``batch`` into it."""
+    fixed = [("ts", batch.ts - PG_EPOCH_US, "timestamptz"), *extra,
+             *((c, v, "float8") for c, v in batch.numbers.items())]
+    texts = [("prediction_id", batch.ids), *batch.texts.items()]
+    columns = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, _, t in fixed]
+    columns += [sql.SQL("{} text").format(sql.Identifier(c)) for c, _ in texts]
+    cur.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(sql.Identifier(name),
+                                                                          sql.SQL(", ").join(columns)))
+    encoded = encode_copy([(v, "float8" if t == "float8" else "int8") for _, v, t in fixed], [a for _, a in texts])
+    with cur.copy(sql.SQL("COPY {} FROM STDIN (FORMAT binary)").format(sql.Identifier(name))) as copy:
+        for data in encoded:
+            copy.write(data)
+
+
+def _value(column: str, batch: Batch) -> sql.Composable:
+    """The staged column as inserted: NaN (how a missing number travels) becomes NULL."""
+    ident = sql.Identifier(column)
+    values = batch.numbers.get(column)
+    # NULLIF costs the server a function call per value; skip it where the batch has no NaN.
+    return sql.SQL("NULLIF({}, {})").format(ident, _NAN) if values is not None and np.isnan(values).any() else ident
+
+
+def insert_predictions(conn: Connection, layout: ModelLayout, batch: Batch) -> int:
+    """Insert ``batch`` unless its ids exist; return how many rows were inserted."""
+    targets = ["prediction_id", "ts", *batch.numbers, *batch.texts]
+    values = [_value(c, batch) for c in targets]
+    if "label" in targets:  # a label sent with its prediction arrived with it
+        targets.append("label_ts")
+        values.append(sql.SQL("CASE WHEN {} IS NOT NULL THEN ts END").format(_value("label", batch)))
+    with conn.cursor() as cur:
+        _stage(cur, "driftline_stage", batch)
+        cur.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM driftline_stage ON CONFLICT (prediction_id) DO NOTHING")
+                    .format(sql.Identifier(layout.table.name), sql.SQL(", ").join(map(sql.Identifier, targets)),
+                            sql.SQL(", ").join(values)))
+        return cur.rowcount
+
+
+def update_labels(conn: Connection, layout: ModelLayout, batch: Batch) -> tuple[int, tuple[str, ...]]:
+    """Set label and label time of known ids; return the count and the unknown ids in input order."""
+    table = sql.Identifier(layout.table.name)
+    with conn.cursor() as cur:
+        _stage(cur, "driftline_labels", batch, extra=[("pos", np.arange(len(batch), dtype=np.int64), "int8")])
+        cur.execute(sql.SQL("UPDATE {t} AS p SET label = s.label, label_ts = s.ts FROM driftline_labels AS s "
+                            "WHERE p.prediction_id = s.prediction_id").format(t=table))
+        updated = cur.rowcount
+        cur.execute(sql.SQL("SELECT s.prediction_id FROM driftline_labels AS s WHERE NOT EXISTS "
+                            "(SELECT 1 FROM {t} AS p WHERE p.prediction_id = s.prediction_id) ORDER BY s.pos")
+                    .format(t=table))
+        return updated, tuple(str(r[0]) for r in cur.fetchall())
+
+
+def read_columns(conn: Connection, layout: ModelLayout, numbers: Sequence[str], texts: Sequence[str],
+                 window: WindowSpec) -> Columns:
+    """Rows of ``window`` in (ts, prediction_id) order; the time filter is a range on the ts index."""
+    where = [sql.SQL("ts < {}").format(sql.Literal(window.end))]
+    if window.start is not None:
+        where.append(sql.SQL("ts >= {}").format(sql.Literal(window.start)))
+    order: sql.Composable = sql.SQL("ORDER BY ts, prediction_id")
+    if window.rows is not None:  # newest first to take the last N; reversed below
+        order = sql.SQL("ORDER BY ts DESC, prediction_id DESC LIMIT {}").format(sql.Literal(window.rows))
+    # Fixed-width fields first, never NULL (missing numbers as NaN, a missing label time as
+    # -infinity), so each row starts with one NumPy record; text fields after.
+    fields: list[sql.Composable] = [sql.SQL("ts"), sql.SQL("COALESCE(label_ts, '-infinity')")]
+    fields += [sql.SQL("COALESCE({}, {})").format(sql.Identifier(c), _NAN) for c in numbers]
+    fields += [sql.Identifier(c) for c in ("prediction_id", *texts)]
+    query = sql.SQL("COPY (SELECT {} FROM {} WHERE {} {}) TO STDOUT (FORMAT binary)").format(
+        sql.SQL(", ").join(fields), sql.Identifier(layout.table.name), sql.SQL(" AND ").join(where), order)
+    with conn.cursor() as cur, cur.copy(query) as copy:
+        rows = [bytes(row) for row in copy]  # one item per row, as the protocol sends them; bytes slice fast
+    try:
+        fixed, strings = decode_copy(rows, ["int8", "int8", *("float8" for _ in numbers)], 1 + len(texts))
+    except ValueError as exc:
+        raise psycopg.DataError(f"unexpected COPY output: {exc}") from exc
+    step = -1 if window.rows is not None else 1
+    ts, label_ts = fixed[0][::step] + PG_EPOCH_US, fixed[1][::step]
+    label_ts = np.where(label_ts == NAT, NAT, label_ts + PG_EPOCH_US)  # -infinity arrives as int64 min
+    return Columns(ids=_reverse(strings[0], step), ts=ts, label_ts=label_ts,
+                   numbers={c: fixed[j + 2][::step] for j, c in enumerate(numbers)},
+                   texts={c: _reverse(strings[j + 1], step) for j, c in enumerate(texts)})
+
+
+def _reverse(arr: pa.Array, step: int) -> pa.Array:
+    return arr if step == 1 else arr.take(pa.array(np.arange(len(arr) - 1, -1, -1)))

@@ -1,0 +1,148 @@
+"""Per-model prediction tables, derived from the monitors in ``driftline.yaml``.
+
+Every model gets one typed table (``predictions_<model>``): the fixed columns below plus one
+column per feature of every monitor that watches the model. Monitors of one model share the log,
+so they must agree on the names of the id, timestamp, prediction, score and target columns, on
+the task, and on each feature's kind; a disagreement is a :class:`ConfigError` at start-up rather
+than a table that silently means two things.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from enum import StrEnum
+
+import sqlalchemy as sa
+
+from monitor.config import DriftlineConfig, MonitorConfig
+from monitor.errors import ConfigError
+from monitor.stats.performance import Task
+from monitor.storage._types import UtcDateTime
+
+__all__ = ["FIXED", "Kind", "ModelLayout", "build_layouts", "identifier", "table_name"]
+
+#: Columns every prediction table has, by their name in the database.
+FIXED = ("prediction_id", "ts", "prediction", "score", "label", "label_ts")
+
+_MAX_IDENTIFIER = 63  # PostgreSQL truncates longer names silently; we shorten them ourselves
+
+
+class Kind(StrEnum):
+    """How a value column is stored."""
+
+    NUMBER = "number"  # DOUBLE PRECISION / REAL; NULL is missing
+    TEXT = "text"  # TEXT; categories and class labels as their ``str()``
+
+
+def identifier(name: str) -> str:
+    """A database identifier for ``name``, shortened with a hash suffix past 63 characters."""
+    if len(name.encode()) <= _MAX_IDENTIFIER:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return f"{name.encode()[:_MAX_IDENTIFIER - 9].decode(errors='ignore')}_{digest}"
+
+
+def table_name(model: str) -> str:
+    """The prediction table of ``model``: ``predictions_churn_v3`` for ``churn-v3``."""
+    return identifier(f"predictions_{model.replace('-', '_')}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelLayout:
+    """The prediction table of one model and how frame columns map onto it."""
+
+    model: str
+    table: sa.Table
+    id_column: str
+    ts_column: str
+    prediction_column: str
+    score_column: str | None
+    label_column: str | None
+    prediction_kind: Kind
+    features: dict[str, Kind]  # every feature of every monitor on the model, in first-seen order
+
+    def frame_to_db(self) -> dict[str, str]:
+        """Frame column name -> database column name, for the columns an ingest frame may carry."""
+        names = {self.id_column: "prediction_id", self.ts_column: "ts", self.prediction_column: "prediction"}
+        if self.score_column:
+            names[self.score_column] = "score"
+        if self.label_column:
+            names[self.label_column] = "label"
+        names.update({f: f for f in self.features})
+        return names
+
+    def kind(self, db_column: str) -> Kind:
+        """Storage kind of a value column (not ``prediction_id``, ``ts`` or ``label_ts``)."""
+        if db_column in ("prediction", "label"):
+            return self.prediction_kind
+        return Kind.NUMBER if db_column == "score" else self.features[db_column]
+
+
+def _one(model: str, role: str, values: list[str | None]) -> str | None:
+    named = sorted({v for v in values if v is not None})
+    if len(named) > 1:
+        raise ConfigError(f"monitors of model {model!r} name the {role} column differently ({', '.join(named)}); "
+                          "they share one prediction log, so use one name", path=f"schema.{role}")
+    return named[0] if named else None
+
+
+def _layout(model: str, monitors: list[MonitorConfig], metadata: sa.MetaData) -> ModelLayout:
+    schemas = [m.schema_ for m in monitors]
+    tasks = {s.task for s in schemas}
+    if len(tasks) > 1:
+        raise ConfigError(f"monitors of model {model!r} declare different tasks ({', '.join(sorted(tasks))})",
+                          path="schema.task")
+    features: dict[str, Kind] = {}
+    for m in monitors:
+        declared = [(f, Kind.NUMBER) for f in m.schema_.numerical] + [(f, Kind.TEXT) for f in m.schema_.categorical]
+        for name, kind in declared:
+            if features.setdefault(name, kind) is not kind:
+                raise ConfigError(f"feature {name!r} of model {model!r} is numerical in one monitor and "
+                                  f"categorical in another (monitor {m.name!r})", path=f"schema.{name}")
+    id_column = _one(model, "prediction_id", [s.prediction_id for s in schemas])
+    ts_column = _one(model, "timestamp", [s.timestamp for s in schemas])
+    prediction_column = _one(model, "prediction", [s.prediction for s in schemas])
+    score_column = _one(model, "prediction_score", [s.prediction_score for s in schemas])
+    label_column = _one(model, "target", [s.target for s in schemas])
+    roles = {id_column, ts_column, prediction_column, score_column, label_column}
+    for name in features:
+        if name in FIXED or name in roles:
+            raise ConfigError(f"feature {name!r} of model {model!r} clashes with a column of the prediction log "
+                              f"({', '.join(FIXED)} are reserved); rename the feature", path=f"schema.{name}")
+        if len(name.encode()) > _MAX_IDENTIFIER:
+            raise ConfigError(f"feature name {name[:20]!r}... of model {model!r} is longer than "
+                              f"{_MAX_IDENTIFIER} bytes, the database's limit for column names", path="schema")
+    kind = Kind.NUMBER if tasks == {Task.REGRESSION} else Kind.TEXT
+    value = {Kind.NUMBER: sa.Double, Kind.TEXT: sa.Text}
+    name = table_name(model)
+    table = sa.Table(
+        name, metadata,
+        # Byte order ("C") keeps the primary key's comparisons cheap on PostgreSQL, whatever the
+        # database's locale; ids have no linguistic order anyway.
+        sa.Column("prediction_id", sa.Text().with_variant(sa.Text(collation="C"), "postgresql"), primary_key=True),
+        sa.Column("ts", UtcDateTime(), nullable=False),
+        sa.Column("prediction", value[kind]()),
+        sa.Column("score", sa.Double()),
+        sa.Column("label", value[kind]()),
+        sa.Column("label_ts", UtcDateTime()),
+        *(sa.Column(f, value[k]()) for f, k in features.items()),
+        sa.Index(identifier(f"ix_{name}_ts"), "ts"),
+    )
+    return ModelLayout(model=model, table=table, prediction_kind=kind, features=features,
+                       id_column=str(id_column), ts_column=str(ts_column), prediction_column=str(prediction_column),
+                       score_column=score_column, label_column=label_column)
+
+
+def build_layouts(config: DriftlineConfig, metadata: sa.MetaData) -> dict[str, ModelLayout]:
+    """One layout per model of ``config``, with its table defined on ``metadata``."""
+    by_model: dict[str, list[MonitorConfig]] = {}
+    for m in config.monitors:
+        by_model.setdefault(m.model, []).append(m)
+    tables: dict[str, str] = {}
+    for model in by_model:
+        other = tables.setdefault(table_name(model), model)
+        if other != model:
+            raise ConfigError(f"models {other!r} and {model!r} map to the same table {table_name(model)!r} "
+                              "('-' is stored as '_'); rename one", path="model")
+    return {model: _layout(model, monitors, metadata) for model, monitors in by_model.items()}

@@ -1,0 +1,1 @@
+"""Alembic migrations of the static tables; run by ``Store.upgrade()``."""

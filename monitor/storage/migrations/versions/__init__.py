@@ -1,0 +1,1 @@
+"""Alembic revisions (``0001_static_tables`` and later)."""

@@ -1,0 +1,265 @@
+"""The Store: Driftline's own database (prediction logs, references, runs) behind one small API.
+
+Synchronous SQLAlchemy 2.0 on PostgreSQL (psycopg 3) or SQLite. One instance per process; it is
+thread-safe because every call takes its own pooled connection and transaction. Every call is
+all or nothing, and every database failure surfaces as :class:`StorageError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from types import ModuleType
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from monitor.config import DriftlineConfig, MonitorConfig
+from monitor.domain import IngestResult, LabelResult, PerformanceRecord, ReferenceRecord, Run, WindowSpec
+from monitor.errors import DuplicateRun, InputError, UnknownReference
+from monitor.storage import _migrate, _postgres, _sqlite
+from monitor.storage._engine import WRITE, check_dialect, create_engine, translate_errors
+from monitor.storage._frames import prepare_labels, prepare_predictions, to_frame
+from monitor.storage._types import to_utc
+from monitor.storage.layout import Kind, ModelLayout, build_layouts
+from monitor.storage.tables import PerformanceResultRow, ReferenceVersionRow, RunRow
+
+__all__ = ["Store"]
+
+_WITH_RESULTS = (selectinload(RunRow.features), selectinload(RunRow.performance))
+
+
+class Store:
+    """Synchronous SQLAlchemy 2.0 store; one instance per process, thread-safe (engine pool)."""
+
+    def __init__(self, engine: sa.Engine, config: DriftlineConfig) -> None:
+        check_dialect(engine)
+        self._engine = engine
+        self._config = config
+        self._postgres = engine.dialect.name == "postgresql"
+        self._bulk: ModuleType = _postgres if self._postgres else _sqlite
+        self._writer = engine.execution_options(**{WRITE: True})
+        self._metadata = sa.MetaData()
+        self._layouts = build_layouts(config, self._metadata)
+
+    @classmethod
+    def from_url(cls, url: str, config: DriftlineConfig) -> Store:
+        """A store on a new engine for ``url`` (SQLite: WAL, foreign keys on, busy timeout)."""
+        return cls(create_engine(url), config)
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The engine, for health checks and tests (e.g. ``engine.pool.checkedout()``)."""
+        return self._engine
+
+    def upgrade(self) -> None:
+        """Migrate the static tables to head and create or extend the prediction tables; idempotent."""
+        with self._errors("upgrade the database"), self._writer.begin() as conn:
+            _migrate.upgrade(conn, list(self._layouts.values()))
+
+    def ping(self) -> None:
+        """Raise :class:`StorageError` when the database is unreachable."""
+        with self._errors("reach the database"), self._engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    # -- prediction log ---------------------------------------------------------------------
+
+    def ingest_predictions(self, model: str, frame: pd.DataFrame) -> IngestResult:
+        """Append predictions; ids already stored or repeated in the batch (first wins) are duplicates."""
+        layout = self._layout(model)
+        batch = prepare_predictions(layout, frame)
+        if not len(batch):
+            return IngestResult(accepted=0, duplicates=len(frame))
+        with self._errors(f"ingest predictions of model {model!r}"), self._writer.begin() as conn:
+            inserted = int(self._bulk.insert_predictions(self._raw(conn), layout, batch))
+        return IngestResult(accepted=inserted, duplicates=len(frame) - inserted)
+
+    def ingest_labels(self, model: str, frame: pd.DataFrame) -> LabelResult:
+        """Join late labels to their predictions by id; ids that match nothing are reported, not fatal."""
+        layout = self._layout(model)
+        batch = prepare_labels(layout, frame)
+        if not len(batch):
+            return LabelResult(updated=0, unknown_ids=())
+        with self._errors(f"ingest labels of model {model!r}"), self._writer.begin() as conn:
+            updated, unknown = self._bulk.update_labels(self._raw(conn), layout, batch)
+        return LabelResult(updated=int(updated), unknown_ids=tuple(unknown))
+
+    def read_window(self, monitor: MonitorConfig, window: WindowSpec) -> pd.DataFrame:
+        """The monitor's rows with ``start <= ts < end`` (or the last ``rows`` before ``end``), oldest first.
+
+        Columns, named as in the monitor's schema: id, timestamp (UTC), features, prediction, score
+        (if declared), target (``label`` if none is declared), and ``label_ts``. Numbers are float64
+        with NaN for missing; text columns are strings with missing as NA.
+        """
+        self._config.monitor(monitor.name)  # UnknownMonitor for a monitor this store does not serve
+        layout = self._layout(monitor.model)
+        s = monitor.schema_
+        names = {"prediction_id": s.prediction_id, "ts": s.timestamp, **{f: f for f in s.features},
+                 "prediction": s.prediction, **({"score": s.prediction_score} if s.prediction_score else {}),
+                 "label": s.target or "label", "label_ts": "label_ts"}
+        values = [c for c in names if c not in ("prediction_id", "ts", "label_ts")]
+        numbers = [c for c in values if layout.kind(c) is Kind.NUMBER]
+        texts = [c for c in values if layout.kind(c) is Kind.TEXT]
+        if window.rows is not None and window.rows < 1:
+            raise InputError(f"window.rows ({window.rows}) must be at least 1", field="rows")
+        spec = WindowSpec(end=to_utc(window.end), start=to_utc(window.start) if window.start else None,
+                          rows=window.rows)
+        with self._errors(f"read the window of monitor {monitor.name!r}"), self._engine.begin() as conn:
+            cols = self._bulk.read_columns(self._raw(conn), layout, numbers, texts, spec)
+        return to_frame(names, cols)
+
+    def count_predictions(self, model: str) -> int:
+        """How many predictions of ``model`` are stored."""
+        table = self._layout(model).table
+        with self._errors(f"count predictions of model {model!r}"), self._engine.connect() as conn:
+            return int(conn.scalar(sa.select(sa.func.count()).select_from(table)) or 0)
+
+    # -- references -------------------------------------------------------------------------
+
+    def add_reference(self, monitor: str, profile: bytes, content_hash: str, source: str, n_rows: int,
+                      *, activate: bool = True) -> ReferenceRecord:
+        """Store a new reference version (previous max + 1); older versions are kept."""
+        self._config.monitor(monitor)
+        with self._session(f"add a reference of monitor {monitor!r}") as session:
+            if self._postgres:  # serialise version numbering per monitor across processes
+                key = sa.func.hashtext(f"driftline.reference:{monitor}")
+                session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+            latest = session.scalar(sa.select(sa.func.max(ReferenceVersionRow.version))
+                                    .where(ReferenceVersionRow.monitor == monitor))
+            if activate:
+                self._deactivate(session, monitor)
+            row = ReferenceVersionRow(monitor=monitor, version=(latest or 0) + 1, content_hash=content_hash,
+                                      created_at=datetime.now(UTC), source=source, n_rows=n_rows,
+                                      active=activate, profile=profile)
+            session.add(row)
+            session.flush()
+            return row.to_domain()
+
+    def active_reference(self, monitor: str) -> ReferenceRecord | None:
+        """The active reference version of ``monitor``, if it has one."""
+        self._config.monitor(monitor)
+        with self._session(f"read the reference of monitor {monitor!r}", write=False) as session:
+            row = session.scalar(sa.select(ReferenceVersionRow).where(ReferenceVersionRow.monitor == monitor,
+                                                                       ReferenceVersionRow.active))
+            return row.to_domain() if row else None
+
+    def references(self, monitor: str) -> list[ReferenceRecord]:
+        """Every reference version of ``monitor``, oldest first."""
+        self._config.monitor(monitor)
+        with self._session(f"list the references of monitor {monitor!r}", write=False) as session:
+            rows = session.scalars(sa.select(ReferenceVersionRow).where(ReferenceVersionRow.monitor == monitor)
+                                   .order_by(ReferenceVersionRow.version))
+            return [r.to_domain() for r in rows]
+
+    def activate_reference(self, monitor: str, version: int) -> ReferenceRecord:
+        """Make ``version`` the active reference; :class:`UnknownReference` if it does not exist."""
+        self._config.monitor(monitor)
+        with self._session(f"activate reference {version} of monitor {monitor!r}") as session:
+            row = session.get(ReferenceVersionRow, (monitor, version))
+            if row is None:
+                raise UnknownReference(monitor, version)
+            self._deactivate(session, monitor)
+            row.active = True
+            session.flush()
+            return row.to_domain()
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def save_run(self, run: Run) -> None:
+        """Write the run and all its results in one transaction; a second run of a window is refused.
+
+        Raises :class:`DuplicateRun` when ``(monitor, window_end)`` (or the run id) is stored already.
+        """
+        with self._errors(f"save run {run.id!r} of monitor {run.monitor!r}"):
+            try:
+                with Session(self._writer) as session, session.begin():
+                    session.add(RunRow.from_domain(run))
+            except sa.exc.IntegrityError as exc:
+                if not _unique_violation(exc):
+                    raise
+                raise DuplicateRun(f"monitor {run.monitor!r} already has a run for the window ending "
+                                   f"{run.window_end.isoformat()} (or run id {run.id!r} exists)",
+                                   monitor=run.monitor, window_end=run.window_end) from exc
+
+    def update_performance(self, run_id: str, performance: Sequence[PerformanceRecord], labelled_rows: int,
+                           label_coverage: float | None, concept_drift: bool | None) -> None:
+        """Replace a run's performance results once late labels have arrived; ``LookupError`` if no such run."""
+        with self._session(f"update the performance of run {run_id!r}") as session:
+            found = session.execute(sa.update(RunRow).where(RunRow.id == run_id).values(
+                labelled_rows=labelled_rows, label_coverage=label_coverage, concept_drift=concept_drift))
+            if not found.rowcount:  # type: ignore[attr-defined]
+                raise LookupError(f"no run with id {run_id!r}")
+            session.execute(sa.delete(PerformanceResultRow).where(PerformanceResultRow.run_id == run_id))
+            for i, record in enumerate(performance):
+                row = PerformanceResultRow.from_domain(i, record)
+                row.run_id = run_id
+                session.add(row)
+
+    def get_run(self, run_id: str) -> Run | None:
+        """The run with all its results, or None."""
+        with self._session(f"read run {run_id!r}", write=False) as session:
+            row = session.get(RunRow, run_id, options=_WITH_RESULTS)
+            return row.to_domain() if row else None
+
+    def list_runs(self, monitor: str, start: datetime | None = None, end: datetime | None = None,
+                  limit: int = 100) -> list[Run]:
+        """Runs of ``monitor`` with ``start <= window_end < end``, newest first, with results."""
+        query = sa.select(RunRow).where(RunRow.monitor == monitor)
+        if start is not None:
+            query = query.where(RunRow.window_end >= start)
+        if end is not None:
+            query = query.where(RunRow.window_end < end)
+        query = query.order_by(RunRow.window_end.desc()).limit(limit).options(*_WITH_RESULTS)
+        with self._session(f"list the runs of monitor {monitor!r}", write=False) as session:
+            return [r.to_domain() for r in session.scalars(query)]
+
+    def latest_runs(self) -> dict[str, Run]:
+        """Latest run (by window end, any status) of every monitor in the configuration that has one."""
+        names = [m.name for m in self._config.monitors]
+        newest = (sa.select(RunRow.monitor, sa.func.max(RunRow.window_end).label("window_end"))
+                  .where(RunRow.monitor.in_(names)).group_by(RunRow.monitor).subquery())
+        query = (sa.select(RunRow).join(newest, sa.and_(RunRow.monitor == newest.c.monitor,
+                                                          RunRow.window_end == newest.c.window_end))
+                 .options(*_WITH_RESULTS))
+        with self._session("read the latest runs", write=False) as session:
+            return {r.monitor: r.to_domain() for r in session.scalars(query)}
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _layout(self, model: str) -> ModelLayout:
+        try:
+            return self._layouts[model]
+        except KeyError:
+            raise InputError(f"no monitor in the configuration watches model {model!r}", field="model") from None
+
+    def _errors(self, action: str) -> AbstractContextManager[None]:
+        return translate_errors(self._engine, action)
+
+    @staticmethod
+    def _raw(conn: sa.Connection) -> Any:
+        return conn.connection.driver_connection
+
+    @contextmanager
+    def _session(self, action: str, *, write: bool = True) -> Iterator[Session]:
+        """A session in one transaction (``write``: SQLite takes the write lock at BEGIN)."""
+        with self._errors(action), Session(self._writer if write else self._engine) as session, session.begin():
+            yield session
+
+    @staticmethod
+    def _deactivate(session: Session, monitor: str) -> None:
+        session.execute(sa.update(ReferenceVersionRow).where(ReferenceVersionRow.monitor == monitor,
+                                                              ReferenceVersionRow.active).values(active=False))
+
+
+def _unique_violation(exc: sa.exc.IntegrityError) -> bool:
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) == "23505":  # PostgreSQL unique_violation
+        return True
+    return getattr(orig, "sqlite_errorname", "") in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")

@@ -1,0 +1,215 @@
+"""The static tables (runs, their results, reference versions) as SQLAlchemy 2.0 mapped classes.
+
+Rows convert explicitly to and from the domain types (``RunRow.from_domain(run)``,
+``row.to_domain()``), so an ORM object never leaves the storage package. The schema itself is
+created by the Alembic migrations in ``migrations/``; a test checks they agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from monitor.domain import DatasetSummary, FeatureResult, PerformanceRecord, ReferenceRecord, Role, Run, RunStatus
+from monitor.storage._types import UtcDateTime, to_utc
+
+__all__ = ["Base", "FeatureResultRow", "PerformanceResultRow", "ReferenceVersionRow", "RunRow"]
+
+#: Deterministic constraint names, so migrations can refer to them in every dialect.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Name = sa.String(63)  # monitor and model names are at most 63 characters (see MonitorConfig)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the static tables."""
+
+    metadata = sa.MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime(), float: sa.Double(), int: sa.BigInteger(), str: sa.Text()}
+
+
+class ReferenceVersionRow(Base):
+    """One fitted reference profile of a monitor; versions are kept, at most one is active."""
+
+    __tablename__ = "reference_versions"
+    __table_args__ = (
+        # One active version per monitor, enforced by the database rather than by convention.
+        sa.Index("uq_reference_versions_active", "monitor", unique=True,
+                 postgresql_where=sa.text("active"), sqlite_where=sa.text("active")),
+    )
+
+    monitor: Mapped[str] = mapped_column(Name, primary_key=True)
+    version: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    content_hash: Mapped[str]
+    created_at: Mapped[datetime]
+    source: Mapped[str]
+    n_rows: Mapped[int]
+    active: Mapped[bool]
+    profile: Mapped[bytes] = mapped_column(sa.LargeBinary)
+
+    def to_domain(self) -> ReferenceRecord:
+        return ReferenceRecord(monitor=self.monitor, version=self.version, content_hash=self.content_hash,
+                               created_at=self.created_at, source=self.source, n_rows=self.n_rows,
+                               active=self.active, profile=self.profile)
+
+
+class RunRow(Base):
+    """One run; ``(monitor, window_end)`` is unique so no window is recorded twice."""
+
+    __tablename__ = "runs"
+    __table_args__ = (sa.UniqueConstraint("monitor", "window_end"),)  # also serves list_runs' order
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    monitor: Mapped[str] = mapped_column(Name)
+    model: Mapped[str] = mapped_column(Name)
+    status: Mapped[str] = mapped_column(sa.String(32))
+    window_start: Mapped[datetime | None]
+    window_end: Mapped[datetime]
+    rows: Mapped[int]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    reference_version: Mapped[int | None] = mapped_column(sa.Integer)
+    error: Mapped[str | None]
+    dataset_drift_share: Mapped[float | None]
+    dataset_drifted_features: Mapped[int | None] = mapped_column(sa.Integer)
+    dataset_total_features: Mapped[int | None] = mapped_column(sa.Integer)
+    dataset_drift: Mapped[bool | None]
+    dataset_threshold: Mapped[float | None]
+    labelled_rows: Mapped[int]
+    label_coverage: Mapped[float | None]
+    concept_drift: Mapped[bool | None]
+    concept_change_points: Mapped[list[str]] = mapped_column(sa.JSON)
+
+    features: Mapped[list[FeatureResultRow]] = relationship(
+        order_by="FeatureResultRow.position", cascade="all, delete-orphan", passive_deletes=True)
+    performance: Mapped[list[PerformanceResultRow]] = relationship(
+        order_by="PerformanceResultRow.position", cascade="all, delete-orphan", passive_deletes=True)
+
+    @classmethod
+    def from_domain(cls, run: Run) -> RunRow:
+        d = run.dataset
+        return cls(
+            id=run.id, monitor=run.monitor, model=run.model, status=str(run.status),
+            window_start=run.window_start, window_end=run.window_end, rows=run.rows,
+            started_at=run.started_at, finished_at=run.finished_at,
+            reference_version=run.reference_version, error=run.error,
+            dataset_drift_share=d.drift_share if d else None,
+            dataset_drifted_features=d.drifted_features if d else None,
+            dataset_total_features=d.total_features if d else None,
+            dataset_drift=d.dataset_drift if d else None,
+            dataset_threshold=d.threshold if d else None,
+            labelled_rows=run.labelled_rows, label_coverage=run.label_coverage,
+            concept_drift=run.concept_drift,
+            concept_change_points=[to_utc(t).isoformat() for t in run.concept_change_points],
+            features=[FeatureResultRow.from_domain(i, f) for i, f in enumerate(run.features)],
+            performance=[PerformanceResultRow.from_domain(i, p) for i, p in enumerate(run.performance)],
+        )
+
+    def to_domain(self) -> Run:
+        dataset = None
+        if self.dataset_drift_share is not None:
+            dataset = DatasetSummary(drift_share=self.dataset_drift_share,
+                                     drifted_features=_int(self.dataset_drifted_features),
+                                     total_features=_int(self.dataset_total_features),
+                                     dataset_drift=bool(self.dataset_drift),
+                                     threshold=_float(self.dataset_threshold))
+        return Run(
+            id=self.id, monitor=self.monitor, model=self.model, status=RunStatus(self.status),
+            window_start=self.window_start, window_end=self.window_end, rows=self.rows,
+            started_at=self.started_at, finished_at=self.finished_at,
+            reference_version=self.reference_version, error=self.error, dataset=dataset,
+            features=tuple(f.to_domain() for f in self.features),
+            performance=tuple(p.to_domain() for p in self.performance),
+            labelled_rows=self.labelled_rows, label_coverage=self.label_coverage,
+            concept_drift=self.concept_drift,
+            concept_change_points=tuple(datetime.fromisoformat(t) for t in self.concept_change_points),
+        )
+
+
+class FeatureResultRow(Base):
+    """One column's result in a run, kept in the run's order by ``position``."""
+
+    __tablename__ = "feature_results"
+
+    run_id: Mapped[str] = mapped_column(sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    column: Mapped[str]
+    role: Mapped[str] = mapped_column(sa.String(16))
+    type: Mapped[str | None] = mapped_column(sa.String(32))
+    method: Mapped[str | None] = mapped_column(sa.String(32))
+    reason: Mapped[str]
+    statistic: Mapped[float | None]
+    p_value: Mapped[float | None]
+    adjusted_p_value: Mapped[float | None]
+    threshold: Mapped[float | None]
+    drifted: Mapped[bool]
+    status: Mapped[str] = mapped_column(sa.String(32))
+    n_reference: Mapped[int]
+    n_current: Mapped[int]
+    missing_reference: Mapped[int]
+    missing_current: Mapped[int]
+    missing_p_value: Mapped[float | None]
+    missing_drifted: Mapped[bool]
+    new_categories: Mapped[list[str]] = mapped_column(sa.JSON)
+    out_of_range_current: Mapped[int | None]
+
+    @classmethod
+    def from_domain(cls, position: int, f: FeatureResult) -> FeatureResultRow:
+        return cls(
+            position=position, column=f.column, role=str(f.role), type=f.type, method=f.method,
+            reason=f.reason, statistic=f.statistic, p_value=f.p_value, adjusted_p_value=f.adjusted_p_value,
+            threshold=f.threshold, drifted=f.drifted, status=f.status, n_reference=f.n_reference,
+            n_current=f.n_current, missing_reference=f.missing_reference, missing_current=f.missing_current,
+            missing_p_value=f.missing_p_value, missing_drifted=f.missing_drifted,
+            new_categories=list(f.new_categories), out_of_range_current=f.out_of_range_current,
+        )
+
+    def to_domain(self) -> FeatureResult:
+        return FeatureResult(
+            column=self.column, role=Role(self.role), type=self.type, method=self.method, reason=self.reason,
+            statistic=self.statistic, p_value=self.p_value, adjusted_p_value=self.adjusted_p_value,
+            threshold=self.threshold, drifted=self.drifted, status=self.status, n_reference=self.n_reference,
+            n_current=self.n_current, missing_reference=self.missing_reference,
+            missing_current=self.missing_current, missing_p_value=self.missing_p_value,
+            missing_drifted=self.missing_drifted, new_categories=tuple(self.new_categories),
+            out_of_range_current=self.out_of_range_current,
+        )
+
+
+class PerformanceResultRow(Base):
+    """One performance metric of a run; replaced as a whole when late labels arrive."""
+
+    __tablename__ = "performance_results"
+
+    run_id: Mapped[str] = mapped_column(sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    metric: Mapped[str] = mapped_column(sa.String(64))
+    value: Mapped[float | None]
+    reference_value: Mapped[float | None]
+    p_value: Mapped[float | None]
+    degraded: Mapped[bool]
+
+    @classmethod
+    def from_domain(cls, position: int, p: PerformanceRecord) -> PerformanceResultRow:
+        return cls(position=position, metric=p.metric, value=p.value, reference_value=p.reference_value,
+                   p_value=p.p_value, degraded=p.degraded)
+
+    def to_domain(self) -> PerformanceRecord:
+        return PerformanceRecord(metric=self.metric, value=self.value, reference_value=self.reference_value,
+                                 p_value=self.p_value, degraded=self.degraded)
+
+
+def _int(value: int | None) -> int:
+    return 0 if value is None else value
+
+
+def _float(value: float | None) -> float:
+    return float("nan") if value is None else value
