@@ -56,12 +56,21 @@ def create_app(settings: Settings, config: DriftlineConfig, *, store: StoreLike 
                 await anyio.to_thread.run_sync(opened.upgrade)
                 the_store = opened
             the_service = service
+            app.state.alerts = None
             if the_service is None:
-                from monitor.service import MonitorService
+                import httpx
+
+                from alerts.service import AlertService
+                from monitor.service import MonitorService, SystemClock
 
                 # MonitorService is typed against the concrete Store: a store given without a
                 # service must be one.
-                the_service = MonitorService(settings, config, cast("Store", the_store))
+                client = httpx.AsyncClient()
+                stack.push_async_callback(client.aclose)
+                clock = SystemClock()
+                alerts = AlertService(settings, config, cast("Store", the_store), client, now=clock.now)
+                app.state.alerts = alerts
+                the_service = MonitorService(settings, config, cast("Store", the_store), clock=clock, alerts=alerts)
             await the_service.start()
             stack.push_async_callback(the_service.stop)
             app.state.store = the_store

@@ -414,13 +414,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 2**20
     scheduler: bool = True
     public_url: str = "http://127.0.0.1:8000"
+    alertmanager_token: SecretStr = SecretStr("")
+    metrics_max_features: int = 50
 
-    @field_validator("api_keys")
+    @field_validator("api_keys", "alertmanager_token")
     @classmethod
     def _no_placeholder(cls, v: SecretStr) -> SecretStr:
         for key in v.get_secret_value().split(","):
             if key.strip().lower() in {"changeme", "change-me", "secret", "password", "xxx"}:
-                raise ValueError("DRIFTLINE_API_KEYS holds a placeholder key; set a real one")
+                raise ValueError("a placeholder secret (such as 'changeme') is refused; set a real one")
         return v
 
     def api_key_list(self) -> list[bytes]:

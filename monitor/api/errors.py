@@ -26,6 +26,7 @@ from monitor.ingest import BatchInvalid, UnknownModel
 __all__ = [
     "PayloadTooLarge",
     "Unauthorized",
+    "UnknownJob",
     "UnknownRun",
     "UnsupportedMediaType",
     "install_error_handlers",
@@ -40,6 +41,14 @@ class UnknownRun(DriftlineError, LookupError):
     def __init__(self, run_id: str) -> None:
         super().__init__(f"no run with id {run_id!r}")
         self.run_id = run_id
+
+
+class UnknownJob(DriftlineError, LookupError):
+    """No retraining job with that id."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no retrain job with id {job_id!r}")
+        self.job_id = job_id
 
 
 class Unauthorized(DriftlineError):
@@ -136,7 +145,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(ConfigError, _config_error)
-    for lookup in (UnknownMonitor, UnknownModel, UnknownRun):
+    for lookup in (UnknownMonitor, UnknownModel, UnknownRun, UnknownJob):
         app.add_exception_handler(lookup, _not_found)
     app.add_exception_handler(Unauthorized, _unauthorized)
     app.add_exception_handler(PayloadTooLarge, _too_large)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from monitor.api.routes import health, ingest, monitors, runs
+from monitor.api.routes import alerting, health, ingest, metrics, monitors, runs
 
 __all__ = ["ROUTERS"]
 
 #: Every router, in the order the OpenAPI document lists them.
-ROUTERS: tuple[APIRouter, ...] = (ingest.router, monitors.router, runs.router, health.router)
+ROUTERS: tuple[APIRouter, ...] = (ingest.router, monitors.router, runs.router, alerting.router, health.router,
+                                   metrics.router)

@@ -1,0 +1,86 @@
+"""Delivering outbox messages: signed POSTs with a timeout, exponential backoff with jitter,
+and a dead-letter state after the last attempt. A failed delivery never fails a run: runs only
+write to the outbox; this worker drains it, and pending messages survive a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import httpx
+import numpy as np
+
+from alerts.outbox import DeliveryStatus, OutboxMessage, OutboxPort
+from alerts.signing import SIGNATURE_HEADER, sign
+from monitor.config import WebhookTarget, parse_duration
+
+__all__ = ["Deliverer", "backoff_delay"]
+
+logger = logging.getLogger(__name__)
+
+
+def backoff_delay(target: WebhookTarget, attempts: int, rng: np.random.Generator) -> timedelta:
+    """Delay before the next attempt: ``backoff * 2**(attempts-1)``, capped, with full jitter in [50%, 100%]."""
+    base = parse_duration(target.backoff).total_seconds() * 2 ** max(attempts - 1, 0)
+    capped = min(base, parse_duration(target.backoff_max).total_seconds())
+    return timedelta(seconds=capped * float(rng.uniform(0.5, 1.0)))
+
+
+class Deliverer:
+    """Drains the outbox: one pass delivers every due message once."""
+
+    def __init__(self, outbox: OutboxPort, client: httpx.AsyncClient, targets: Mapping[str, WebhookTarget], *,
+                 now: Callable[[], datetime], rng: np.random.Generator | None = None,
+                 on_outcome: Callable[[str, str], None] | None = None) -> None:
+        self._outbox = outbox
+        self._client = client
+        self._targets = targets
+        self._now = now
+        self._rng = rng or np.random.default_rng()
+        self._on_outcome = on_outcome or (lambda target, outcome: None)
+
+    async def deliver_due(self, limit: int = 100) -> int:
+        """Try every due message once; return how many were delivered."""
+        due = await asyncio.to_thread(self._outbox.outbox_due, self._now(), limit)
+        delivered = 0
+        for message in due:
+            updated = await self._attempt(message)
+            await asyncio.to_thread(self._outbox.outbox_update, updated)
+            self._on_outcome(message.target, "delivered" if updated.status is DeliveryStatus.DELIVERED
+                             else "dead_letter" if updated.status is DeliveryStatus.DEAD_LETTER else "failed")
+            delivered += updated.status is DeliveryStatus.DELIVERED
+        return delivered
+
+    async def _attempt(self, message: OutboxMessage) -> OutboxMessage:
+        target = self._targets.get(message.target)
+        attempts = message.attempts + 1
+        if target is None:
+            return replace(message, attempts=attempts, status=DeliveryStatus.DEAD_LETTER,
+                           last_error=f"webhook target {message.target!r} is no longer configured")
+        body = message.payload.encode()
+        now = self._now()
+        headers = {"Content-Type": "application/json", "Idempotency-Key": message.idempotency_key,
+                   "User-Agent": "driftline"}
+        secret = os.environ.get(target.secret_env) if target.secret_env else None
+        if secret:
+            headers[SIGNATURE_HEADER] = sign(secret.encode(), body, int(now.timestamp()))
+        try:
+            response = await self._client.post(target.url, content=body, headers=headers,
+                                               timeout=parse_duration(target.timeout).total_seconds())
+            if 200 <= response.status_code < 300:
+                return replace(message, attempts=attempts, status=DeliveryStatus.DELIVERED, delivered_at=now,
+                               last_error=None)
+            error = f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            error = type(exc).__name__  # never the URL (it may carry credentials)
+        if attempts >= target.max_attempts:
+            logger.error("delivery %s to %s dead-lettered after %d attempts: %s", message.idempotency_key,
+                         message.target, attempts, error)
+            return replace(message, attempts=attempts, status=DeliveryStatus.DEAD_LETTER, last_error=error)
+        return replace(message, attempts=attempts, last_error=error,
+                       next_attempt_at=now + backoff_delay(target, attempts, self._rng))

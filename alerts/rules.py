@@ -1,0 +1,97 @@
+"""In-service alert rules: evaluated after every run, for users without Alertmanager.
+
+A rule's condition is checked on each of the monitor's recent runs; the rule *fires* when the
+condition held in at least ``runs`` of the last ``of`` runs (persistence, against flapping).
+An event is produced only when the rule starts firing (it did not fire after the previous run),
+so a drift that lasts a day produces one event, not one per run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.config import AlertRule, MonitorConfig
+from monitor.domain import Role, Run, RunStatus
+
+__all__ = ["AlertEvent", "condition_holds", "evaluate_rules", "firing"]
+
+_VERDICT = (RunStatus.OK, RunStatus.DRIFT)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertEvent:
+    """One alert to deliver: its webhook payload and the key receivers deduplicate on."""
+
+    monitor: str
+    rule: str
+    run_id: str
+    idempotency_key: str
+    webhooks: tuple[str, ...]
+    payload: dict[str, Any]
+
+
+def condition_holds(rule: AlertRule, run: Run) -> bool:
+    """Whether the rule's condition holds for one run (runs without a verdict never hold)."""
+    if run.status not in _VERDICT:
+        return False
+    if rule.when == "dataset_drift":
+        return run.dataset is not None and run.dataset.dataset_drift
+    if rule.when == "feature_drift":
+        wanted = set(rule.features)
+        return any(f.drifted and f.role is Role.FEATURE and (not wanted or f.column in wanted) for f in run.features)
+    if rule.when == "concept_drift":
+        return bool(run.concept_drift)
+    perf = {p.metric: p for p in run.performance}
+    record = perf.get(rule.metric or "")
+    if record is None or record.value is None:
+        return False
+    if rule.when == "performance_below":
+        return rule.floor is not None and record.value < rule.floor
+    return (rule.max_drop is not None and record.reference_value is not None
+            and record.reference_value - record.value > rule.max_drop)
+
+
+def firing(rule: AlertRule, runs_newest_first: Sequence[Run]) -> bool:
+    """Whether the rule fires after the newest of these runs (``runs`` of the last ``of``)."""
+    recent = runs_newest_first[: rule.of]
+    return sum(condition_holds(rule, r) for r in recent) >= rule.runs
+
+
+def _payload(monitor: MonitorConfig, rule: AlertRule, run: Run, public_url: str) -> dict[str, Any]:
+    drifted = sorted((f for f in run.features if f.role is Role.FEATURE and f.status == "ok"),
+                     key=lambda f: (not f.drifted, -(f.statistic or 0.0) if f.p_value is None else (f.p_value or 0.0)))
+    return {
+        "type": "driftline.alert",
+        "monitor": monitor.name,
+        "model": monitor.model,
+        "rule": rule.name,
+        "condition": rule.when,
+        "run_id": run.id,
+        "status": str(run.status),
+        "window": {"start": run.window_start.isoformat() if run.window_start else None,
+                   "end": run.window_end.isoformat()},
+        "dataset_drift_share": run.dataset.drift_share if run.dataset else None,
+        "features": [{"feature": f.column, "method": f.method, "statistic": f.statistic, "p_value": f.p_value,
+                      "threshold": f.threshold, "drifted": f.drifted} for f in drifted[:10]],
+        "performance": [{"metric": p.metric, "value": p.value, "reference_value": p.reference_value,
+                         "degraded": p.degraded} for p in run.performance],
+        "report_url": f"{public_url.rstrip('/')}/v1/runs/{run.id}/report",
+        "idempotency_key": f"{monitor.name}:{rule.name}:{run.id}",
+    }
+
+
+def evaluate_rules(monitor: MonitorConfig, run: Run, previous_newest_first: Sequence[Run],
+                   public_url: str) -> list[AlertEvent]:
+    """Events for the rules that start firing with ``run`` (given the runs before it)."""
+    events = []
+    for rule in monitor.alerts:
+        now = firing(rule, [run, *previous_newest_first])
+        before = bool(previous_newest_first) and firing(rule, previous_newest_first)
+        if now and not before:
+            payload = _payload(monitor, rule, run, public_url)
+            events.append(AlertEvent(monitor=monitor.name, rule=rule.name, run_id=run.id,
+                                     idempotency_key=payload["idempotency_key"], webhooks=rule.webhooks,
+                                     payload=payload))
+    return events

@@ -1,0 +1,74 @@
+"""Building a :class:`Snapshot` from the store: a handful of aggregate queries per scrape."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from exporters.snapshot import MonitorSnapshot, RunStats, Snapshot
+from monitor.config import DriftlineConfig, parse_duration
+from monitor.domain import ReferenceRecord, Run
+
+__all__ = ["SnapshotSource", "build_snapshot", "schedule_period_seconds"]
+
+
+class SnapshotSource(Protocol):
+    """The store queries one scrape needs."""
+
+    def latest_runs(self) -> dict[str, Run]: ...
+
+    def run_stats(self) -> Mapping[str, Any]: ...
+
+    def ingested_counts(self) -> dict[str, int]: ...
+
+    def outbox_counts(self) -> dict[tuple[str, str], int]: ...
+
+    def dead_letters(self) -> dict[str, int]: ...
+
+    def retrain_counts(self) -> dict[tuple[str, str, str], int]: ...
+
+    def active_reference(self, monitor: str) -> ReferenceRecord | None: ...
+
+
+def schedule_period_seconds(every: str | None, cron: str | None) -> float:
+    """The schedule period; for cron, the longest gap between two of the next fire times."""
+    if every is not None:
+        return parse_duration(every).total_seconds()
+    from apscheduler.triggers.cron import CronTrigger
+
+    trigger = CronTrigger.from_crontab(cron or "* * * * *", timezone="UTC")
+    previous: datetime | None = None
+    now = datetime.now(trigger.timezone)
+    gaps = []
+    for _ in range(50):
+        fire = trigger.get_next_fire_time(previous, previous or now)
+        if fire is None:
+            break
+        if previous is not None:
+            gaps.append((fire - previous).total_seconds())
+        previous = fire
+    return max(gaps, default=60.0)
+
+
+def _stats(raw: Any) -> RunStats:
+    return RunStats(by_status=dict(raw.by_status), last_by_status=dict(raw.last_by_status),
+                    last_successful=raw.last_successful, duration_buckets=tuple(raw.duration_buckets),
+                    duration_count=raw.duration_count, duration_sum=raw.duration_sum)
+
+
+def build_snapshot(store: SnapshotSource, config: DriftlineConfig, *, max_features: int, version: str) -> Snapshot:
+    """Read everything a scrape renders (call it off the event loop)."""
+    latest = store.latest_runs()
+    stats = store.run_stats()
+    monitors = []
+    for m in config.monitors:
+        ref = store.active_reference(m.name)
+        monitors.append(MonitorSnapshot(
+            name=m.name, model=m.model, schedule_period_seconds=schedule_period_seconds(m.every, m.cron),
+            latest=latest.get(m.name), stats=_stats(stats[m.name]) if m.name in stats else RunStats(),
+            reference_version=None if ref is None else ref.version,
+            reference_hash=None if ref is None else ref.content_hash))
+    return Snapshot(monitors=tuple(monitors), ingested=store.ingested_counts(), deliveries=store.outbox_counts(),
+                    dead_letters=store.dead_letters(), retrain_triggers=store.retrain_counts(),
+                    max_features=max_features, version=version)
