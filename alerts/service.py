@@ -23,7 +23,7 @@ from alerts.alertmanager import AlertmanagerPayload
 from alerts.delivery import Deliverer
 from alerts.outbox import OutboxMessage, OutboxPort
 from alerts.retrain import JobStatus, Outcome, RetrainJob, decide
-from alerts.rules import evaluate_rules
+from alerts.rules import AlertEvent, evaluate_rules
 from monitor.config import CommandAction, DriftlineConfig, HttpAction, MonitorConfig, Settings
 from monitor.domain import Run
 
@@ -69,24 +69,29 @@ class AlertService:
 
     # --- in-service rules ------------------------------------------------------------------
 
-    def events_for(self, monitor: MonitorConfig, run: Run) -> list[OutboxMessage]:
-        """Outbox messages for the rules that start firing with ``run`` (called before it is saved)."""
+    def events_for(self, monitor: MonitorConfig, run: Run) -> list[AlertEvent]:
+        """The rules that start firing with ``run`` (called before it is saved)."""
         if not monitor.alerts:
             return []
         depth = max(rule.of for rule in monitor.alerts)
         previous = [r for r in self._store.list_runs(monitor.name, limit=depth + 1) if r.id != run.id][:depth]
-        messages = []
-        for event in evaluate_rules(monitor, run, previous, self._settings.public_url):
-            body = json.dumps(event.payload, sort_keys=True)
-            messages += [OutboxMessage(target=t, idempotency_key=event.idempotency_key, kind="alert", payload=body)
-                         for t in event.webhooks]
-        return messages
+        return evaluate_rules(monitor, run, previous, self._settings.public_url)
 
-    async def after_run(self, monitor: MonitorConfig, run: Run, events: Sequence[OutboxMessage]) -> None:
+    @staticmethod
+    def messages(events: Sequence[AlertEvent]) -> list[OutboxMessage]:
+        """One outbox message per event and webhook target (written in the run's transaction)."""
+        out = []
+        for event in events:
+            body = json.dumps(event.payload, sort_keys=True)
+            out += [OutboxMessage(target=t, idempotency_key=event.idempotency_key, kind="alert", payload=body)
+                    for t in event.webhooks]
+        return out
+
+    async def after_run(self, monitor: MonitorConfig, run: Run, events: Sequence[AlertEvent]) -> None:
         """Start retraining for the in-service rules that fired with this run (if the policy says so)."""
-        fired = {json.loads(m.payload)["rule"]: m.idempotency_key for m in events}
-        for rule, key in sorted(fired.items()):
-            await self.trigger(monitor, reason=rule, trigger_key=f"rule:{key}", context={"run_id": run.id})
+        for event in events:
+            await self.trigger(monitor, reason=event.rule, trigger_key=f"rule:{event.idempotency_key}",
+                               context={"run_id": run.id})
 
     # --- Alertmanager --------------------------------------------------------------------------
 
@@ -99,13 +104,13 @@ class AlertService:
                 self._store.record_alertmanager, fingerprint=alert.fingerprint, starts_at=alert.starts_at,
                 alertname=alert.alertname, monitor=monitor_name, status=alert.status, labels=dict(alert.labels),
                 now=self._now())
-            if alert.status == "resolved":
-                counts["resolved"] += 1
+            verdict = "resolved" if alert.status == "resolved" else "new" if new else "duplicate"
+            # One line per alert, so an operator can see Alertmanager's repeats being absorbed.
+            logger.info("alertmanager alert %s of monitor %s: %s (fingerprint %s, starts at %s)", alert.alertname,
+                        monitor_name, verdict, alert.fingerprint, alert.starts_at.isoformat())
+            counts[verdict] += 1
+            if verdict != "new":
                 continue
-            if not new:
-                counts["duplicate"] += 1
-                continue
-            counts["new"] += 1
             monitor = next((m for m in self._config.monitors if m.name == monitor_name), None)
             if monitor is None:
                 continue

@@ -17,7 +17,7 @@ from monitor.config import MonitorConfig, PValueOptions, parse_duration
 from monitor.domain import DatasetSummary, FeatureResult, PerformanceRecord, Role, Run, RunStatus
 from monitor.errors import InputError
 from monitor.stats.check import CheckOptions, ColumnOptions, ColumnResult, check
-from monitor.stats.concept import detect_concept_drift, row_errors
+from monitor.stats.concept import Detector, detect_concept_drift, row_errors
 from monitor.stats.performance import (
     LabelledSample,
     PerformanceResult,
@@ -169,8 +169,10 @@ def evaluate_performance(
                                              reference_value=deg.reference_value, p_value=deg.p_value,
                                              degraded=deg.drifted))
     errors = row_errors(s.task, _labels(frame[s.target], s.task), _labels(frame[s.prediction], s.task))
+    # KSWIN samples its reference window at random: a fixed seed keeps a run reproducible.
+    rng = np.random.default_rng(0) if perf.detector is Detector.KSWIN else None
     concept = detect_concept_drift(frame[s.timestamp], errors, bucket=parse_duration(perf.bucket),
-                                   detector=perf.detector)
+                                   detector=perf.detector, rng=rng)
     return tuple(records), n_labelled, coverage, concept.drifted, concept.change_points
 
 

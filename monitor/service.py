@@ -15,12 +15,14 @@ import logging
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from alerts.outbox import OutboxMessage
 from monitor.config import (
     DriftlineConfig,
     FileReference,
@@ -37,6 +39,10 @@ from monitor.frames import read_frame
 from monitor.runner import ReferenceBundle, evaluate, evaluate_performance, fit_reference
 from monitor.sources import SqlSources, read_files_window, window_for
 from monitor.storage.store import Store
+
+if TYPE_CHECKING:
+    from alerts.rules import AlertEvent
+    from alerts.service import AlertService
 
 __all__ = ["MonitorService", "SystemClock"]
 
@@ -62,7 +68,7 @@ class MonitorService:
     """Runs monitors, keeps references, and reacts to late labels."""
 
     def __init__(self, settings: Settings, config: DriftlineConfig, store: Store, *,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, alerts: AlertService | None = None) -> None:
         self._settings = settings
         self._config = config
         self._store = store
@@ -70,8 +76,9 @@ class MonitorService:
         self._locks = {m.name: asyncio.Lock() for m in config.monitors}
         self._bundles: dict[tuple[str, int], ReferenceBundle] = {}
         self._sql = SqlSources()
-        self._pending: list[Run] = []
+        self._pending: list[tuple[Run, list[OutboxMessage]]] = []
         self._scheduler: AsyncIOScheduler | None = None
+        self._alerts = alerts
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -92,6 +99,9 @@ class MonitorService:
                                         max_instances=1, coalesce=True, misfire_grace_time=None)
             self._scheduler.add_job(self._flush_pending, IntervalTrigger(seconds=5), id="__flush__",
                                     max_instances=1, coalesce=True)
+            if self._alerts is not None:
+                self._scheduler.add_job(self._deliver, IntervalTrigger(seconds=1), id="__deliver__",
+                                        max_instances=1, coalesce=True)
             self._scheduler.start()
 
     async def stop(self) -> None:
@@ -138,32 +148,50 @@ class MonitorService:
                 logger.warning("run %s of monitor %s failed: %s", run.id, monitor, exc)
                 run = replace(run, status=RunStatus.ERROR, error=str(exc))
             run = replace(run, finished_at=self._clock.now())
-            await self._save(run)
+            events: list[AlertEvent] = []
+            if self._alerts is not None and run.status in (RunStatus.OK, RunStatus.DRIFT):
+                try:
+                    events = await asyncio.to_thread(self._alerts.events_for, config, run)
+                except StorageError as exc:
+                    logger.error("alert rules of monitor %s not evaluated: %s", monitor, exc)
+            messages = self._alerts.messages(events) if self._alerts is not None else []
+            if await self._save(run, messages) and events and self._alerts is not None:
+                await self._alerts.after_run(config, run, events)
             logger.info("run finished", extra={"monitor": monitor, "run_id": run.id, "status": str(run.status),
                                                "duration_seconds": run.duration_seconds, "rows": run.rows})
             return run
 
-    async def _save(self, run: Run) -> None:
+    async def _save(self, run: Run, events: list[OutboxMessage]) -> bool:
+        """Write the run and its outbox events in one transaction; True if this call wrote it."""
         try:
-            await asyncio.to_thread(self._store.save_run, run)
+            await asyncio.to_thread(self._store.save_run, run, events)
+            return True
         except DuplicateRun:
             logger.info("window ending %s of monitor %s was already run; not written twice",
                         run.window_end.isoformat(), run.monitor)
         except StorageError as exc:
             logger.error("run %s of monitor %s kept until the database is back: %s", run.id, run.monitor, exc)
-            self._pending.append(replace(run, status=RunStatus.ERROR,
-                                         error=run.error or "the database was unreachable"))
+            self._pending.append((replace(run, status=RunStatus.ERROR,
+                                          error=run.error or "the database was unreachable"), []))
+        return False
 
     async def _flush_pending(self) -> None:
         while self._pending:
-            run = self._pending[0]
+            run, events = self._pending[0]
             try:
-                await asyncio.to_thread(self._store.save_run, run)
+                await asyncio.to_thread(self._store.save_run, run, events)
             except DuplicateRun:
                 pass
             except StorageError:
                 return
             self._pending.pop(0)
+
+    async def _deliver(self) -> None:
+        assert self._alerts is not None
+        try:
+            await self._alerts.deliver_due()
+        except StorageError as exc:
+            logger.warning("outbox delivery paused: %s", exc)
 
     def _read(self, monitor: MonitorConfig, spec: WindowSpec) -> pd.DataFrame:
         source = monitor.source

@@ -1,13 +1,15 @@
-"""The Store: Driftline's own database (prediction logs, references, runs) behind one small API.
+"""The Store: Driftline's own database (prediction logs, references, runs, alerting) behind one small API.
 
 Synchronous SQLAlchemy 2.0 on PostgreSQL (psycopg 3) or SQLite. One instance per process; it is
 thread-safe because every call takes its own pooled connection and transaction. Every call is
-all or nothing, and every database failure surfaces as :class:`StorageError`.
+all or nothing, and every database failure surfaces as :class:`StorageError`. The alerting
+statements live in :mod:`monitor.storage.alerting`, the aggregates in :mod:`monitor.storage.aggregates`;
+the store opens their transactions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from types import ModuleType
@@ -17,13 +19,17 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
+from alerts.outbox import DeliveryStatus, OutboxMessage
+from alerts.retrain import JobStatus, RetrainJob
 from monitor.config import DriftlineConfig, MonitorConfig
 from monitor.domain import IngestResult, LabelResult, PerformanceRecord, ReferenceRecord, Run, WindowSpec
 from monitor.errors import DuplicateRun, InputError, UnknownReference
-from monitor.storage import _migrate, _postgres, _sqlite
+from monitor.storage import _migrate, _postgres, _sqlite, alerting
 from monitor.storage._engine import WRITE, check_dialect, create_engine, translate_errors
 from monitor.storage._frames import prepare_labels, prepare_predictions, to_frame
+from monitor.storage._latest import LatestRuns
 from monitor.storage._types import to_utc
+from monitor.storage.aggregates import DURATION_BUCKETS, RunAggregates, row_counts, run_aggregates
 from monitor.storage.layout import Kind, ModelLayout, build_layouts
 from monitor.storage.tables import PerformanceResultRow, ReferenceVersionRow, RunRow
 
@@ -44,6 +50,7 @@ class Store:
         self._writer = engine.execution_options(**{WRITE: True})
         self._metadata = sa.MetaData()
         self._layouts = build_layouts(config, self._metadata)
+        self._latest = LatestRuns()
 
     @classmethod
     def from_url(cls, url: str, config: DriftlineConfig) -> Store:
@@ -172,15 +179,18 @@ class Store:
 
     # -- runs -------------------------------------------------------------------------------
 
-    def save_run(self, run: Run) -> None:
-        """Write the run and all its results in one transaction; a second run of a window is refused.
+    def save_run(self, run: Run, events: Sequence[OutboxMessage] = ()) -> None:
+        """Write the run, all its results and its outbox ``events`` in one transaction.
 
-        Raises :class:`DuplicateRun` when ``(monitor, window_end)`` (or the run id) is stored already.
+        An event whose (target, idempotency_key) is stored already is skipped. Raises
+        :class:`DuplicateRun` when ``(monitor, window_end)`` (or the run id) is stored already.
         """
         with self._errors(f"save run {run.id!r} of monitor {run.monitor!r}"):
             try:
                 with Session(self._writer) as session, session.begin():
                     session.add(RunRow.from_domain(run))
+                    session.flush()  # the run first: a second run of the window fails here, as DuplicateRun
+                    alerting.insert_messages(session, events)
             except sa.exc.IntegrityError as exc:
                 if not _unique_violation(exc):
                     raise
@@ -222,16 +232,103 @@ class Store:
 
     def latest_runs(self) -> dict[str, Run]:
         """Latest run (by window end, any status) of every monitor in the configuration that has one."""
-        names = [m.name for m in self._config.monitors]
-        newest = (sa.select(RunRow.monitor, sa.func.max(RunRow.window_end).label("window_end"))
-                  .where(RunRow.monitor.in_(names)).group_by(RunRow.monitor).subquery())
-        query = (sa.select(RunRow).join(newest, sa.and_(RunRow.monitor == newest.c.monitor,
-                                                          RunRow.window_end == newest.c.window_end))
-                 .options(*_WITH_RESULTS))
         with self._session("read the latest runs", write=False) as session:
-            return {r.monitor: r.to_domain() for r in session.scalars(query)}
+            return self._latest.read(session, self._monitor_names())
+
+    def run_stats(self, buckets: Sequence[float] = DURATION_BUCKETS) -> dict[str, RunAggregates]:
+        """Aggregates over all stored runs of every configured monitor that has runs (one query).
+
+        ``buckets`` are the duration histogram's upper bounds, the exporter's by default.
+        """
+        with self._session("aggregate the runs", write=False) as session:
+            return run_aggregates(session, self._monitor_names(), buckets)
+
+    def ingested_counts(self) -> dict[str, int]:
+        """Model -> predictions stored in its table (one ``count(*)`` per model, one statement)."""
+        tables = {model: layout.table for model, layout in self._layouts.items()}
+        with self._session("count the ingested predictions", write=False) as session:
+            return row_counts(session, tables)
+
+    # -- outbox -----------------------------------------------------------------------------
+
+    def enqueue(self, messages: Sequence[OutboxMessage]) -> int:
+        """Add messages outside a run (retraining triggers); return how many were new, not duplicates."""
+        with self._session("enqueue outbox messages") as session:
+            return alerting.insert_messages(session, messages)
+
+    def outbox_due(self, now: datetime, limit: int) -> list[OutboxMessage]:
+        """Pending messages due at ``now`` (next attempt unset or not after ``now``), oldest first."""
+        with self._session("read the due outbox messages", write=False) as session:
+            return alerting.outbox_due(session, now, limit)
+
+    def outbox_update(self, message: OutboxMessage) -> None:
+        """Store an attempt's result on the message with ``message.id``; ``LookupError`` if there is none."""
+        with self._session(f"update outbox message {message.id}") as session:
+            alerting.outbox_update(session, message)
+
+    def outbox_messages(self, status: DeliveryStatus | None = None, limit: int = 100) -> list[OutboxMessage]:
+        """Messages (of one status, if given), newest first."""
+        with self._session("list the outbox", write=False) as session:
+            return alerting.outbox_messages(session, status, limit)
+
+    def outbox_counts(self) -> dict[tuple[str, str], int]:
+        """(target, outcome) -> delivery attempts: ``delivered``, ``failed``, ``dead_letter``."""
+        with self._session("count the outbox", write=False) as session:
+            return alerting.outbox_counts(session)
+
+    def dead_letters(self) -> dict[str, int]:
+        """Target -> dead-lettered messages, for every target with a message (zeros included)."""
+        return {target: n for (target, outcome), n in self.outbox_counts().items() if outcome == "dead_letter"}
+
+    # -- Alertmanager and retraining --------------------------------------------------------
+
+    def record_alertmanager(self, *, fingerprint: str, starts_at: datetime, alertname: str, monitor: str | None,
+                            status: str, labels: Mapping[str, str], now: datetime) -> bool:
+        """Record one received alert; True only for the first delivery of a firing ``(fingerprint, starts_at)``."""
+        with self._session(f"record alert {alertname!r}") as session:
+            return alerting.record_alertmanager(session, fingerprint=fingerprint, starts_at=starts_at,
+                                                alertname=alertname, monitor=monitor, status=status,
+                                                labels=labels, now=now)
+
+    def alertmanager_notifications(self, limit: int = 100) -> list[dict[str, object]]:
+        """Recorded alert episodes, most recently received first."""
+        with self._session("list the Alertmanager notifications", write=False) as session:
+            return alerting.alertmanager_notifications(session, limit)
+
+    def create_retrain_job(self, job: RetrainJob) -> tuple[RetrainJob, bool]:
+        """Store ``job`` unless its trigger key is known: (the stored job, created?)."""
+        with self._session(f"create retrain job for monitor {job.monitor!r}") as session:
+            return alerting.create_retrain_job(session, job)
+
+    def update_retrain_job(self, job_id: str, *, status: JobStatus, detail: str | None = None,
+                           triggered_at: datetime | None = None, completed_at: datetime | None = None,
+                           reference_version: int | None = None) -> RetrainJob:
+        """Set the status and the given fields of a job; ``LookupError`` if there is no such job."""
+        with self._session(f"update retrain job {job_id!r}") as session:
+            return alerting.update_retrain_job(session, job_id, status=status, detail=detail,
+                                               triggered_at=triggered_at, completed_at=completed_at,
+                                               reference_version=reference_version)
+
+    def get_retrain_job(self, job_id: str) -> RetrainJob | None:
+        """The job, or None."""
+        with self._session(f"read retrain job {job_id!r}", write=False) as session:
+            return alerting.get_retrain_job(session, job_id)
+
+    def retrain_jobs(self, monitor: str | None = None, since: datetime | None = None,
+                     limit: int = 100) -> list[RetrainJob]:
+        """Jobs (of ``monitor``, created at or after ``since``), newest first."""
+        with self._session("list the retrain jobs", write=False) as session:
+            return alerting.retrain_jobs(session, monitor, since, limit)
+
+    def retrain_counts(self) -> dict[tuple[str, str, str], int]:
+        """(monitor, model, outcome) -> triggers."""
+        with self._session("count the retrain jobs", write=False) as session:
+            return alerting.retrain_counts(session)
 
     # -- helpers ----------------------------------------------------------------------------
+
+    def _monitor_names(self) -> list[str]:
+        return [m.name for m in self._config.monitors]
 
     def _layout(self, model: str) -> ModelLayout:
         try:

@@ -1,4 +1,4 @@
-"""The static tables (runs, their results, reference versions) as SQLAlchemy 2.0 mapped classes.
+"""The static tables (runs, their results, reference versions, alerting) as SQLAlchemy 2.0 mapped classes.
 
 Rows convert explicitly to and from the domain types (``RunRow.from_domain(run)``,
 ``row.to_domain()``), so an ORM object never leaves the storage package. The schema itself is
@@ -12,10 +12,13 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from alerts.outbox import DeliveryStatus, OutboxMessage
+from alerts.retrain import JobStatus, Outcome, RetrainJob
 from monitor.domain import DatasetSummary, FeatureResult, PerformanceRecord, ReferenceRecord, Role, Run, RunStatus
 from monitor.storage._types import UtcDateTime, to_utc
 
-__all__ = ["Base", "FeatureResultRow", "PerformanceResultRow", "ReferenceVersionRow", "RunRow"]
+__all__ = ["AlertmanagerNotificationRow", "Base", "FeatureResultRow", "OutboxRow", "PerformanceResultRow",
+           "ReferenceVersionRow", "RetrainJobRow", "RunRow"]
 
 #: Deterministic constraint names, so migrations can refer to them in every dialect.
 NAMING = {
@@ -76,6 +79,9 @@ class RunRow(Base):
     rows: Mapped[int]
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime]
+    # finished_at - started_at, stored so run_stats() sums and buckets it without date arithmetic
+    # (which differs per dialect); rows from before revision 0002 were filled in by it.
+    duration_seconds: Mapped[float | None]
     reference_version: Mapped[int | None] = mapped_column(sa.Integer)
     error: Mapped[str | None]
     dataset_drift_share: Mapped[float | None]
@@ -99,7 +105,7 @@ class RunRow(Base):
         return cls(
             id=run.id, monitor=run.monitor, model=run.model, status=str(run.status),
             window_start=run.window_start, window_end=run.window_end, rows=run.rows,
-            started_at=run.started_at, finished_at=run.finished_at,
+            started_at=run.started_at, finished_at=run.finished_at, duration_seconds=run.duration_seconds,
             reference_version=run.reference_version, error=run.error,
             dataset_drift_share=d.drift_share if d else None,
             dataset_drifted_features=d.drifted_features if d else None,
@@ -113,7 +119,8 @@ class RunRow(Base):
             performance=[PerformanceResultRow.from_domain(i, p) for i, p in enumerate(run.performance)],
         )
 
-    def to_domain(self) -> Run:
+    def to_domain(self, *, features: tuple[FeatureResult, ...] | None = None) -> Run:
+        """The run; ``features`` given (read apart, see ``_latest``) leaves the relationship unloaded."""
         dataset = None
         if self.dataset_drift_share is not None:
             dataset = DatasetSummary(drift_share=self.dataset_drift_share,
@@ -126,7 +133,7 @@ class RunRow(Base):
             window_start=self.window_start, window_end=self.window_end, rows=self.rows,
             started_at=self.started_at, finished_at=self.finished_at,
             reference_version=self.reference_version, error=self.error, dataset=dataset,
-            features=tuple(f.to_domain() for f in self.features),
+            features=tuple(f.to_domain() for f in self.features) if features is None else features,
             performance=tuple(p.to_domain() for p in self.performance),
             labelled_rows=self.labelled_rows, label_coverage=self.label_coverage,
             concept_drift=self.concept_drift,
@@ -205,6 +212,89 @@ class PerformanceResultRow(Base):
     def to_domain(self) -> PerformanceRecord:
         return PerformanceRecord(metric=self.metric, value=self.value, reference_value=self.reference_value,
                                  p_value=self.p_value, degraded=self.degraded)
+
+
+class OutboxRow(Base):
+    """One webhook delivery waiting, done or given up; written in the transaction of its run."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        sa.UniqueConstraint("target", "idempotency_key"),
+        sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),  # the deliverer's "what is due"
+    )
+
+    # BIGINT is not an alias of SQLite's rowid, so it would not count up there; INTEGER is.
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    target: Mapped[str]
+    idempotency_key: Mapped[str]
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    payload: Mapped[str]
+    status: Mapped[str] = mapped_column(sa.String(32))
+    attempts: Mapped[int] = mapped_column(sa.Integer)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None]
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+    def to_domain(self) -> OutboxMessage:
+        return OutboxMessage(id=self.id, target=self.target, idempotency_key=self.idempotency_key, kind=self.kind,
+                             payload=self.payload, status=DeliveryStatus(self.status), attempts=self.attempts,
+                             next_attempt_at=self.next_attempt_at, last_error=self.last_error,
+                             created_at=self.created_at, delivered_at=self.delivered_at)
+
+
+class AlertmanagerNotificationRow(Base):
+    """One firing episode of one Alertmanager alert: ``(fingerprint, starts_at)``, seen once."""
+
+    __tablename__ = "alertmanager_notifications"
+
+    fingerprint: Mapped[str] = mapped_column(primary_key=True)
+    starts_at: Mapped[datetime] = mapped_column(primary_key=True)
+    alertname: Mapped[str]
+    monitor: Mapped[str | None]
+    status: Mapped[str] = mapped_column(sa.String(32))
+    labels: Mapped[str]  # JSON object, keys sorted
+    received_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+
+
+class RetrainJobRow(Base):
+    """One retraining job, or a trigger a guard held back; at most one per trigger key."""
+
+    __tablename__ = "retrain_jobs"
+    __table_args__ = (
+        sa.UniqueConstraint("trigger_key"),
+        sa.Index("ix_retrain_jobs_monitor_created_at", "monitor", "created_at"),  # recent jobs, for the guards
+    )
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    monitor: Mapped[str] = mapped_column(Name)
+    model: Mapped[str] = mapped_column(Name)
+    trigger_key: Mapped[str]
+    reason: Mapped[str]
+    status: Mapped[str] = mapped_column(sa.String(32))
+    outcome: Mapped[str] = mapped_column(sa.String(32))
+    dry_run: Mapped[bool]
+    created_at: Mapped[datetime]
+    triggered_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    detail: Mapped[str | None]
+    reference_version: Mapped[int | None] = mapped_column(sa.Integer)
+
+    @classmethod
+    def from_domain(cls, job: RetrainJob) -> RetrainJobRow:
+        return cls(id=job.id, monitor=job.monitor, model=job.model, trigger_key=job.trigger_key, reason=job.reason,
+                   status=str(job.status), outcome=str(job.outcome), dry_run=job.dry_run, created_at=job.created_at,
+                   triggered_at=job.triggered_at, completed_at=job.completed_at, detail=job.detail,
+                   reference_version=job.reference_version)
+
+    def to_domain(self) -> RetrainJob:
+        return RetrainJob(id=self.id, monitor=self.monitor, model=self.model, trigger_key=self.trigger_key,
+                          reason=self.reason, status=JobStatus(self.status), outcome=Outcome(self.outcome),
+                          dry_run=self.dry_run, created_at=self.created_at, triggered_at=self.triggered_at,
+                          completed_at=self.completed_at, detail=self.detail,
+                          reference_version=self.reference_version)
 
 
 def _int(value: int | None) -> int:

@@ -42,19 +42,25 @@ async def test_without_a_store_one_is_opened_upgraded_and_disposed(monkeypatch: 
             opened.append((url, store))
             return store
 
+    from monitor.service import SystemClock
+
     class MonitorService(FakeService):
-        def __init__(self, settings: Settings, config: DriftlineConfig, store: FakeStore) -> None:
+        def __init__(self, settings: Settings, config: DriftlineConfig, store: FakeStore, **wiring: object) -> None:
             super().__init__(config, store)
+            self.wiring = wiring
             built.append(self)
 
     monkeypatch.setitem(sys.modules, "monitor.storage.store", types.SimpleNamespace(Store=Store))
-    monkeypatch.setitem(sys.modules, "monitor.service", types.SimpleNamespace(MonitorService=MonitorService))
+    monkeypatch.setitem(sys.modules, "monitor.service",
+                        types.SimpleNamespace(MonitorService=MonitorService, SystemClock=SystemClock))
     settings = Settings(database_url="sqlite:///:memory:", api_keys=SecretStr("k-1234567890"))
-    async with LifespanManager(create_app(settings, config)) as manager:
+    app = create_app(settings, config)
+    async with LifespanManager(app) as manager:
         (url, store), = opened
         assert url == "sqlite:///:memory:" and store.upgraded and not store.disposed
         service, = built
         assert service.store is store and service.started
+        assert service.wiring["alerts"] is app.state.alerts is not None  # type: ignore[attr-defined]
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as c:
             assert (await c.get("/readyz")).status_code == 200
     assert service.stopped and store.disposed

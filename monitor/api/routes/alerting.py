@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 import anyio.to_thread
 import pandas as pd
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -107,6 +107,25 @@ class DeliveryOut(BaseModel):
              summary="Receive an Alertmanager notification (version 4)")
 async def alertmanager_webhook(payload: AlertmanagerPayload, request: Request) -> dict[str, int]:
     return await _alerts(request).alertmanager(payload)  # type: ignore[no-any-return]
+
+
+class NotificationOut(BaseModel):
+    """One firing episode received from Alertmanager (unique on fingerprint and startsAt)."""
+
+    fingerprint: str
+    starts_at: datetime
+    alertname: str
+    monitor: str | None
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str]
+    received_at: datetime
+    resolved_at: datetime | None
+
+
+@router.get("/v1/alertmanager/notifications", response_model=list[NotificationOut],
+            summary="Alert episodes received from Alertmanager, most recently received first")
+def list_notifications(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[NotificationOut]:
+    return [NotificationOut.model_validate(n) for n in request.app.state.store.alertmanager_notifications(limit)]
 
 
 @router.get("/v1/retrain-jobs", response_model=list[JobOut], summary="List retraining jobs")

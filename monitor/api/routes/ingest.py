@@ -53,6 +53,10 @@ async def ingest_predictions(model: ModelName, request: Request, store: StoreDep
     frame = await anyio.to_thread.run_sync(lambda: ingest.parse_batch(body, fmt, spec, now=now))
     if frame.empty:
         return IngestResponse(accepted=0, duplicates=0)
+    # On the wire the id and time are always `prediction_id` and `timestamp`; the store names
+    # its columns after the schema, which may rename them.
+    schema = next(m.schema_ for m in config.monitors if m.model == model)
+    frame = frame.rename(columns={"prediction_id": schema.prediction_id, "timestamp": schema.timestamp})
     result = await anyio.to_thread.run_sync(store.ingest_predictions, model, frame)
     logger.info("ingested predictions", extra={"model": model, "rows": len(frame), "format": str(fmt),
                                                "accepted": result.accepted, "duplicates": result.duplicates})

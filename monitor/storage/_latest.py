@@ -1,0 +1,83 @@
+"""The newest run of every monitor, read for each ``/metrics`` scrape, in three statements.
+
+1. The runs: one correlated ``ORDER BY window_end DESC LIMIT 1`` per monitor name, each an index
+   probe on ``(monitor, window_end)`` however long the history (a ``GROUP BY max()`` would read
+   every run of every monitor). The names come from the configuration as one bound array,
+   unnested by the dialect's table function (``unnest`` or ``json_each``).
+2. Their performance results, through the ORM (a handful of rows).
+3. Their feature results, as plain rows: thousands of them, and building ORM objects for each
+   would cost more than the query. A stored run's features never change (only its performance
+   is replaced when labels arrive), so :class:`LatestRuns` keeps the features of the runs it
+   returned last time and reads features only for runs it has not seen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session, selectinload
+
+from monitor.domain import FeatureResult, Role, Run
+from monitor.storage.tables import FeatureResultRow, RunRow
+
+__all__ = ["LatestRuns"]
+
+#: FeatureResult's fields are the table's columns, by name; a field without a column fails here, at import.
+_FIELDS = tuple(f.name for f in dataclasses.fields(FeatureResult))
+# new_categories as its JSON text: almost always "[]", which needs no parsing (thousands of rows).
+_FEATURE_COLUMNS = tuple(sa.cast(FeatureResultRow.new_categories, sa.Text()) if name == "new_categories"
+                         else FeatureResultRow.__table__.c[name] for name in _FIELDS)
+_ROLES = {role.value: role for role in Role}
+
+
+def _names(dialect: str, monitors: Sequence[str]) -> sa.TableValuedAlias:
+    """The monitor names as a one-column table ``value`` (``json_each``'s own column name)."""
+    if dialect == "postgresql":
+        array = sa.bindparam("monitors", list(monitors), type_=postgresql.ARRAY(sa.Text()))
+        return sa.func.unnest(array).table_valued("value").render_derived()
+    return sa.func.json_each(json.dumps(list(monitors))).table_valued("value")
+
+
+class LatestRuns:
+    """Reads the newest run (by window end, any status) of each monitor; thread-safe."""
+
+    def __init__(self) -> None:
+        self._features: dict[str, tuple[FeatureResult, ...]] = {}  # run id -> features, of the last answer
+
+    def read(self, session: Session, monitors: Sequence[str]) -> dict[str, Run]:
+        names = _names(session.get_bind().dialect.name, monitors)
+        newest = (sa.select(RunRow.id).where(RunRow.monitor == names.c.value)
+                  .order_by(RunRow.window_end.desc()).limit(1).scalar_subquery())
+        ids = [run_id for run_id in session.scalars(sa.select(newest).select_from(names)) if run_id is not None]
+        if not ids:
+            return {}
+        # By primary key, apart from the probes above: folded into one statement, the planner may
+        # prefer hashing the whole runs table to probing it 50 times.
+        rows = list(session.scalars(sa.select(RunRow).where(RunRow.id.in_(ids))
+                                    .options(selectinload(RunRow.performance))))
+        known = self._features  # read once: another thread may replace it meanwhile
+        features = {row.id: known[row.id] for row in rows if row.id in known}
+        features.update(self._read_features(session, [row.id for row in rows if row.id not in known]))
+        self._features = features
+        return {row.monitor: row.to_domain(features=features[row.id]) for row in rows}
+
+    @staticmethod
+    def _read_features(session: Session, run_ids: list[str]) -> dict[str, tuple[FeatureResult, ...]]:
+        found: dict[str, list[FeatureResult]] = {run_id: [] for run_id in run_ids}
+        if not run_ids:
+            return {}
+        # Ordered by position alone: each run's rows keep their order, and the database is spared
+        # sorting thousands of run ids under the text collation.
+        query = (sa.select(FeatureResultRow.run_id, *_FEATURE_COLUMNS)
+                 .where(FeatureResultRow.run_id.in_(run_ids)).order_by(FeatureResultRow.position))
+        for run_id, *values in session.connection().execute(query):
+            fields = dict(zip(_FIELDS, values, strict=True))
+            fields["role"] = _ROLES[fields["role"]]
+            text = fields["new_categories"]
+            fields["new_categories"] = () if text == "[]" else tuple(json.loads(text))
+            found[run_id].append(FeatureResult(**fields))
+        return {run_id: tuple(results) for run_id, results in found.items()}

@@ -1,0 +1,209 @@
+"""The alerting tables' SQL: outbox, Alertmanager notifications, retraining jobs.
+
+Plain functions over a :class:`~sqlalchemy.orm.Session` the :class:`~monitor.storage.store.Store`
+opens, so the store keeps the transactions (a run and its outbox rows commit together) and the
+error translation, and this module keeps the statements. "Skip if already there" is always
+``INSERT ... ON CONFLICT (<that key>) DO NOTHING`` in both dialects: unlike SQLite's ``INSERT OR
+IGNORE``, it still fails on any other constraint, so a broken row is an error, not a lost row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from alerts.outbox import DeliveryStatus, OutboxMessage
+from alerts.retrain import JobStatus, RetrainJob
+from monitor.storage._types import to_utc
+from monitor.storage.tables import AlertmanagerNotificationRow, OutboxRow, RetrainJobRow
+
+__all__ = [
+    "alertmanager_notifications",
+    "create_retrain_job",
+    "get_retrain_job",
+    "insert_messages",
+    "outbox_counts",
+    "outbox_due",
+    "outbox_messages",
+    "outbox_update",
+    "record_alertmanager",
+    "retrain_counts",
+    "retrain_jobs",
+    "update_retrain_job",
+]
+
+_OUTBOX = OutboxRow.__table__
+_NOTIFICATIONS = AlertmanagerNotificationRow.__table__
+_JOBS = RetrainJobRow.__table__
+_DELIVERED, _DEAD = DeliveryStatus.DELIVERED.value, DeliveryStatus.DEAD_LETTER.value
+
+
+def _insert(session: Session, table: sa.Table) -> Any:
+    """The dialect's INSERT, which has ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    return postgresql.insert(table) if postgres else sqlite.insert(table)
+
+
+# -- outbox ---------------------------------------------------------------------------------
+
+
+def insert_messages(session: Session, messages: Sequence[OutboxMessage]) -> int:
+    """Insert ``messages`` unless their (target, idempotency_key) is stored; return how many were new."""
+    if not messages:
+        return 0
+    now = datetime.now(UTC)
+    rows = [{"target": m.target, "idempotency_key": m.idempotency_key, "kind": m.kind, "payload": m.payload,
+             "status": DeliveryStatus(m.status).value, "attempts": m.attempts, "next_attempt_at": m.next_attempt_at,
+             "last_error": m.last_error, "created_at": m.created_at or now, "delivered_at": m.delivered_at}
+            for m in messages]
+    statement = (_insert(session, _OUTBOX).on_conflict_do_nothing(index_elements=["target", "idempotency_key"])
+                 .returning(_OUTBOX.c.id))
+    return len(session.execute(statement, rows).all())  # RETURNING yields only the rows inserted
+
+
+def outbox_due(session: Session, now: datetime, limit: int) -> list[OutboxMessage]:
+    """Pending messages whose next attempt is due (or never scheduled), oldest first."""
+    query = (sa.select(OutboxRow)
+             .where(OutboxRow.status == DeliveryStatus.PENDING.value,
+                    sa.or_(OutboxRow.next_attempt_at.is_(None), OutboxRow.next_attempt_at <= now))
+             .order_by(OutboxRow.created_at, OutboxRow.id).limit(limit))
+    return [row.to_domain() for row in session.scalars(query)]
+
+
+def outbox_update(session: Session, message: OutboxMessage) -> None:
+    """Store a delivery attempt's result: status, attempts, next attempt, last error, delivery time."""
+    if message.id is None:
+        raise ValueError(f"outbox message {message.idempotency_key!r} to {message.target!r} has no id; "
+                         "only messages read from the outbox can be updated")
+    found = session.execute(sa.update(_OUTBOX).where(_OUTBOX.c.id == message.id).values(
+        status=DeliveryStatus(message.status).value, attempts=message.attempts,
+        next_attempt_at=message.next_attempt_at, last_error=message.last_error, delivered_at=message.delivered_at))
+    if not found.rowcount:  # type: ignore[attr-defined]
+        raise LookupError(f"no outbox message with id {message.id}")
+
+
+def outbox_messages(session: Session, status: DeliveryStatus | None, limit: int) -> list[OutboxMessage]:
+    """Messages (of one status, if given), newest first."""
+    query = sa.select(OutboxRow).order_by(OutboxRow.created_at.desc(), OutboxRow.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(OutboxRow.status == DeliveryStatus(status).value)
+    return [row.to_domain() for row in session.scalars(query)]
+
+
+def outbox_counts(session: Session) -> dict[tuple[str, str], int]:
+    """(target, outcome) -> delivery attempts by outcome, reconstructed from the stored messages.
+
+    Each message's last attempt is its outcome when it is delivered or dead-lettered; every other
+    attempt failed. Every target with a message gets all three outcomes, zeros included.
+    """
+    status, attempts = _OUTBOX.c.status, _OUTBOX.c.attempts
+    failed = sa.case((attempts < 1, 0), (status.in_([_DELIVERED, _DEAD]), attempts - 1), else_=attempts)
+    query = (sa.select(_OUTBOX.c.target, status, sa.func.count(), sa.func.sum(failed))
+             .group_by(_OUTBOX.c.target, status))
+    counts: dict[tuple[str, str], int] = {}
+    for target, state, n, failures in session.execute(query):
+        for outcome in ("delivered", "failed", "dead_letter"):
+            counts.setdefault((target, outcome), 0)
+        counts[(target, "failed")] += int(failures or 0)
+        if state in (_DELIVERED, _DEAD):
+            counts[(target, "delivered" if state == _DELIVERED else "dead_letter")] += int(n)
+    return counts
+
+
+# -- Alertmanager notifications -------------------------------------------------------------
+
+
+def record_alertmanager(session: Session, *, fingerprint: str, starts_at: datetime, alertname: str,
+                        monitor: str | None, status: str, labels: Mapping[str, str], now: datetime) -> bool:
+    """Record one alert of a notification; True only the first time a firing episode is seen.
+
+    A resolution marks the episode resolved (recording it if its firing never arrived); the first
+    resolution time is kept when Alertmanager repeats the notification.
+    """
+    if status not in ("firing", "resolved"):
+        raise ValueError(f"alert status {status!r} must be 'firing' or 'resolved'")
+    values = {"fingerprint": fingerprint, "starts_at": starts_at, "alertname": alertname, "monitor": monitor,
+              "status": status, "labels": json.dumps(dict(labels), sort_keys=True), "received_at": now,
+              "resolved_at": now if status == "resolved" else None}
+    key = ["fingerprint", "starts_at"]
+    insert = _insert(session, _NOTIFICATIONS).values(**values)
+    if status == "firing":
+        return session.execute(insert.on_conflict_do_nothing(index_elements=key)
+                               .returning(_NOTIFICATIONS.c.fingerprint)).first() is not None
+    resolved_at = sa.func.coalesce(_NOTIFICATIONS.c.resolved_at, insert.excluded.resolved_at)
+    session.execute(insert.on_conflict_do_update(index_elements=key,
+                                                 set_={"status": status, "resolved_at": resolved_at}))
+    return False
+
+
+def alertmanager_notifications(session: Session, limit: int) -> list[dict[str, object]]:
+    """Recorded alert episodes, most recently received first, labels as a dict."""
+    query = (sa.select(AlertmanagerNotificationRow)
+             .order_by(AlertmanagerNotificationRow.received_at.desc(), AlertmanagerNotificationRow.starts_at.desc())
+             .limit(limit))
+    return [{"fingerprint": r.fingerprint, "starts_at": r.starts_at, "alertname": r.alertname, "monitor": r.monitor,
+             "status": r.status, "labels": json.loads(r.labels), "received_at": r.received_at,
+             "resolved_at": r.resolved_at} for r in session.scalars(query)]
+
+
+# -- retraining jobs ------------------------------------------------------------------------
+
+
+def create_retrain_job(session: Session, job: RetrainJob) -> tuple[RetrainJob, bool]:
+    """Insert ``job`` unless its trigger key is stored; (the stored job, whether it was inserted)."""
+    row = RetrainJobRow.from_domain(job)
+    values = {c.name: getattr(row, c.key) for c in _JOBS.columns}
+    statement = (_insert(session, _JOBS).values(**values).on_conflict_do_nothing(index_elements=["trigger_key"])
+                 .returning(_JOBS.c.id))
+    created = session.execute(statement).first() is not None
+    stored = session.scalars(sa.select(RetrainJobRow).where(RetrainJobRow.trigger_key == job.trigger_key)).one()
+    return stored.to_domain(), created
+
+
+def update_retrain_job(session: Session, job_id: str, *, status: JobStatus, detail: str | None,
+                       triggered_at: datetime | None, completed_at: datetime | None,
+                       reference_version: int | None) -> RetrainJob:
+    """Set a job's status and the fields given (None leaves a field as it is); ``LookupError`` if unknown."""
+    row = session.get(RetrainJobRow, job_id, with_for_update=True)
+    if row is None:
+        raise LookupError(f"no retrain job with id {job_id!r}")
+    row.status = JobStatus(status).value
+    if detail is not None:
+        row.detail = detail
+    if triggered_at is not None:
+        row.triggered_at = to_utc(triggered_at)
+    if completed_at is not None:
+        row.completed_at = to_utc(completed_at)
+    if reference_version is not None:
+        row.reference_version = reference_version
+    session.flush()
+    return row.to_domain()
+
+
+def get_retrain_job(session: Session, job_id: str) -> RetrainJob | None:
+    """The job, or None."""
+    row = session.get(RetrainJobRow, job_id)
+    return row.to_domain() if row else None
+
+
+def retrain_jobs(session: Session, monitor: str | None, since: datetime | None, limit: int) -> list[RetrainJob]:
+    """Jobs (of one monitor, created at or after ``since``, if given), newest first."""
+    query = sa.select(RetrainJobRow).order_by(RetrainJobRow.created_at.desc(), RetrainJobRow.id.desc()).limit(limit)
+    if monitor is not None:
+        query = query.where(RetrainJobRow.monitor == monitor)
+    if since is not None:
+        query = query.where(RetrainJobRow.created_at >= since)
+    return [row.to_domain() for row in session.scalars(query)]
+
+
+def retrain_counts(session: Session) -> dict[tuple[str, str, str], int]:
+    """(monitor, model, outcome) -> how many triggers had that outcome."""
+    query = (sa.select(RetrainJobRow.monitor, RetrainJobRow.model, RetrainJobRow.outcome, sa.func.count())
+             .group_by(RetrainJobRow.monitor, RetrainJobRow.model, RetrainJobRow.outcome))
+    return {(monitor, model, outcome): int(n) for monitor, model, outcome, n in session.execute(query)}
