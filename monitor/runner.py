@@ -29,7 +29,7 @@ from monitor.stats.performance import (
 from monitor.stats.profile import ReferenceProfile, fit_profile, profile_from_bytes, profile_to_bytes
 from monitor.stats.types import ColumnType, DriftMethod
 
-__all__ = ["ReferenceBundle", "evaluate", "evaluate_performance", "fit_reference", "insufficient", "monitor_types"]
+__all__ = ["ReferenceBundle", "conform", "evaluate", "evaluate_performance", "fit_reference", "insufficient", "monitor_types"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +70,35 @@ def monitor_types(monitor: MonitorConfig) -> dict[str, ColumnType]:
     return types
 
 
+def conform(monitor: MonitorConfig, frame: pd.DataFrame) -> pd.DataFrame:
+    """Give a frame the schema's types, whatever its source: categories (and classification
+    labels) as text, numerical features as floats, so ``0`` read from a CSV and ``"0"`` from the
+    store are one category. Values that are not numbers in a numerical column become missing
+    (and are counted as such).
+    """
+    s = monitor.schema_
+    text = [*s.categorical, *([s.prediction, s.target] if s.task is Task.CLASSIFICATION else [])]
+    numbers = [*s.numerical, *([s.prediction, s.target] if s.task is Task.REGRESSION else [])]
+    out = {}
+    for column in text:
+        if column and column in frame.columns and not pd.api.types.is_string_dtype(frame[column].dtype):
+            values = frame[column]
+            out[column] = values.astype(object).where(values.isna(), values.map(_text)).astype(object)
+    for column in numbers:
+        if column and column in frame.columns and frame[column].dtype.kind != "f":
+            out[column] = pd.to_numeric(frame[column], errors="coerce").astype(np.float64)
+    return frame.assign(**out) if out else frame
+
+
+def _text(value: object) -> str:
+    """A category as text; integral floats (``1.0`` from a NaN-holding column) read as ``1``."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    return str(value)
+
+
 def _labels(values: pd.Series, task: Task) -> np.ndarray:
     if task is Task.REGRESSION:
         return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
@@ -79,6 +108,7 @@ def _labels(values: pd.Series, task: Task) -> np.ndarray:
 def fit_reference(monitor: MonitorConfig, frame: pd.DataFrame) -> ReferenceBundle:
     """Fit a monitor's reference from a frame holding its features, prediction and (optionally) label."""
     s = monitor.schema_
+    frame = conform(monitor, frame)
     types = monitor_types(monitor)
     missing = [c for c in types if c not in frame.columns]
     if missing:
@@ -137,6 +167,7 @@ def evaluate_performance(
     s, perf = monitor.schema_, monitor.performance
     if not s.target or s.target not in frame.columns or len(frame) == 0:
         return (), 0, None, None, ()
+    frame = conform(monitor, frame)
     labelled = frame[s.target].notna().to_numpy()
     n_labelled = int(labelled.sum())
     coverage = n_labelled / len(frame)
@@ -190,6 +221,7 @@ def evaluate(monitor: MonitorConfig, bundle: ReferenceBundle, frame: pd.DataFram
     s = monitor.schema_
     if len(frame) < monitor.min_rows:
         return insufficient(run, len(frame), monitor.min_rows)
+    frame = conform(monitor, frame)
     options = _options(monitor)
     features = list(s.features)
     main = check(_subprofile(bundle.profile, [*features, s.prediction]), frame, options)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC
 
 import pandas as pd
 import sqlalchemy as sa
@@ -35,15 +36,20 @@ class SqlSources:
         theirs = {name: source.columns.get(name, name) for name in ours}
         table = sa.table(source.table, *(sa.column(c) for c in theirs.values()))
         ts = table.c[theirs[s.timestamp]]
-        query = sa.select(*(table.c[theirs[n]].label(n) for n in ours)).where(ts < window.end)
+        # Bounds in UTC: some dialects (SQLite) drop a bound's offset and compare wall clocks.
+        end = window.end.astimezone(UTC)
+        query = sa.select(*(table.c[theirs[n]].label(n) for n in ours)).where(ts < end)
         if window.start is not None:
-            query = query.where(ts >= window.start)
+            query = query.where(ts >= window.start.astimezone(UTC))
         query = query.order_by(ts.desc()).limit(window.rows) if window.rows else query.order_by(ts)
         try:
             with self._engine(source.url).connect() as conn:
                 frame = pd.read_sql(query, conn)
-        except sa.exc.SQLAlchemyError as exc:
-            raise StorageError(f"reading source table {source.table!r} failed: {type(exc.orig or exc).__name__}") from exc
+        except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
+            # pandas wraps the driver's error (with the statement and its parameters) in its own
+            # DatabaseError: name the table and the error type only.
+            cause = getattr(exc, "orig", None) or exc.__cause__ or exc
+            raise StorageError(f"reading source table {source.table!r} failed: {type(cause).__name__}") from exc
         frame[s.timestamp] = pd.to_datetime(frame[s.timestamp], utc=True)
         return frame.sort_values(s.timestamp, kind="stable").reset_index(drop=True)
 
