@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from alerts.outbox import DeliveryStatus, OutboxMessage
 from alerts.retrain import JobStatus, RetrainJob
 from monitor.storage._types import to_utc
-from monitor.storage.tables import AlertmanagerNotificationRow, OutboxRow, RetrainJobRow
+from monitor.storage.tables import AlertmanagerNotificationRow, Base, OutboxRow, RetrainJobRow
 
 __all__ = [
     "alertmanager_notifications",
@@ -38,9 +38,9 @@ __all__ = [
     "update_retrain_job",
 ]
 
-_OUTBOX = OutboxRow.__table__
-_NOTIFICATIONS = AlertmanagerNotificationRow.__table__
-_JOBS = RetrainJobRow.__table__
+_OUTBOX = Base.metadata.tables[OutboxRow.__tablename__]
+_NOTIFICATIONS = Base.metadata.tables[AlertmanagerNotificationRow.__tablename__]
+_JOBS = Base.metadata.tables[RetrainJobRow.__tablename__]
 _DELIVERED, _DEAD = DeliveryStatus.DELIVERED.value, DeliveryStatus.DEAD_LETTER.value
 
 

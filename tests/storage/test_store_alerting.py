@@ -23,7 +23,7 @@ from monitor.storage import Store
 from monitor.storage._migrate import alembic_config
 from monitor.storage.aggregates import DURATION_BUCKETS as STORED_BUCKETS
 from monitor.storage.aggregates import RunAggregates
-from monitor.storage.tables import Base, FeatureResultRow, PerformanceResultRow, RunRow
+from monitor.storage.tables import Base, RunRow
 from tests.storage.builders import T0, churn_frame, make_run
 
 StoreFactory = Callable[[DriftlineConfig], Store]
@@ -321,13 +321,13 @@ def test_latest_runs_follow_new_runs_and_late_performance(store: Store) -> None:
 
 def _insert_at_0001(conn: sa.Connection, run: Run) -> None:
     """Write ``run`` as revision 0001 stored it: no duration_seconds."""
+    tables = Base.metadata.tables
     row = RunRow.from_domain(run)
-    conn.execute(sa.insert(RunRow.__table__), [{c.name: getattr(row, c.key) for c in RunRow.__table__.columns
-                                                if c.name != "duration_seconds"}])
-    for table, children in ((FeatureResultRow.__table__, row.features), (PerformanceResultRow.__table__,
-                                                                         row.performance)):
-        conn.execute(sa.insert(table), [{c.name: getattr(child, c.key) for c in table.columns} | {"run_id": run.id}
-                                        for child in children])
+    conn.execute(sa.insert(tables["runs"]), [{c.name: getattr(row, c.key) for c in tables["runs"].columns
+                                              if c.name != "duration_seconds"}])
+    for name, children in (("feature_results", row.features), ("performance_results", row.performance)):
+        conn.execute(sa.insert(tables[name]), [{c.name: getattr(child, c.key) for c in tables[name].columns}
+                                               | {"run_id": run.id} for child in children])
 
 
 def _schema_diff(conn: sa.Connection) -> list[object]:
