@@ -42,6 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--format", choices=["table", "json"], default="table")
     c.add_argument("--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted")
 
+    rp = sub.add_parser("report", help="write an HTML drift report of a current data file against a reference")
+    rp.add_argument("reference", help="reference data (.parquet or .csv)")
+    rp.add_argument("current", help="current data (.parquet or .csv)")
+    rp.add_argument("-o", "--output", required=True, metavar="FILE", help="the HTML file to write")
+    rp.add_argument("--schema", help="YAML/JSON file declaring column types and per-column methods")
+    rp.add_argument("--method", type=DriftMethod, choices=list(DriftMethod), metavar="NAME",
+                    help="one method for every column (default: automatic, as Evidently chooses)")
+
     cc = sub.add_parser("check-config", help="validate a driftline.yaml and print every error with its line")
     cc.add_argument("file")
 
@@ -60,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     bf.add_argument("--config")
     bf.add_argument("--from", dest="start", type=_when, required=True)
     bf.add_argument("--to", dest="end", type=_when, required=True)
-    bf.add_argument("--step", default="1h", help="distance between window ends (default 1h)")
+    bf.add_argument("--step", default="1h", type=_step, help="distance between window ends (default 1h)")
 
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"])
@@ -74,6 +82,16 @@ def _parser() -> argparse.ArgumentParser:
     dm.add_argument("--port", type=int, default=8000)
     dm.add_argument("--seconds", type=float, default=None, help="stop after this long (default: run until Ctrl-C)")
     return parser
+
+
+def _step(text: str) -> str:
+    from monitor.config import parse_duration
+
+    try:
+        parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _when(text: str) -> datetime:
@@ -142,12 +160,56 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     return 1 if args.fail_on_drift and result.dataset_drift else 0
 
 
+def _report(args: argparse.Namespace, out: TextIO) -> int:
+    """``driftline report``: the check of ``driftline check``, written as the service's HTML page.
+
+    The page is drawn from the check's results turned into a domain ``Run`` (the service's
+    conversion), so a file report and a served report show the same thing the same way.
+    """
+    import uuid
+    from pathlib import Path
+
+    from monitor.domain import DatasetSummary, Role, Run, RunStatus
+    from monitor.errors import InputError
+    from monitor.reports import render_report
+    from monitor.runner import _feature  # the service's ColumnResult -> FeatureResult conversion
+
+    reference, current = read_frame(args.reference), read_frame(args.current)
+    schema = load_schema(args.schema) if args.schema else None
+    options = CheckOptions(method=args.method, columns=schema.options if schema else {})
+    profile = fit_profile(reference, types=schema.types if schema else None)
+    result = check(profile, current, options)
+    now = datetime.now(UTC)
+    run = Run(
+        id=uuid.uuid4().hex, monitor="", model="", status=RunStatus.DRIFT if result.dataset_drift else RunStatus.OK,
+        window_start=None, window_end=now, rows=len(current), started_at=now, finished_at=now,
+        dataset=DatasetSummary(drift_share=result.drift_share, drifted_features=result.drifted_columns,
+                               total_features=result.total_columns, dataset_drift=result.dataset_drift,
+                               threshold=result.threshold),
+        features=tuple(_feature(c, Role.FEATURE) for c in result.columns),
+    )
+    page = render_report(title=f"Drift report: {Path(args.current).name} against {Path(args.reference).name}",
+                         monitor=None, model=None, window=None, reference_version=None, run=run,
+                         bundle_profile=profile, current=current)
+    target = Path(args.output)
+    try:
+        target.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{target}: cannot write: {exc.strerror or exc}", field="output") from exc
+    verdict = "dataset drift" if result.dataset_drift else "no dataset drift"
+    print(f"wrote {target}: {verdict} ({result.drifted_columns} of {result.total_columns} columns drifted)",
+          file=out)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``driftline`` console script."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "check":
             return _check(args, sys.stdout)
+        if args.command == "report":
+            return _report(args, sys.stdout)
         if args.command == "dashboards":
             from dashboards.build import main as build_dashboards
 

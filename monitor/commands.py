@@ -14,7 +14,7 @@ import sys
 from datetime import datetime
 
 from monitor.config import DriftlineConfig, Settings, load_config, parse_duration
-from monitor.domain import Run
+from monitor.domain import Run, RunStatus
 
 __all__ = ["dispatch", "run_to_dict"]
 
@@ -63,7 +63,7 @@ async def _run_once(args: argparse.Namespace) -> int:
         await service.start()
         run = await (service.run_at(args.monitor, args.at) if args.at else service.run_now(args.monitor))
         print(json.dumps(run_to_dict(run), indent=2))
-        return 0
+        return 1 if run.status is RunStatus.ERROR else 0  # cron and CI must see a failed run
     finally:
         await service.stop()
         store.dispose()

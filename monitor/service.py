@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import OrderedDict
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -36,7 +37,8 @@ from monitor.config import (
 from monitor.domain import Clock, ReferenceRecord, Run, RunStatus, WindowSpec
 from monitor.errors import DriftlineError, DuplicateRun, InputError, StorageError
 from monitor.frames import read_frame
-from monitor.runner import ReferenceBundle, evaluate, evaluate_performance, fit_reference
+from monitor.reports import render_report
+from monitor.runner import ReferenceBundle, conform, evaluate, evaluate_performance, fit_reference
 from monitor.sources import SqlSources, read_files_window, window_for
 from monitor.storage.store import Store
 
@@ -44,11 +46,14 @@ if TYPE_CHECKING:
     from alerts.rules import AlertEvent
     from alerts.service import AlertService
 
-__all__ = ["MonitorService", "SystemClock"]
+__all__ = ["REPORT_CACHE_SIZE", "MonitorService", "SystemClock"]
 
 logger = logging.getLogger(__name__)
 
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+#: Rendered report pages kept in memory, least recently used dropped first (a page is 20 kB to 1 MB).
+REPORT_CACHE_SIZE = 32
 
 
 class SystemClock:
@@ -79,6 +84,7 @@ class MonitorService:
         self._pending: list[tuple[Run, list[OutboxMessage]]] = []
         self._scheduler: AsyncIOScheduler | None = None
         self._alerts = alerts
+        self._reports: OrderedDict[str, tuple[Any, str]] = OrderedDict()
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -110,6 +116,17 @@ class MonitorService:
             self._scheduler.shutdown(wait=False)
             await asyncio.sleep(0)  # APScheduler 3 applies the shutdown on the next loop iteration
         self._scheduler = None
+        # Let a run in progress finish and be written (bounded), then one last try to write runs
+        # kept while the database was down; what still cannot be written is logged, not hidden.
+        for name, lock in self._locks.items():
+            try:
+                await asyncio.wait_for(lock.acquire(), timeout=30)
+                lock.release()
+            except TimeoutError:
+                logger.error("run of monitor %s still in progress at shutdown; it is abandoned", name)
+        await self._flush_pending()
+        if self._pending:
+            logger.error("%d run(s) could not be written before shutdown (database unreachable)", len(self._pending))
         self._sql.close()
 
     def scheduler_running(self) -> bool:
@@ -267,3 +284,71 @@ class MonitorService:
                                                    rows=None if run.window_start else monitor.window.rows))
             perf, labelled, coverage, concept, _ = evaluate_performance(monitor, bundle, frame)
             self._store.update_performance(run.id, perf, labelled, coverage, concept)
+
+    # --- reports ---------------------------------------------------------------------------
+
+    async def report_html(self, run_id: str) -> str | None:
+        """The HTML report of a run (``None``: no such run), rendered on first request and cached.
+
+        Rendering re-reads the window (for the charts), so pages are kept in a small LRU. A run's
+        drift results never change once written; its performance does when late labels arrive,
+        so the performance fields are part of the cache key and a page drawn before the labels
+        is not served after them. A page drawn without its window or reference (a read failed)
+        is not cached, so it is drawn again once the source is back.
+        """
+        run = await asyncio.to_thread(self._store.get_run, run_id)
+        if run is None:
+            return None
+        key = (run.performance, run.labelled_rows, run.label_coverage, run.concept_drift, run.concept_change_points)
+        cached = self._reports.get(run_id)
+        if cached is not None and cached[0] == key:
+            self._reports.move_to_end(run_id)
+            return cached[1]
+        html, complete = await asyncio.to_thread(self._render_report, run)
+        if complete:
+            self._reports[run_id] = (key, html)
+            self._reports.move_to_end(run_id)
+            while len(self._reports) > REPORT_CACHE_SIZE:
+                self._reports.popitem(last=False)
+        return html
+
+    def _render_report(self, run: Run) -> tuple[str, bool]:
+        """Read the run's reference and window and render its page; also whether nothing was missing."""
+        notes: list[str] = []
+        bundle: ReferenceBundle | None = None
+        frame = pd.DataFrame()
+        tested = run.status in (RunStatus.OK, RunStatus.DRIFT)
+        complete = True
+        try:
+            monitor = self._config.monitor(run.monitor)
+            record = next((r for r in self._store.references(run.monitor) if r.version == run.reference_version),
+                          None)
+            if record is not None:
+                bundle = self._bundles.get((run.monitor, record.version))
+                if bundle is None:
+                    bundle = self._bundles[(run.monitor, record.version)] = ReferenceBundle.from_bytes(record.profile)
+            elif tested:
+                notes.append(f"Reference version {run.reference_version} is no longer stored: no charts.")
+                complete = False
+            if tested:
+                spec = WindowSpec(start=run.window_start, end=run.window_end,
+                                  rows=None if run.window_start else monitor.window.rows)
+                frame = conform(monitor, self._read(monitor, spec))
+                if len(frame) != run.rows:
+                    notes.append(f"The window now holds {len(frame)} rows (the run tested {run.rows}): "
+                                 f"the charts show it as it is now.")
+        except (DriftlineError, OSError, ValueError) as exc:
+            # The page is still worth serving: its tables are the stored results. The cause is
+            # logged, not shown: a source's error text may name hosts or row values.
+            logger.warning("report of run %s drawn without its data: %s: %s", run.id, type(exc).__name__,
+                           str(exc).splitlines()[0] if str(exc) else "")
+            notes.append(f"The reference or window could not be read ({type(exc).__name__}): "
+                         "the charts are incomplete.")
+            complete = False
+        html = render_report(
+            title=f"Driftline report: {run.monitor}", monitor=run.monitor, model=run.model,
+            window=(run.window_start, run.window_end), reference_version=run.reference_version, run=run,
+            bundle_profile=None if bundle is None else bundle.profile, current=frame, notes=notes,
+            json_href=f"/v1/runs/{run.id}",
+        )
+        return html, complete
