@@ -98,6 +98,10 @@ def run_demo(*, port: int = 8000, seconds: float | None = None, workdir: Path | 
         logging.getLogger(noisy).setLevel(logging.WARNING)
     root = (workdir or Path.cwd() / "driftline-demo").resolve()
     root.mkdir(parents=True, exist_ok=True)
+    # Each demo starts from an empty database: a replay into an old one would only post
+    # prediction ids it has already seen (ingestion is idempotent), and the windows would be empty.
+    for leftover in root.glob("driftline.db*"):
+        leftover.unlink()
     (root / "driftline.yaml").write_text(CONFIG)
     key = secrets.token_urlsafe(24)
     settings = Settings(database_url=f"sqlite:///{root / 'driftline.db'}", config=root / "driftline.yaml",
