@@ -57,7 +57,10 @@ class ReferenceBundle:
         """Read what :meth:`to_bytes` wrote (the profile's content hash is verified)."""
         with np.load(io.BytesIO(blob), allow_pickle=False) as data:
             profile = profile_from_bytes(data["profile"].tobytes())
-            get = {k: data[k] for k in ("y_true", "y_pred", "y_score") if k in data.files}
+            # Labels were saved as fixed-width strings; give them back as the object arrays the
+            # live window has, so both sides compare alike.
+            get = {k: data[k].astype(object) if data[k].dtype.kind == "U" else data[k]
+                   for k in ("y_true", "y_pred", "y_score") if k in data.files}
         return cls(profile=profile, y_true=get.get("y_true"), y_pred=get.get("y_pred"), y_score=get.get("y_score"))
 
 

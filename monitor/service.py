@@ -164,6 +164,9 @@ class MonitorService:
             except (DriftlineError, OSError, ValueError) as exc:
                 logger.warning("run %s of monitor %s failed: %s", run.id, monitor, exc)
                 run = replace(run, status=RunStatus.ERROR, error=str(exc))
+            except Exception as exc:  # a bug must still leave an error run behind (and a metric)
+                logger.exception("run %s of monitor %s failed unexpectedly", run.id, monitor)
+                run = replace(run, status=RunStatus.ERROR, error=f"internal error: {type(exc).__name__}")
             run = replace(run, finished_at=self._clock.now())
             events: list[AlertEvent] = []
             if self._alerts is not None and run.status in (RunStatus.OK, RunStatus.DRIFT):

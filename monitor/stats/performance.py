@@ -264,7 +264,9 @@ def classification_metrics(
     binary = k <= 2
     if binary:
         if pos_label is None:
-            pos_label = 1 if np.isin(labels, [0, 1]).all() else np.max(labels)
+            # ``labels`` is sorted: its last element is the largest, whatever the dtype (NumPy's
+            # max has no loop for string arrays).
+            pos_label = 1 if np.isin(labels, [0, 1]).all() else labels[-1]
         is_true, is_pred = (t == pos_label)[:, None], (p == pos_label)[:, None]
     else:  # one indicator column per class, in the order of ``labels``
         is_true, is_pred = t_idx[:, None] == np.arange(k), p_idx[:, None] == np.arange(k)

@@ -204,3 +204,30 @@ def test_reference_fit_needs_the_prediction_column() -> None:
 
     with pytest.raises(InputError, match="'prediction'"):
         fit_reference(make_config().monitor("churn"), frame(50, start=T0).drop(columns=["prediction"]))
+
+
+def test_performance_with_text_class_labels_survives_the_stored_reference() -> None:
+    # Labels come back from a stored reference as fixed-width strings; metrics must still work.
+    from monitor.runner import ReferenceBundle, evaluate_performance
+
+    monitor = make_config().monitor("churn")
+    ref = frame(300, start=T0 - timedelta(days=1), seed=9, labels=True)
+    bundle = ReferenceBundle.from_bytes(fit_reference(monitor, ref).to_bytes())
+    records, labelled, coverage, _, _ = evaluate_performance(monitor, bundle, ref)
+    perf = {r.metric: r for r in records}
+    assert labelled == 300 and coverage == 1.0
+    assert perf["accuracy"].value == perf["accuracy"].reference_value == pytest.approx(
+        float((ref["label"] == ref["prediction"]).mean()))
+
+
+async def test_an_unexpected_failure_is_still_an_error_run(setup, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    svc, store, _ = setup
+    store.ingest_predictions("churn-v3", frame(200, start=T0 - timedelta(minutes=30), seed=10))
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(service_module, "evaluate", broken)
+    run = await svc.run_now("churn")
+    assert run.status is RunStatus.ERROR and run.error == "internal error: TypeError"
+    assert [r.status for r in store.list_runs("churn")] == [RunStatus.ERROR]
