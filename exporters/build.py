@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from exporters.snapshot import MonitorSnapshot, RunStats, Snapshot
 from monitor.config import DriftlineConfig, parse_duration
-from monitor.domain import ReferenceRecord, Run
+from monitor.domain import Run
 
 __all__ = ["SnapshotSource", "build_snapshot", "schedule_period_seconds"]
 
@@ -28,7 +28,7 @@ class SnapshotSource(Protocol):
 
     def retrain_counts(self) -> dict[tuple[str, str, str], int]: ...
 
-    def active_reference(self, monitor: str) -> ReferenceRecord | None: ...
+    def active_reference_versions(self) -> dict[str, tuple[int, str]]: ...
 
 
 def schedule_period_seconds(every: str | None, cron: str | None) -> float:
@@ -61,14 +61,14 @@ def build_snapshot(store: SnapshotSource, config: DriftlineConfig, *, max_featur
     """Read everything a scrape renders (call it off the event loop)."""
     latest = store.latest_runs()
     stats = store.run_stats()
+    references = store.active_reference_versions()
     monitors = []
     for m in config.monitors:
-        ref = store.active_reference(m.name)
+        ref = references.get(m.name)
         monitors.append(MonitorSnapshot(
             name=m.name, model=m.model, schedule_period_seconds=schedule_period_seconds(m.every, m.cron),
             latest=latest.get(m.name), stats=_stats(stats[m.name]) if m.name in stats else RunStats(),
-            reference_version=None if ref is None else ref.version,
-            reference_hash=None if ref is None else ref.content_hash))
+            reference_version=None if ref is None else ref[0], reference_hash=None if ref is None else ref[1]))
     return Snapshot(monitors=tuple(monitors), ingested=store.ingested_counts(), deliveries=store.outbox_counts(),
                     dead_letters=store.dead_letters(), retrain_triggers=store.retrain_counts(),
                     max_features=max_features, version=version)

@@ -157,6 +157,16 @@ class Store:
                                                                        ReferenceVersionRow.active))
             return row.to_domain() if row else None
 
+    def active_reference_versions(self) -> dict[str, tuple[int, str]]:
+        """Monitor -> (version, content hash) of its active reference, in one query and without
+        the profiles (what a metrics scrape needs: ``driftline_reference_info``)."""
+        names = self._monitor_names()
+        with self._session("read the active reference versions", write=False) as session:
+            rows = session.execute(
+                sa.select(ReferenceVersionRow.monitor, ReferenceVersionRow.version, ReferenceVersionRow.content_hash)
+                .where(ReferenceVersionRow.active, ReferenceVersionRow.monitor.in_(names)))
+            return {monitor: (version, content_hash) for monitor, version, content_hash in rows}
+
     def references(self, monitor: str) -> list[ReferenceRecord]:
         """Every reference version of ``monitor``, oldest first."""
         self._config.monitor(monitor)

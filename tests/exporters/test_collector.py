@@ -93,3 +93,19 @@ def test_promtool_accepts_a_real_scrape() -> None:
     proc = subprocess.run([promtool, "check", "metrics"], input=render(make_snapshot()), capture_output=True,
                           text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_fast_text_renderer_gives_exactly_the_collectors_samples() -> None:
+    from exporters.text import render_text
+
+    for snap in (make_snapshot(), make_snapshot(n_features=120, max_features=30)):
+        assert samples(render_text(snap).decode()) == samples(render(snap))
+    weird = make_snapshot()
+    mon = weird.monitors[0]
+    run = mon.latest
+    assert run is not None
+    odd = feature('we"ird\\name\nx', drifted=True)
+    from dataclasses import replace
+
+    weird = replace(weird, monitors=(replace(mon, latest=replace(run, features=(odd,))),))
+    assert samples(render_text(weird).decode()) == samples(render(weird))

@@ -1,17 +1,18 @@
 """``GET /metrics``: the stored latest results in Prometheus' text format.
 
-The snapshot is read from the store off the event loop, then rendered by a collector bound in a
-fresh registry, so ``collect()`` does no I/O and two replicas serve the same numbers.
+The snapshot is read from the store off the event loop, then rendered (``exporters.text``: the
+per-feature series written directly, the rest by ``DriftCollector`` in a fresh registry), so
+rendering does no I/O and two replicas serve the same numbers.
 """
 
 from __future__ import annotations
 
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
-from exporters import DriftCollector
 from exporters.build import build_snapshot
+from exporters.text import render_text
 from monitor.api.deps import ConfigDep, SettingsDep
 
 __all__ = ["router"]
@@ -25,6 +26,5 @@ async def metrics(request: Request, config: ConfigDep, settings: SettingsDep) ->
     snapshot = await anyio.to_thread.run_sync(
         lambda: build_snapshot(store, config, max_features=settings.metrics_max_features,
                                version=request.app.version))
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(DriftCollector(snapshot))
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    body = await anyio.to_thread.run_sync(render_text, snapshot)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
