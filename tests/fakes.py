@@ -30,6 +30,7 @@ from monitor.domain import (
     WindowSpec,
 )
 from monitor.errors import DuplicateRun, StorageError, UnknownReference
+from monitor.reports import render_report
 
 __all__ = ["FakeService", "FakeStore", "make_run"]
 
@@ -216,6 +217,7 @@ class FakeService:
         self.running = True
         self.labels: list[str] = []
         self.reference_frames: list[tuple[str, pd.DataFrame, str]] = []
+        self.reports: list[str] = []
 
     async def start(self) -> None:
         self.started = True
@@ -239,3 +241,14 @@ class FakeService:
 
     async def labels_arrived(self, model: str) -> None:
         self.labels.append(model)
+
+    async def report_html(self, run_id: str) -> str | None:
+        """The real page of the stored run, drawn without a reference or window (no charts)."""
+        run = self.store.get_run(run_id)
+        if run is None:
+            return None
+        self.reports.append(run_id)
+        return render_report(title=f"Driftline report: {run.monitor}", monitor=run.monitor, model=run.model,
+                             window=(run.window_start, run.window_end), reference_version=run.reference_version,
+                             run=run, bundle_profile=None, current=pd.DataFrame(),
+                             json_href=f"/v1/runs/{run.id}")

@@ -48,7 +48,7 @@ class StoreLike(Protocol):
 
 
 class ServiceLike(Protocol):
-    """The monitor service as the API sees it: its lifecycle, runs on demand, references, labels."""
+    """The monitor service as the API sees it: its lifecycle, runs on demand, references, labels, reports."""
 
     async def start(self) -> None: ...
 
@@ -62,6 +62,10 @@ class ServiceLike(Protocol):
 
     async def labels_arrived(self, model: str) -> None:
         """Called after a labels ingest that updated rows; it may recompute performance."""
+        ...
+
+    async def report_html(self, run_id: str) -> str | None:
+        """The run's HTML report (``None``: no such run); rendering and any I/O happen off the loop."""
         ...
 
 

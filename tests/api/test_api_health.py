@@ -57,7 +57,8 @@ async def test_the_openapi_document_lists_every_route(client: httpx.AsyncClient)
         ("/v1/models/{model}/predictions", "post"), ("/v1/models/{model}/labels", "post"),
         ("/v1/monitors", "get"), ("/v1/monitors/{name}/runs", "get"), ("/v1/monitors/{name}/runs", "post"),
         ("/v1/monitors/{name}/reference", "post"), ("/v1/monitors/{name}/references", "get"),
-        ("/v1/runs/{run_id}", "get"), ("/healthz", "get"), ("/readyz", "get"),
+        ("/v1/runs/{run_id}", "get"), ("/v1/runs/{run_id}/report", "get"), ("/v1/monitors/{name}/report", "get"),
+        ("/healthz", "get"), ("/readyz", "get"),
         ("/v1/alertmanager/webhook", "post"), ("/v1/alertmanager/notifications", "get"), ("/v1/retrain-jobs", "get"), ("/v1/retrain-jobs/{job_id}", "get"),
         ("/v1/retrain-jobs/{job_id}/complete", "post"), ("/v1/deliveries", "get"), ("/metrics", "get"),
     }

@@ -1,0 +1,211 @@
+"""The HTML drift report of one run: a pure function from the run's results to one page.
+
+Why our own templates rather than Evidently's report: the numbers on the page must be the
+run's *stored* results (the verdicts the alerts, metrics and API already published), never a
+second computation that could disagree with them; and the page must be one self-contained file
+(inline CSS and SVG, no JavaScript, no CDN) that opens offline and is safe to serve.
+
+Only the charts are computed here, from the reference profile and the window's rows: they show
+the distributions the stored statistics were computed on. Tables, ``data-*`` attributes and the
+verdicts come from :class:`~monitor.domain.Run` as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import pandas as pd
+
+from monitor.domain import FeatureResult, PerformanceRecord, Role, Run
+from monitor.reports._distribution import distribution
+from monitor.reports._html import attr_number, e, fmt, page, pct, when
+from monitor.reports._svg import dist_chart
+from monitor.stats.profile import ReferenceProfile
+
+__all__ = ["render_report"]
+
+_NEW_SHOWN = 10
+
+
+def _verdict(result: FeatureResult) -> str:
+    if result.status != "ok":
+        return f'<span class="untested">not tested</span> <span class="muted">{e(result.reason)}</span>'
+    return '<span class="yes">drift</span>' if result.drifted else '<span class="no">no drift</span>'
+
+
+def _share(count: int, of: int) -> str:
+    return f"{count} ({pct(count / of)})" if of else str(count)
+
+
+def _header(*, title: str, monitor: str | None, model: str | None,
+            window: tuple[datetime | None, datetime] | None, reference_version: int | None, run: Run,
+            json_href: str | None) -> str:
+    meta: list[tuple[str, str]] = []
+    if monitor is not None:
+        meta.append(("Monitor", e(monitor)))
+    if model is not None:
+        meta.append(("Model", e(model)))
+    if window is not None:
+        start, end = window
+        meta.append(("Window", f"{when(start)} – {when(end)}" if start is not None
+                     else f"the last rows before {when(end)}"))
+    meta.append(("Reference version", "–" if reference_version is None else str(reference_version)))
+    meta.append(("Run", e(run.id) + (f' (<a href="{e(json_href)}">JSON</a>)' if json_href else "")))
+    meta.append(("Run status", f'<span class="status status-{e(run.status)}">{e(run.status)}</span>'))
+    meta.append(("Rows", str(run.rows)))
+    meta.append(("Finished", when(run.finished_at)))
+    if run.error:
+        meta.append(("Error", e(run.error)))
+    rows = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in meta)
+    d = run.dataset
+    if d is None:
+        verdict = (f'<div id="dataset-verdict" class="verdict none" data-dataset-drift="">No dataset verdict '
+                   f'(run status {e(run.status)})</div>')
+    else:
+        word = "Dataset drift" if d.dataset_drift else "No dataset drift"
+        verdict = (
+            f'<div id="dataset-verdict" class="verdict {"drift" if d.dataset_drift else "ok"}" '
+            f'data-dataset-drift="{str(d.dataset_drift).lower()}" data-drift-share="{attr_number(d.drift_share)}" '
+            f'data-threshold="{attr_number(d.threshold)}">{word}: {d.drifted_features} of {d.total_features} '
+            f'features drifted (share {d.drift_share:.2f}, threshold {d.threshold:.2f})</div>'
+        )
+    return f'<header><h1>{e(title)}</h1><dl class="meta">{rows}</dl>{verdict}</header>'
+
+
+def _summary(features: Sequence[FeatureResult]) -> str:
+    head = ("Column", "Role", "Type", "Method", "Statistic", "p-value", "Threshold", "Verdict",
+            "Missing (ref)", "Missing (cur)")
+    rows = []
+    for i, r in enumerate(features):
+        p = fmt(r.p_value) + (f' <span class="muted">(adj. {fmt(r.adjusted_p_value)})</span>'
+                              if r.adjusted_p_value is not None else "")
+        rows.append(
+            f'<tr class="feature-row{" drifted" if r.drifted else ""}" data-feature="{e(r.column)}" '
+            f'data-role="{e(r.role)}" data-status="{e(r.status)}" data-drifted="{str(r.drifted).lower()}" '
+            f'data-method="{e(r.method or "")}" data-statistic="{attr_number(r.statistic)}" '
+            f'data-p-value="{attr_number(r.p_value)}" data-threshold="{attr_number(r.threshold)}">'
+            f'<td><a href="#feature-{i}">{e(r.column)}</a></td><td>{e(r.role)}</td><td>{e(r.type or "–")}</td>'
+            f'<td>{e(r.method or "–")}</td><td class="num">{fmt(r.statistic)}</td><td class="num">{p}</td>'
+            f'<td class="num">{fmt(r.threshold)}</td><td>{_verdict(r)}</td>'
+            f'<td class="num">{r.missing_reference}</td><td class="num">{r.missing_current}</td></tr>'
+        )
+    ths = "".join(f"<th>{h}</th>" for h in head)
+    body = "".join(rows) or f'<tr><td colspan="{len(head)}" class="muted">No columns were tested.</td></tr>'
+    return (f'<section id="summary"><h2>Columns</h2><table><thead><tr>{ths}</tr></thead>'
+            f"<tbody>{body}</tbody></table></section>")
+
+
+def _charts(features: Sequence[FeatureResult], profile: ReferenceProfile | None, current: pd.DataFrame) -> str:
+    cards = []
+    for i, r in enumerate(features):
+        column_profile = None if profile is None else profile.columns.get(r.column)
+        series = current[r.column] if r.column in current.columns else None
+        dist = None if column_profile is None else distribution(column_profile, series)
+        if dist is None:
+            chart = '<p class="muted">No distribution to chart: the reference has no values for this column.</p>'
+        else:
+            chart = dist_chart(dist, column=r.column, drifted=r.drifted)
+            chart += (f'<p class="muted">{dist.n_reference} reference values, {dist.n_current} current values'
+                      f'{" (reference quantile bins)" if dist.kind == "numerical" else ""}.</p>')
+        stat = (f'{e(r.method)}: statistic {fmt(r.statistic)}, threshold {fmt(r.threshold)}'
+                + (f", p-value {fmt(r.p_value)}" if r.p_value is not None else "")) if r.method else ""
+        cards.append(
+            f'<article class="feature{" drifted" if r.drifted else ""}" id="feature-{i}" data-feature="{e(r.column)}">'
+            f'<h3>{e(r.column)} <span class="muted">({e(r.role)})</span></h3>'
+            f'<p>{_verdict(r)} {stat}</p>{chart}</article>'
+        )
+    return (f'<section id="distributions"><h2>Distributions</h2><div class="charts">{"".join(cards)}</div>'
+            '</section>')
+
+
+def _quality(features: Sequence[FeatureResult]) -> str:
+    rows = []
+    for r in features:
+        changed = ("–" if r.missing_p_value is None else
+                   f'<span class="{"yes" if r.missing_drifted else "no"}">{"yes" if r.missing_drifted else "no"}'
+                   f"</span> (p {fmt(r.missing_p_value)})")
+        new = ", ".join(e(c) for c in r.new_categories[:_NEW_SHOWN])
+        if len(r.new_categories) > _NEW_SHOWN:
+            new += f" and {len(r.new_categories) - _NEW_SHOWN} more"
+        rows.append(
+            f'<tr class="quality-row" data-feature="{e(r.column)}" data-new-categories="{len(r.new_categories)}">'
+            f"<td>{e(r.column)}</td>"
+            f'<td class="num">{_share(r.missing_reference, r.n_reference + r.missing_reference)}</td>'
+            f'<td class="num">{_share(r.missing_current, r.n_current + r.missing_current)}</td><td>{changed}</td>'
+            f'<td class="num">{"–" if r.out_of_range_current is None else r.out_of_range_current}</td>'
+            f'<td>{new or "–"}</td></tr>'
+        )
+    head = "".join(f"<th>{h}</th>" for h in ("Column", "Missing (ref)", "Missing (cur)", "Missing rate changed",
+                                             "Out of reference range", "New categories"))
+    return (f'<section id="data-quality"><h2>Data quality</h2><table><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></section>')
+
+
+def _roles(features: Sequence[FeatureResult]) -> str:
+    picked = [r for r in features if r.role in (Role.PREDICTION, Role.TARGET)]
+    if not picked:
+        return ('<section id="roles"><h2>Prediction and target drift</h2>'
+                '<p class="muted">No prediction or target column was tested.</p></section>')
+    rows = "".join(
+        f'<tr class="role-row" data-feature="{e(r.column)}" data-role="{e(r.role)}" '
+        f'data-drifted="{str(r.drifted).lower()}"><td>{e(r.role)}</td><td>{e(r.column)}</td>'
+        f'<td>{e(r.method or "–")}</td><td class="num">{fmt(r.statistic)}</td><td class="num">{fmt(r.p_value)}</td>'
+        f"<td>{_verdict(r)}</td></tr>" for r in picked)
+    head = "".join(f"<th>{h}</th>" for h in ("Role", "Column", "Method", "Statistic", "p-value", "Verdict"))
+    return (f'<section id="roles"><h2>Prediction and target drift</h2><table><thead><tr>{head}</tr></thead>'
+            f"<tbody>{rows}</tbody></table></section>")
+
+
+def _performance(run: Run) -> str:
+    records: Sequence[PerformanceRecord] = run.performance
+    coverage = (f'<p id="label-coverage">Labelled rows: {run.labelled_rows} of {run.rows} '
+                f"(coverage {pct(run.label_coverage)}).</p>")
+    if records:
+        rows = "".join(
+            f'<tr class="perf-row" data-metric="{e(p.metric)}" data-degraded="{str(p.degraded).lower()}">'
+            f'<td>{e(p.metric)}</td><td class="num">{fmt(p.value)}</td><td class="num">{fmt(p.reference_value)}</td>'
+            f'<td class="num">{fmt(p.p_value)}</td><td><span class="{"yes" if p.degraded else "no"}">'
+            f'{"degraded" if p.degraded else "no"}</span></td></tr>' for p in records)
+        head = "".join(f"<th>{h}</th>" for h in ("Metric", "Value", "Reference", "p-value", "Degraded"))
+        table = f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    else:
+        table = '<p class="muted">No performance yet: too few labels have arrived for this window.</p>'
+    if run.concept_drift is None:
+        concept = "not enough labels to tell"
+    else:
+        concept = '<span class="yes">detected</span>' if run.concept_drift else '<span class="no">none</span>'
+    points = ", ".join(when(t) for t in run.concept_change_points)
+    return (f'<section id="performance"><h2>Performance</h2>{table}{coverage}'
+            f'<p id="concept-drift">Concept drift: {concept}{f". Change points: {points}" if points else ""}.</p>'
+            "</section>")
+
+
+def render_report(
+    *,
+    title: str,
+    monitor: str | None,
+    model: str | None,
+    window: tuple[datetime | None, datetime] | None,
+    reference_version: int | None,
+    run: Run,
+    bundle_profile: ReferenceProfile | None,
+    current: pd.DataFrame,
+    notes: Sequence[str] = (),
+    json_href: str | None = None,
+) -> str:
+    """One self-contained HTML page reporting ``run``.
+
+    ``bundle_profile`` is the reference the run was tested against and ``current`` the window's
+    rows (conformed to the schema's types); both only feed the charts. ``notes`` are shown under
+    the header (e.g. that the window could not be re-read); ``json_href`` links the run's JSON.
+    """
+    body = [_header(title=title, monitor=monitor, model=model, window=window,
+                    reference_version=reference_version, run=run, json_href=json_href)]
+    if notes:
+        body.append('<ul class="notes">' + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>")
+    body += [_summary(run.features), _charts(run.features, bundle_profile, current), _quality(run.features),
+             _roles(run.features), _performance(run)]
+    body.append("<footer>Tables show the run's stored results; the charts are drawn from the reference "
+                "profile and the window's rows as read when this page was rendered.</footer>")
+    return page(title, "\n".join(body))
