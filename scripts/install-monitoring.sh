@@ -1,20 +1,32 @@
 #!/usr/bin/env bash
 # Install Debian's Prometheus (prometheus, promtool) and Alertmanager (prometheus-alertmanager,
-# amtool) for the rule/config checks and the end-to-end tests. Idempotent: does nothing when all
-# four binaries are already on PATH. Works as root (CI, dev containers) or through sudo.
-# The packages start no daemon; tests start them on loopback ports themselves.
+# amtool) for the rule/config checks and the end-to-end tests, Debian's Chromium (chromium) for
+# the HTML report tests in headless mode, and Debian's docker-compose (1.29) to validate
+# docker-compose.yml without a Docker engine (`docker-compose config`). Idempotent: installs only
+# the packages whose binaries are missing from PATH, and does nothing when all are there. Works as
+# root (CI, dev containers) or through sudo. The packages start no daemon; tests start them on
+# loopback ports.
 set -euo pipefail
 
-needed=(prometheus promtool prometheus-alertmanager amtool)
+needed=(prometheus promtool prometheus-alertmanager amtool chromium docker-compose)
+# The Debian package that provides each binary.
+declare -A package_of=([prometheus]=prometheus [promtool]=prometheus
+                       [prometheus-alertmanager]=prometheus-alertmanager [amtool]=prometheus-alertmanager
+                       [chromium]=chromium [docker-compose]=docker-compose)
 missing=()
+packages=()
 for bin in "${needed[@]}"; do
-    command -v "$bin" >/dev/null 2>&1 || missing+=("$bin")
+    if ! command -v "$bin" >/dev/null 2>&1; then
+        missing+=("$bin")
+        pkg="${package_of[$bin]}"
+        [[ " ${packages[*]} " == *" $pkg "* ]] || packages+=("$pkg")
+    fi
 done
 if [ "${#missing[@]}" -eq 0 ]; then
     echo "install-monitoring: ${needed[*]} already installed"
     exit 0
 fi
-echo "install-monitoring: missing ${missing[*]}; installing prometheus prometheus-alertmanager"
+echo "install-monitoring: missing ${missing[*]}; installing ${packages[*]}"
 
 if [ "$(id -u)" -eq 0 ]; then
     as_root=()
@@ -51,7 +63,7 @@ apt_get() {
     return 1
 }
 apt_get update
-apt_get install -y --no-install-recommends prometheus prometheus-alertmanager
+apt_get install -y --no-install-recommends "${packages[@]}"
 
 for bin in "${needed[@]}"; do
     if ! command -v "$bin" >/dev/null 2>&1; then
@@ -61,3 +73,5 @@ for bin in "${needed[@]}"; do
 done
 promtool --version 2>&1 | head -n 1
 amtool --version 2>&1 | head -n 1
+chromium --version 2>/dev/null | head -n 1  # Debian's wrapper script prints a harmless warning on stderr
+docker-compose version --short
