@@ -172,7 +172,7 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
     from monitor.domain import DatasetSummary, Role, Run, RunStatus
     from monitor.errors import InputError
     from monitor.reports import render_report
-    from monitor.runner import _feature  # the service's ColumnResult -> FeatureResult conversion
+    from monitor.runner import feature_result  # the service's ColumnResult -> FeatureResult conversion
 
     reference, current = read_frame(args.reference), read_frame(args.current)
     schema = load_schema(args.schema) if args.schema else None
@@ -186,7 +186,7 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
         dataset=DatasetSummary(drift_share=result.drift_share, drifted_features=result.drifted_columns,
                                total_features=result.total_columns, dataset_drift=result.dataset_drift,
                                threshold=result.threshold),
-        features=tuple(_feature(c, Role.FEATURE) for c in result.columns),
+        features=tuple(feature_result(c, Role.FEATURE) for c in result.columns),
     )
     page = render_report(title=f"Drift report: {Path(args.current).name} against {Path(args.reference).name}",
                          monitor=None, model=None, window=None, reference_version=None, run=run,

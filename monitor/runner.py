@@ -29,7 +29,8 @@ from monitor.stats.performance import (
 from monitor.stats.profile import ReferenceProfile, fit_profile, profile_from_bytes, profile_to_bytes
 from monitor.stats.types import ColumnType, DriftMethod
 
-__all__ = ["ReferenceBundle", "conform", "evaluate", "evaluate_performance", "fit_reference", "insufficient", "monitor_types"]
+__all__ = ["ReferenceBundle", "conform", "evaluate", "evaluate_performance", "feature_result", "fit_reference",
+           "insufficient", "monitor_types"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,7 +136,8 @@ def _options(monitor: MonitorConfig) -> CheckOptions:
     return CheckOptions(columns=columns, drift_share=monitor.drift_share, correction=monitor.correction)
 
 
-def _feature(result: ColumnResult, role: Role) -> FeatureResult:
+def feature_result(result: ColumnResult, role: Role) -> FeatureResult:
+    """A column result of the core as the service's stored form (with the column's role)."""
     return FeatureResult(
         column=result.column, role=role, type=None if result.type is None else str(result.type),
         method=None if result.method is None else str(result.method), reason=result.reason,
@@ -228,12 +230,13 @@ def evaluate(monitor: MonitorConfig, bundle: ReferenceBundle, frame: pd.DataFram
     options = _options(monitor)
     features = list(s.features)
     main = check(_subprofile(bundle.profile, [*features, s.prediction]), frame, options)
-    results = [_feature(r, Role.PREDICTION if r.column == s.prediction else Role.FEATURE) for r in main.columns]
+    results = [feature_result(r, Role.PREDICTION if r.column == s.prediction else Role.FEATURE)
+               for r in main.columns]
     if s.target and s.target in bundle.profile.columns and s.target in frame.columns:
         labelled = frame.loc[frame[s.target].notna(), [s.target]]
         if len(labelled):
             target = check(_subprofile(bundle.profile, [s.target]), labelled, CheckOptions())
-            results.extend(_feature(r, Role.TARGET) for r in target.columns)
+            results.extend(feature_result(r, Role.TARGET) for r in target.columns)
     tested = [r for r in results if r.role is Role.FEATURE and r.status == "ok"]
     drifted = sum(r.drifted for r in tested)
     share = drifted / len(tested) if tested else 0.0
