@@ -1,0 +1,1 @@
+"""An example retraining service for Driftline's ``http`` retraining action (see ``app``)."""
