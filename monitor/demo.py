@@ -1,5 +1,11 @@
 """``driftline demo``: the whole local loop on SQLite with no other service.
 
+Run from a checkout, it also starts the example retraining service (examples/retrain_service):
+an in-service alert rule fires on persistent dataset drift, the retraining policy posts a
+signed trigger through the outbox, the service refits the model on the days logged so far and
+calls back, and the new reference is promoted.
+
+
 A real data set that ships inside River's wheel (TrumpApproval: five pollsters' daily approval
 estimates and the polling average, January 2017 to 2019) is split by time: the first 300 days
 train a small linear model and become the reference; the remaining days are replayed as live
@@ -11,6 +17,7 @@ service runs the monitor every few seconds; the demo prints each run as it lands
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 import time
@@ -27,20 +34,33 @@ FEATURES = ["gallup", "ipsos", "morning_consult", "rasmussen", "you_gov"]
 TRAIN_DAYS = 300
 
 CONFIG = """\
-# Written by `driftline demo`: one monitor over the replayed approval-rating stream.
+# Written by `driftline demo`: one monitor over the replayed approval-rating stream, an
+# in-service alert rule, and a retraining policy that calls the example retraining service.
+webhooks:
+  - name: retrain
+    url: http://127.0.0.1:{retrain_port}/retrain
+    secret_env: DRIFTLINE_DEMO_WEBHOOK_SECRET
+    backoff: 1s
+    backoff_max: 5s
 monitors:
   - name: approval
     model: approval-lr
     schema:
       task: regression
       numerical: [gallup, ipsos, morning_consult, rasmussen, you_gov]
-      categorical: [weekday]
       prediction: prediction
       target: approval
     every: 5s
     window: {last: 30s}
     min_rows: 30
     performance: {bucket: 5s, label_lookback: 5m, min_labels: 20}
+    alerts:
+      - {name: dataset-drift, when: dataset_drift, runs: 2, of: 3}
+    retrain:
+      on: [dataset-drift]
+      cooldown: 40s
+      max_per_day: 20
+      action: {type: http, webhook: retrain}
 """
 
 
@@ -57,6 +77,28 @@ def demo_data() -> tuple[pd.DataFrame, pd.DataFrame]:
     frame["prediction_id"] = [f"day-{int(d)}" for d in frame["ordinal_date"]]
     frame = frame.drop(columns=["ordinal_date"]).round(4)
     return frame.iloc[:TRAIN_DAYS].reset_index(drop=True), frame.iloc[TRAIN_DAYS:].reset_index(drop=True)
+
+
+def _retrain_service(root: Path, port: int, base: str, key: str, secret: str) -> object | None:
+    """Start the example retraining service (examples/retrain_service) beside the demo, if this is
+    a checkout of the repository (it is not part of the installed package)."""
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    if not (repo / "examples" / "retrain_service" / "app.py").is_file():
+        return None
+    if str(repo) not in sys.path:
+        sys.path.insert(0, str(repo))
+    # The example module also builds an app from the environment at import (for uvicorn);
+    # give it the demo's values so it does not warn about missing ones.
+    os.environ.setdefault("DRIFTLINE_API_KEY", key)
+    os.environ.setdefault("RETRAIN_WEBHOOK_SECRET", secret)
+    from examples.retrain_service.app import RetrainSettings, create_app
+
+    settings = RetrainSettings(driftline_url=base, api_key=key, webhook_secret=secret.encode(),
+                               data_path=str(root / "logged.csv"), max_rows=150)
+    server, _ = _serve(create_app(settings), port)
+    return server
 
 
 def _say(text: str) -> None:
@@ -102,14 +144,20 @@ def run_demo(*, port: int = 8000, seconds: float | None = None, workdir: Path | 
     # prediction ids it has already seen (ingestion is idempotent), and the windows would be empty.
     for leftover in root.glob("driftline.db*"):
         leftover.unlink()
-    (root / "driftline.yaml").write_text(CONFIG)
+    retrain_port = port + 1
+    (root / "driftline.yaml").write_text(CONFIG.replace("{retrain_port}", str(retrain_port)))
     key = secrets.token_urlsafe(24)
+    secret = secrets.token_urlsafe(24)
+    os.environ["DRIFTLINE_DEMO_WEBHOOK_SECRET"] = secret
     settings = Settings(database_url=f"sqlite:///{root / 'driftline.db'}", config=root / "driftline.yaml",
                         api_keys=key, port=port, public_url=f"http://127.0.0.1:{port}")  # type: ignore[arg-type]
     config = load_config(settings.config)
     reference, stream = demo_data()
+    reference = reference.drop(columns=["weekday"])
+    stream = stream.drop(columns=["weekday"])
     server, thread = _serve(create_app(settings, config), port)
     base = f"http://127.0.0.1:{port}"
+    retrainer = _retrain_service(root, retrain_port, base, key, secret)
     headers = {"Authorization": f"Bearer {key}"}
     started = time.monotonic()
     try:
@@ -125,6 +173,10 @@ def run_demo(*, port: int = 8000, seconds: float | None = None, workdir: Path | 
                 raise RuntimeError("the service did not become ready")
             _say(f"Driftline is up: {base}   API docs {base}/docs   monitors {base}/v1/monitors")
             _say(f"SQLite database and config in {root}")
+            if retrainer is not None:
+                _say(f"example retraining service on http://127.0.0.1:{retrain_port}: when the "
+                     "'dataset-drift' rule fires twice in three runs, Driftline posts a signed trigger; the "
+                     "service refits the model on the last 150 logged days and promotes them as the reference")
             ref = client.post("/v1/monitors/approval/reference", headers={**headers, "Content-Type": "text/csv"},
                               content=reference.to_csv(index=False))
             ref.raise_for_status()
@@ -133,12 +185,17 @@ def run_demo(*, port: int = 8000, seconds: float | None = None, workdir: Path | 
                  f"{label_delay_seconds:g}s later")
             pending: list[tuple[float, dict[str, object]]] = []
             seen: set[str] = set()
+            jobs: dict[str, str] = {}
+            logged = root / "logged.csv"
+            logged.unlink(missing_ok=True)
             interval = 1.0 / rows_per_second
             next_poll = time.monotonic()
             for i, row in stream.iterrows():
                 if seconds is not None and time.monotonic() - started > seconds:
                     break
                 record = row.drop(labels=["approval"]).to_dict()
+                # What the retraining service trains on: the rows logged so far, with their labels.
+                row.to_frame().T.to_csv(logged, mode="a", header=not logged.exists(), index=False)
                 client.post("/v1/models/approval-lr/predictions", headers=headers, json=[record]).raise_for_status()
                 pending.append((time.monotonic() + label_delay_seconds,
                                 {"prediction_id": row["prediction_id"], "label": float(row["approval"])}))
@@ -154,6 +211,12 @@ def run_demo(*, port: int = 8000, seconds: float | None = None, workdir: Path | 
                             seen.add(run["id"])
                             detail = client.get(f"/v1/runs/{run['id']}").json()
                             _say(_describe(detail))
+                    for job in client.get("/v1/retrain-jobs").json():
+                        if jobs.get(job["id"]) != job["status"]:
+                            jobs[job["id"]] = job["status"]
+                            extra = f", reference v{job['reference_version']} promoted" \
+                                if job.get("reference_version") else ""
+                            _say(f"retraining job {job['id'][:8]} {job['status']} ({job['outcome']}){extra}")
                 time.sleep(interval)
             if pending:
                 client.post("/v1/models/approval-lr/labels", headers=headers, json=[p for _, p in pending])
@@ -164,5 +227,7 @@ def run_demo(*, port: int = 8000, seconds: float | None = None, workdir: Path | 
         pass
     finally:
         server.should_exit = True  # type: ignore[attr-defined]
+        if retrainer is not None:
+            retrainer.should_exit = True  # type: ignore[attr-defined]
         thread.join(timeout=10)
     return 0
