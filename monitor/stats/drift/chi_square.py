@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
 
+from monitor.stats.drift._counts import contingency_test
 from monitor.stats._validate import check_alpha, counts_pair
 from monitor.stats.types import DriftMethod, DriftResult
 
@@ -70,19 +69,4 @@ def chi_square(reference: ArrayLike, current: ArrayLike, *, alpha: float = 0.05)
     """
     alpha = check_alpha(alpha)
     ref, cur = counts_pair(reference, current)
-    table = np.vstack([ref, cur])
-    table = table[:, table.sum(axis=0) > 0]
-    if table.shape[1] < 2:
-        statistic, p_value = 0.0, 1.0
-    else:
-        res = stats.chi2_contingency(table, correction=False)
-        statistic, p_value = float(res.statistic), float(res.pvalue)
-    return DriftResult(
-        method=DriftMethod.CHI_SQUARE,
-        statistic=statistic,
-        p_value=p_value,
-        threshold=alpha,
-        drifted=p_value < alpha,
-        n_reference=int(ref.sum()),
-        n_current=int(cur.sum()),
-    )
+    return contingency_test(ref, cur, alpha, DriftMethod.CHI_SQUARE)

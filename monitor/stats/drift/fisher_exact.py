@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
+from monitor.stats.drift._counts import contingency_table
 from monitor.stats._validate import check_alpha, counts_pair
 from monitor.stats.types import DriftMethod, DriftResult
 
@@ -100,8 +101,7 @@ def fisher_exact(
     ref, cur = counts_pair(reference, current)
     if not (np.array_equal(ref, np.round(ref)) and np.array_equal(cur, np.round(cur))):
         raise ValueError("fisher_exact needs integer counts; got non-integer values")
-    table = np.vstack([ref, cur]).astype(np.int64)
-    table = table[:, table.sum(axis=0) > 0]
+    table = contingency_table(ref, cur).astype(np.int64)
 
     if table.shape[1] < 2:
         statistic, p_value = 0.0, 1.0

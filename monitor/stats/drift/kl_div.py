@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy import stats
 
+from monitor.stats.drift._counts import smoothed_shares
 from monitor.stats._validate import check_threshold, counts_pair
 from monitor.stats.types import DriftMethod, DriftResult
 
@@ -78,8 +78,8 @@ def kl_div(
     """
     threshold = check_threshold(threshold)
     ref, cur = counts_pair(reference, current)
-    p = _smoothed_shares(ref, smoothing, "reference")
-    q = _smoothed_shares(cur, smoothing, "current")
+    p = smoothed_shares(ref, smoothing, "reference", DriftMethod.KL_DIV)
+    q = smoothed_shares(cur, smoothing, "current", DriftMethod.KL_DIV)
     divergence = float(stats.entropy(p, q))
     return DriftResult(
         method=DriftMethod.KL_DIV,
@@ -91,19 +91,3 @@ def kl_div(
         n_current=int(cur.sum()),
     )
 
-
-def _smoothed_shares(
-    counts: NDArray[np.float64], smoothing: float, name: str
-) -> NDArray[np.float64]:
-    """Shares after adding ``smoothing`` to every count; refuse empty bins if it is 0."""
-    if not (math.isfinite(smoothing) and smoothing >= 0.0):
-        raise ValueError(f"smoothing ({smoothing}) must be a finite number >= 0")
-    smoothed = counts + smoothing
-    if smoothing == 0.0 and not smoothed.all():
-        empty = int(np.flatnonzero(smoothed == 0)[0])
-        raise ValueError(
-            f"kl_div with smoothing=0 needs every bin non-empty on both sides: {name} bin "
-            f"{empty} has count 0; pass smoothing > 0 (the default is 0.5)"
-        )
-    shares: NDArray[np.float64] = smoothed / float(smoothed.sum())
-    return shares

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
+from monitor.stats.drift._counts import smoothed_shares
 from monitor.stats._validate import check_threshold, counts_pair
 from monitor.stats.types import DriftMethod, DriftResult
 
@@ -76,8 +76,8 @@ def psi(
     """
     threshold = check_threshold(threshold)
     ref, cur = counts_pair(reference, current)
-    p = _smoothed_shares(ref, smoothing, "reference")
-    q = _smoothed_shares(cur, smoothing, "current")
+    p = smoothed_shares(ref, smoothing, "reference", DriftMethod.PSI)
+    q = smoothed_shares(cur, smoothing, "current", DriftMethod.PSI)
     # Each term is >= 0 (p - q and ln(p / q) share their sign), so the sum is too.
     index = float(((p - q) * np.log(p / q)).sum())
     return DriftResult(
@@ -90,19 +90,3 @@ def psi(
         n_current=int(cur.sum()),
     )
 
-
-def _smoothed_shares(
-    counts: NDArray[np.float64], smoothing: float, name: str
-) -> NDArray[np.float64]:
-    """Shares after adding ``smoothing`` to every count; refuse empty bins if it is 0."""
-    if not (math.isfinite(smoothing) and smoothing >= 0.0):
-        raise ValueError(f"smoothing ({smoothing}) must be a finite number >= 0")
-    smoothed = counts + smoothing
-    if smoothing == 0.0 and not smoothed.all():
-        empty = int(np.flatnonzero(smoothed == 0)[0])
-        raise ValueError(
-            f"psi with smoothing=0 needs every bin non-empty on both sides: {name} bin "
-            f"{empty} has count 0; pass smoothing > 0 (the default is 0.5)"
-        )
-    shares: NDArray[np.float64] = smoothed / float(smoothed.sum())
-    return shares
