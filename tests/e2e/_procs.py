@@ -185,21 +185,28 @@ NUMERICAL = ("x1", "x2", "x3")
 CATEGORICAL = ("plan", "region")
 _PLANS = np.array(["basic", "plus", "pro"])
 _REGIONS = np.array(["eu", "us", "apac"])
+#: Share of rows whose label differs from the prediction, drifted or not.
+LABEL_ERROR_RATE = 0.1
 
 
 def rows(n: int, *, drifted: bool, rng: np.random.Generator, start: datetime | None = None,
          prefix: str = "", step: timedelta = timedelta(milliseconds=1)) -> list[dict[str, Any]]:
-    """Logged predictions: undrifted features ~ N(0, 1) and uniform categories; drifted, every
-    feature shifts (numbers by two standard deviations, categories towards one value)."""
+    """Logged predictions with their labels: undrifted features ~ N(0, 1) and uniform categories;
+    drifted, every feature shifts (numbers by two standard deviations, categories towards one value).
+
+    The label is the prediction, flipped in 10 % of rows whatever the distribution: the error rate
+    stays the same, so performance, label coverage and concept drift are computed but neither
+    degradation nor concept drift is (meant to be) detected."""
     shift, plans, regions = (2.0, [0.1, 0.1, 0.8], [0.7, 0.2, 0.1]) if drifted else (0.0, None, None)
     x = rng.normal(shift, 1.0, (n, len(NUMERICAL)))
     plan = rng.choice(_PLANS, n, p=plans)
     region = rng.choice(_REGIONS, n, p=regions)
     prediction = (x[:, 0] + rng.normal(0, 0.5, n) > 0).astype(int)
+    label = np.where(rng.random(n) < LABEL_ERROR_RATE, 1 - prediction, prediction)
     out = []
     for i in range(n):
         row: dict[str, Any] = {f: float(x[i, j]) for j, f in enumerate(NUMERICAL)}
-        row.update(plan=str(plan[i]), region=str(region[i]), prediction=str(prediction[i]))
+        row.update(plan=str(plan[i]), region=str(region[i]), prediction=str(prediction[i]), label=str(label[i]))
         if start is not None:
             row.update(prediction_id=f"{prefix}{i}", timestamp=(start + i * step).isoformat())
         out.append(row)
