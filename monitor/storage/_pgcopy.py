@@ -115,7 +115,10 @@ def encode_copy(fixed: Sequence[tuple[NDArray[np.generic], str]], texts: Sequenc
     """
     yield _HEADER
     n = len(fixed[0][0])
-    texts = [a.cast(pa.large_string()) for a in texts]
+    # A pandas column backed by a multi-chunk Arrow array (what the ingest API's readers give)
+    # arrives as a ChunkedArray: one contiguous array per column, so the buffers can be read.
+    texts = [(a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a).cast(pa.large_string())
+             for a in texts]
     for lo in range(0, n, _CHUNK_ROWS):
         hi = min(lo + _CHUNK_ROWS, n)
         yield _encode_chunk([(v[lo:hi], k) for v, k in fixed], [a.slice(lo, hi - lo) for a in texts])

@@ -227,3 +227,20 @@ def test_any_text_number_and_time_round_trips(store: Store, config: DriftlineCon
     np.testing.assert_array_equal(out["age"].to_numpy(), frame["age"].to_numpy())
     assert [None if pd.isna(v) else v for v in out["plan"]] == [t for t, _, _ in rows]
     assert out["timestamp"].tolist() == times.tolist()
+
+
+def test_text_columns_backed_by_chunked_arrow_arrays_are_written(store: Store) -> None:
+    # The ingest API's readers give pandas columns over multi-chunk Arrow arrays; the PostgreSQL
+    # COPY encoder once read their buffers directly and failed with a 500 on real batches.
+    import pyarrow as pa
+
+    frame = churn_frame(6)
+    for column in ("prediction_id", "plan", "prediction"):
+        values = frame[column].astype(str).tolist()
+        chunked = pa.chunked_array([values[:2], values[2:5], values[5:]])
+        frame[column] = pd.Series(pd.arrays.ArrowExtensionArray(chunked))
+    assert store.ingest_predictions("churn-v3", frame) == IngestResult(accepted=6, duplicates=0)
+    back = store.read_window(store._config.monitor("churn"), WindowSpec(start=T0 - timedelta(days=1),
+                                                                        end=T0 + timedelta(days=1)))
+    assert sorted(back["prediction_id"]) == sorted(churn_frame(6)["prediction_id"])
+    assert sorted(back["plan"]) == sorted(churn_frame(6)["plan"])
