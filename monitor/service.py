@@ -252,7 +252,13 @@ class MonitorService:
     def _configured_reference(self, monitor: MonitorConfig) -> None:
         ref = monitor.reference
         if isinstance(ref, FileReference):
-            self._add(monitor, read_frame(ref.path), f"file:{ref.path}")
+            # Registered once per content: a restart must not re-activate the file over a
+            # reference promoted since (by an upload or a retraining job); a changed file is new.
+            bundle = fit_reference(monitor, read_frame(ref.path))
+            known = {r.content_hash for r in self._store.references(monitor.name)}
+            if bundle.profile.content_hash not in known:
+                self._store.add_reference(monitor.name, bundle.to_bytes(), bundle.profile.content_hash,
+                                          f"file:{ref.path}", bundle.profile.n_rows, activate=True)
         elif isinstance(ref, StoreReference) and self._store.active_reference(monitor.name) is None:
             spec = WindowSpec(start=pd.Timestamp(ref.start, tz="UTC").to_pydatetime(),
                               end=pd.Timestamp(ref.end, tz="UTC").to_pydatetime())

@@ -231,3 +231,24 @@ async def test_an_unexpected_failure_is_still_an_error_run(setup, monkeypatch: p
     run = await svc.run_now("churn")
     assert run.status is RunStatus.ERROR and run.error == "internal error: TypeError"
     assert [r.status for r in store.list_runs("churn")] == [RunStatus.ERROR]
+
+
+async def test_a_file_reference_does_not_replace_a_promoted_one_at_restart(tmp_path: Path) -> None:
+    path = tmp_path / "reference.csv"
+    frame(300, start=T0, seed=11).drop(columns=["prediction_id", "timestamp"]).to_csv(path, index=False)
+    config = DriftlineConfig.model_validate({"monitors": [{
+        **make_config().monitor("churn").model_dump(by_alias=True, exclude={"reference"}),
+        "reference": {"type": "file", "path": str(path)}}]})
+    store = Store.from_url(f"sqlite:///{tmp_path / 'r.db'}", config)
+    store.upgrade()
+    svc = MonitorService(Settings(scheduler=False), config, store)
+    await svc.start()
+    promoted = await svc.register_reference("churn", frame(300, start=T0, seed=12), source="retrain")
+    await svc.stop()
+    again = MonitorService(Settings(scheduler=False), config, store)  # a restart
+    await again.start()
+    await again.stop()
+    active = store.active_reference("churn")
+    assert active is not None and active.version == promoted.version == 2
+    assert sorted(r.version for r in store.references("churn")) == [1, 2]
+    store.dispose()
