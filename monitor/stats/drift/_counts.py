@@ -8,9 +8,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-from monitor.stats.types import DriftMethod, DriftResult, p_value_drifted
+from monitor.stats.types import DriftMethod, DriftResult, distance_drifted, p_value_drifted
 
-__all__ = ["contingency_table", "contingency_test", "smoothed_shares"]
+__all__ = ["contingency_table", "contingency_test", "distance_result", "smoothed_shares"]
 
 
 def smoothed_shares(counts: NDArray[np.float64], smoothing: float, name: str,
@@ -50,4 +50,12 @@ def contingency_test(ref: NDArray[np.float64], cur: NDArray[np.float64], alpha: 
         statistic, p_value = float(res.statistic), float(res.pvalue)
     return DriftResult(method=method, statistic=statistic, p_value=p_value, threshold=alpha,
                        drifted=p_value_drifted(method, p_value, alpha), n_reference=int(ref.sum()),
+                       n_current=int(cur.sum()))
+
+
+def distance_result(method: DriftMethod, distance: float, threshold: float, ref: NDArray[np.float64],
+                    cur: NDArray[np.float64]) -> DriftResult:
+    """The result of a distance on counts: no p-value, the shared distance rule, observed totals."""
+    return DriftResult(method=method, statistic=distance, p_value=None, threshold=threshold,
+                       drifted=distance_drifted(method, distance, threshold), n_reference=int(ref.sum()),
                        n_current=int(cur.sum()))

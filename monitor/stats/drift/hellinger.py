@@ -7,6 +7,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
+from monitor.stats.drift._counts import distance_result
 from monitor.stats._validate import check_threshold, counts_pair
 from monitor.stats.types import DriftMethod, DriftResult
 
@@ -58,12 +59,4 @@ def hellinger(reference: ArrayLike, current: ArrayLike, *, threshold: float = 0.
     ref, cur = counts_pair(reference, current)
     squared = 0.5 * float(np.square(np.sqrt(ref / ref.sum()) - np.sqrt(cur / cur.sum())).sum())
     distance = min(math.sqrt(squared), 1.0)
-    return DriftResult(
-        method=DriftMethod.HELLINGER,
-        statistic=distance,
-        p_value=None,
-        threshold=threshold,
-        drifted=distance >= threshold,
-        n_reference=int(ref.sum()),
-        n_current=int(cur.sum()),
-    )
+    return distance_result(DriftMethod.HELLINGER, distance, threshold, ref, cur)

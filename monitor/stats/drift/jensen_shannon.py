@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.spatial import distance as scipy_distance
 
+from monitor.stats.drift._counts import distance_result
 from monitor.stats._validate import check_threshold, counts_pair
 from monitor.stats.types import DriftMethod, DriftResult
 
@@ -68,12 +69,4 @@ def jensen_shannon(
     # After validation the only NaN SciPy can return is sqrt of a divergence that rounding
     # pushed a few ulps below 0, for shares that are equal up to rounding: the distance is 0.
     distance = 0.0 if math.isnan(value) else value
-    return DriftResult(
-        method=DriftMethod.JENSEN_SHANNON,
-        statistic=distance,
-        p_value=None,
-        threshold=threshold,
-        drifted=distance >= threshold,
-        n_reference=int(ref.sum()),
-        n_current=int(cur.sum()),
-    )
+    return distance_result(DriftMethod.JENSEN_SHANNON, distance, threshold, ref, cur)

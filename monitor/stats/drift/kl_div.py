@@ -7,7 +7,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from monitor.stats.drift._counts import smoothed_shares
+from monitor.stats.drift._counts import distance_result, smoothed_shares
 from monitor.stats._validate import check_threshold, counts_pair
 from monitor.stats.types import DriftMethod, DriftResult
 
@@ -81,13 +81,5 @@ def kl_div(
     p = smoothed_shares(ref, smoothing, "reference", DriftMethod.KL_DIV)
     q = smoothed_shares(cur, smoothing, "current", DriftMethod.KL_DIV)
     divergence = float(stats.entropy(p, q))
-    return DriftResult(
-        method=DriftMethod.KL_DIV,
-        statistic=divergence,
-        p_value=None,
-        threshold=threshold,
-        drifted=divergence >= threshold,
-        n_reference=int(ref.sum()),
-        n_current=int(cur.sum()),
-    )
+    return distance_result(DriftMethod.KL_DIV, divergence, threshold, ref, cur)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from monitor.stats.drift._counts import distance_result
 from monitor.stats._validate import check_threshold, counts_pair
 from monitor.stats.types import DriftMethod, DriftResult
 
@@ -51,12 +52,4 @@ def l_infinity(reference: ArrayLike, current: ArrayLike, *, threshold: float = 0
     threshold = check_threshold(threshold)
     ref, cur = counts_pair(reference, current)
     distance = float(np.abs(ref / ref.sum() - cur / cur.sum()).max())
-    return DriftResult(
-        method=DriftMethod.L_INFINITY,
-        statistic=distance,
-        p_value=None,
-        threshold=threshold,
-        drifted=distance >= threshold,
-        n_reference=int(ref.sum()),
-        n_current=int(cur.sum()),
-    )
+    return distance_result(DriftMethod.L_INFINITY, distance, threshold, ref, cur)

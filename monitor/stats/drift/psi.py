@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from monitor.stats.drift._counts import smoothed_shares
+from monitor.stats.drift._counts import distance_result, smoothed_shares
 from monitor.stats._validate import check_threshold, counts_pair
 from monitor.stats.types import DriftMethod, DriftResult
 
@@ -80,13 +80,5 @@ def psi(
     q = smoothed_shares(cur, smoothing, "current", DriftMethod.PSI)
     # Each term is >= 0 (p - q and ln(p / q) share their sign), so the sum is too.
     index = float(((p - q) * np.log(p / q)).sum())
-    return DriftResult(
-        method=DriftMethod.PSI,
-        statistic=index,
-        p_value=None,
-        threshold=threshold,
-        drifted=index >= threshold,
-        n_reference=int(ref.sum()),
-        n_current=int(cur.sum()),
-    )
+    return distance_result(DriftMethod.PSI, index, threshold, ref, cur)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from monitor.stats.drift._counts import distance_result
 from monitor.stats._validate import check_threshold, counts_pair
 from monitor.stats.types import DriftMethod, DriftResult
 
@@ -51,12 +52,4 @@ def tvd(reference: ArrayLike, current: ArrayLike, *, threshold: float = 0.1) -> 
     threshold = check_threshold(threshold)
     ref, cur = counts_pair(reference, current)
     distance = float(0.5 * np.abs(ref / ref.sum() - cur / cur.sum()).sum())
-    return DriftResult(
-        method=DriftMethod.TVD,
-        statistic=distance,
-        p_value=None,
-        threshold=threshold,
-        drifted=distance >= threshold,
-        n_reference=int(ref.sum()),
-        n_current=int(cur.sum()),
-    )
+    return distance_result(DriftMethod.TVD, distance, threshold, ref, cur)
