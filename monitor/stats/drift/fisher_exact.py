@@ -10,7 +10,7 @@ from scipy import stats
 
 from monitor.stats.drift._counts import contingency_table
 from monitor.stats._validate import check_alpha, counts_pair
-from monitor.stats.types import DriftMethod, DriftResult
+from monitor.stats.types import DriftMethod, DriftResult, p_value_drifted
 
 __all__ = ["fisher_exact"]
 
@@ -118,7 +118,7 @@ def fisher_exact(
         statistic=statistic,
         p_value=p_value,
         threshold=alpha,
-        drifted=p_value < alpha,
+        drifted=p_value_drifted(DriftMethod.FISHER_EXACT, p_value, alpha),
         n_reference=int(table[0].sum()),
         n_current=int(table[1].sum()),
     )

@@ -8,7 +8,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from monitor.stats._validate import check_alpha, counts_pair
-from monitor.stats.types import DriftMethod, DriftResult
+from monitor.stats.types import DriftMethod, DriftResult, p_value_drifted
 
 __all__ = ["z_test"]
 
@@ -77,7 +77,7 @@ def z_test(reference: ArrayLike, current: ArrayLike, *, alpha: float = 0.05) -> 
         statistic=float(z),
         p_value=p_value,
         threshold=alpha,
-        drifted=p_value < alpha,
+        drifted=p_value_drifted(DriftMethod.Z_TEST, p_value, alpha),
         n_reference=int(n1),
         n_current=int(n2),
     )
