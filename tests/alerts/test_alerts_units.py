@@ -22,7 +22,8 @@ from monitor.config import AlertRule, MonitorConfig, RetrainPolicy, WebhookTarge
 from monitor.domain import DatasetSummary, FeatureResult, PerformanceRecord, Role, Run, RunStatus
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-SAMPLE = Path("/work/shared/notes/alertmanager-webhook-v4-sample.json")
+#: Real Alertmanager v4 webhook bodies (one firing, one resolved), kept beside the tests.
+SAMPLE = Path(__file__).parent / "fixtures" / "alertmanager-webhook-v4-sample.json"
 
 
 def run(i: int, *, drift: bool, accuracy: float = 0.9) -> Run:
