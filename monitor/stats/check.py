@@ -79,6 +79,8 @@ class CheckOptions:
     drift_share: float = 0.5
     correction: Correction = Correction.NONE
     missing_alpha: float = 0.05
+    #: Columns the dataset verdict counts (``None``: every tested column); the service counts features only.
+    dataset_columns: frozenset[str] | None = None
 
     def for_column(self, name: str) -> ColumnOptions:
         """The effective options of one column: its override, else the check-wide ones."""
@@ -370,7 +372,8 @@ def check(
     else:
         results = [_column(p, current, options) for p in profiles]
     results = _corrected(results, options.correction)
-    tested = [r for r in results if r.status is Status.OK]
+    tested = [r for r in results if r.status is Status.OK
+              and (options.dataset_columns is None or r.column in options.dataset_columns)]
     drifted = sum(r.drifted for r in tested)
     share = drifted / len(tested) if tested else 0.0
     return DatasetResult(
