@@ -1,4 +1,6 @@
-"""The automatic method choice, exactly as Evidently 0.7.23 makes it (``_get_default_stattest``).
+"""The automatic method choice: Evidently 0.7.23's table, or the calibrated one.
+
+Under ``compat=evidently`` the choice is exactly Evidently's ``_get_default_stattest``:
 
 By the number of non-missing reference values and the distinct non-missing values of both
 windows pooled:
@@ -15,13 +17,19 @@ reference values          numerical                       categorical
 A numerical column with at most five distinct values is tested on its values as categories.
 Thresholds: 0.05 for p-value tests, 0.1 for distances. One deliberate difference: our
 ``chi_square`` is a two-sample contingency test (see docs/statistics.md).
+
+Under ``compat=calibrated`` (the default) the choice does not depend on the reference size,
+because a switch of method at 1000 rows is a switch of false-alarm rate at 1000 rows:
+``wasserstein`` for numerical columns with more than five distinct values, ``jensen_shannon``
+for the others (tested as categories), ``kuiper`` for circular columns. Their thresholds are
+calibrated to both window sizes (:mod:`monitor.stats.calibration`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitor.stats.types import P_VALUE_METHODS, ColumnType, DriftMethod
+from monitor.stats.types import P_VALUE_METHODS, ColumnType, Compat, DriftMethod
 
 __all__ = ["AutoChoice", "LARGE_REFERENCE", "FEW_DISTINCT", "choose_method", "default_threshold"]
 
@@ -45,7 +53,8 @@ def default_threshold(method: DriftMethod) -> float:
     return 0.05 if method in P_VALUE_METHODS else 0.1
 
 
-def choose_method(column_type: ColumnType, n_reference: int, n_distinct: int) -> AutoChoice:
+def choose_method(column_type: ColumnType, n_reference: int, n_distinct: int,
+                  compat: Compat = Compat.EVIDENTLY) -> AutoChoice:
     """Pick the method for a column from its type, reference size and pooled distinct values.
 
     Examples
@@ -54,7 +63,21 @@ def choose_method(column_type: ColumnType, n_reference: int, n_distinct: int) ->
     <DriftMethod.WASSERSTEIN: 'wasserstein'>
     >>> choose_method(ColumnType.CATEGORICAL, 800, 2).reason
     'categorical, 800 reference values <= 1000, 2 distinct values: z_test'
+    >>> choose_method(ColumnType.NUMERICAL, 800, 300, Compat.CALIBRATED).reason
+    'numerical, 300 distinct values > 5: wasserstein (calibrated)'
     """
+    if column_type is ColumnType.CIRCULAR:
+        return AutoChoice(method=DriftMethod.KUIPER, as_categories=False,
+                          reason="circular: kuiper (rotation-invariant)")
+    if compat is Compat.CALIBRATED:
+        if column_type is ColumnType.NUMERICAL and n_distinct > FEW_DISTINCT:
+            return AutoChoice(method=DriftMethod.WASSERSTEIN, as_categories=False,
+                              reason=f"numerical, {n_distinct} distinct values > {FEW_DISTINCT}: "
+                                     "wasserstein (calibrated)")
+        kind = "categorical" if column_type is ColumnType.CATEGORICAL else \
+            f"numerical with <= {FEW_DISTINCT} distinct values, tested as categories"
+        return AutoChoice(method=DriftMethod.JENSEN_SHANNON, as_categories=True,
+                          reason=f"{kind}, {n_distinct} distinct values: jensen_shannon (calibrated)")
     small = n_reference <= LARGE_REFERENCE
     size = f"{n_reference} reference values {'<=' if small else '>'} {LARGE_REFERENCE}"
     if column_type is ColumnType.NUMERICAL and n_distinct > FEW_DISTINCT:

@@ -34,11 +34,13 @@ from monitor.stats.types import ColumnType
 __all__ = [
     "FORMAT_VERSION",
     "CategoricalProfile",
+    "CircularProfile",
     "ColumnProfile",
     "NumericalProfile",
     "ReferenceProfile",
     "UntestedProfile",
     "categorical_counts",
+    "circular_values",
     "fit_profile",
     "load_profile",
     "numerical_values",
@@ -85,6 +87,23 @@ class CategoricalProfile:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CircularProfile:
+    """A circular reference column (angles, hours): sorted finite values modulo ``period``.
+
+    The period is part of the profile, because whether 359 and 1 are close depends on it.
+    """
+
+    column: str
+    reason: str
+    sample: SortedSample
+    n_rows: int
+    n_missing: int
+    period: float
+
+    type = ColumnType.CIRCULAR
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UntestedProfile:
     """A column that is not tested (text-like, datetime, ...), and why."""
 
@@ -95,7 +114,7 @@ class UntestedProfile:
     type = None
 
 
-ColumnProfile = NumericalProfile | CategoricalProfile | UntestedProfile
+ColumnProfile = NumericalProfile | CategoricalProfile | CircularProfile | UntestedProfile
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,12 +123,16 @@ class ReferenceProfile:
 
     The hash (SHA-256 over the header and every array) is computed on first use: a one-off
     check never pays for hashing a million-row reference, a stored version always has it.
+    ``null_cache`` holds the simulated null distributions of the calibrated rule
+    (:mod:`monitor.stats.calibration`), keyed by column, method and window-size bucket: they
+    depend on the reference alone, so each is computed at most once per profile.
     """
 
     columns: Mapping[str, ColumnProfile]
     n_rows: int
     format_version: int = FORMAT_VERSION
     _hash: list[str] = field(default_factory=list, repr=False, compare=False)
+    null_cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def content_hash(self) -> str:
@@ -164,7 +187,25 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _fit_column(name: str, series: pd.Series, typing: Typing, n_bins: int) -> ColumnProfile:
+def circular_values(series: pd.Series, name: str, period: float) -> tuple[SortedSample, int]:
+    """Sorted finite values of a circular column taken modulo ``period``, and the missing count."""
+    sample, n_missing = numerical_values(series, name)
+    values = sample.values
+    if values.size and (values[0] < 0.0 or values[-1] >= period):
+        values = np.sort(np.mod(values, period))
+        sample = SortedSample.from_sorted(values)
+    return sample, n_missing
+
+
+def _fit_column(name: str, series: pd.Series, typing: Typing, n_bins: int,
+                period: float | None = None) -> ColumnProfile:
+    if typing.type is ColumnType.CIRCULAR:
+        if period is None or not (np.isfinite(period) and period > 0):
+            raise InputError(f"circular column {name!r} needs a positive period (e.g. 360 or 24), "
+                             f"got {period!r}", field=name)
+        sample, n_missing = circular_values(series, name, float(period))
+        return CircularProfile(column=name, reason=typing.reason, sample=sample, n_rows=int(series.size),
+                               n_missing=n_missing, period=float(period))
     if typing.type is ColumnType.NUMERICAL:
         sample, n_missing = numerical_values(series, name)
         values = sample.values
@@ -194,11 +235,13 @@ def fit_profile(
     types: Mapping[str, ColumnType] | None = None,
     n_bins: int = DEFAULT_BINS,
     workers: int = 2,
+    periods: Mapping[str, float] | None = None,
 ) -> ReferenceProfile:
     """Fit the profile of a reference frame (columns on ``workers`` threads: sorting releases the GIL).
 
     ``types`` declares the tested columns and their types (a schema); without it every column
-    is typed by :func:`~monitor.stats.columns.infer_column_type`.
+    is typed by :func:`~monitor.stats.columns.infer_column_type`. A ``circular`` column needs
+    its period in ``periods`` (360 for degrees, 24 for hours).
 
     Examples
     --------
@@ -209,6 +252,7 @@ def fit_profile(
     >>> p.columns["plan"].categories, p.columns["plan"].counts.tolist()
     (('a', 'b'), [3, 1])
     """
+    periods = periods or {}
     if types is None:
         typings = {str(c): infer_column_type(reference[c]) for c in reference.columns}
     else:
@@ -219,11 +263,13 @@ def fit_profile(
         typings = {c: Typing(type=t, reason="declared in the schema") for c, t in types.items()}
     if workers > 1 and len(typings) > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            fitted = list(pool.map(lambda item: _fit_column(item[0], reference[item[0]], item[1], n_bins),
+            fitted = list(pool.map(lambda item: _fit_column(item[0], reference[item[0]], item[1], n_bins,
+                                                            periods.get(item[0])),
                                    typings.items()))
         columns = {c.column: c for c in fitted}
     else:
-        columns = {name: _fit_column(name, reference[name], t, n_bins) for name, t in typings.items()}
+        columns = {name: _fit_column(name, reference[name], t, n_bins, periods.get(name))
+                   for name, t in typings.items()}
     return ReferenceProfile(columns=columns, n_rows=int(len(reference)))
 
 
@@ -244,6 +290,9 @@ def _header_and_arrays(
         elif isinstance(col, CategoricalProfile):
             entry.update(type="categorical", n_missing=col.n_missing, categories=list(col.categories))
             arrays[f"c{i}_counts"] = col.counts
+        elif isinstance(col, CircularProfile):
+            entry.update(type="circular", n_missing=col.n_missing, period=col.period)
+            arrays[f"c{i}_values"] = col.sample.values
         else:
             entry.update(type=None)
         header_cols.append(entry)
@@ -316,6 +365,11 @@ def profile_from_bytes(blob: bytes) -> ReferenceProfile:
             columns[name] = CategoricalProfile(
                 column=name, reason=reason, categories=tuple(entry["categories"]),
                 counts=arrays[f"c{i}_counts"].astype(np.int64), n_rows=n_rows, n_missing=entry["n_missing"],
+            )
+        elif entry["type"] == "circular":
+            columns[name] = CircularProfile(
+                column=name, reason=reason, sample=SortedSample.from_sorted(arrays[f"c{i}_values"]),
+                n_rows=n_rows, n_missing=entry["n_missing"], period=float(entry["period"]),
             )
         else:
             columns[name] = UntestedProfile(column=name, reason=reason, n_rows=n_rows)

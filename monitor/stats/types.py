@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = [
+    "CIRCULAR_METHODS",
     "ColumnType",
+    "Compat",
     "DriftMethod",
     "DriftResult",
     "P_VALUE_METHODS",
@@ -18,6 +20,7 @@ __all__ = [
     "NUMERICAL_METHODS",
     "distance_drifted",
     "p_value_drifted",
+    "Rule",
 ]
 
 
@@ -26,6 +29,29 @@ class ColumnType(StrEnum):
 
     NUMERICAL = "numerical"
     CATEGORICAL = "categorical"
+    #: Angles, hours of the day, days of the year: values on a circle of a declared period.
+    CIRCULAR = "circular"
+
+
+class Compat(StrEnum):
+    """Which verdict rule a check applies (docs/statistics.md, "Verdict rules").
+
+    ``calibrated`` (the default) accounts for both window sizes: a threshold is the larger of
+    a practical effect floor and the statistic's null quantile. ``evidently`` reproduces
+    Evidently 0.7.23's method choice, fixed thresholds and rules exactly.
+    """
+
+    CALIBRATED = "calibrated"
+    EVIDENTLY = "evidently"
+
+
+class Rule(StrEnum):
+    """The rule that produced a column's verdict (stored with the result)."""
+
+    #: p-value tests: ``p < alpha`` and effect >= floor; distances: above the null quantile and the floor.
+    CALIBRATED = "calibrated"
+    #: Evidently 0.7.23's fixed threshold and comparison.
+    EVIDENTLY = "evidently"
 
 
 class DriftMethod(StrEnum):
@@ -52,6 +78,8 @@ class DriftMethod(StrEnum):
     G_TEST = "g_test"
     TVD = "tvd"
     L_INFINITY = "l_infinity"
+    # circular (rotation-invariant), also valid on a line
+    KUIPER = "kuiper"
 
 
 #: Methods whose verdict comes from a p-value (the others are distances with a threshold).
@@ -67,6 +95,7 @@ P_VALUE_METHODS: frozenset[DriftMethod] = frozenset(
         DriftMethod.Z_TEST,
         DriftMethod.FISHER_EXACT,
         DriftMethod.G_TEST,
+        DriftMethod.KUIPER,
     }
 )
 
@@ -83,9 +112,13 @@ NUMERICAL_METHODS: frozenset[DriftMethod] = frozenset(
         DriftMethod.T_TEST,
         DriftMethod.MANN_WHITNEY,
         DriftMethod.EPPS_SINGLETON,
+        DriftMethod.KUIPER,
         *_HISTOGRAM,
     }
 )
+
+#: Methods that accept a circular column: only rotation-invariant ones (the origin is arbitrary).
+CIRCULAR_METHODS: frozenset[DriftMethod] = frozenset({DriftMethod.KUIPER})
 
 #: Methods that accept a categorical column (all work on aligned category counts).
 CATEGORICAL_METHODS: frozenset[DriftMethod] = frozenset(

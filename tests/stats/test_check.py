@@ -10,7 +10,7 @@ from monitor.errors import ConfigError
 from monitor.stats.check import CheckOptions, ColumnOptions, Status, check
 from monitor.stats.correction import Correction, adjust_p_values
 from monitor.stats.profile import fit_profile
-from monitor.stats.types import DriftMethod
+from monitor.stats.types import Compat, DriftMethod
 
 
 def _run(ref: pd.DataFrame, cur: pd.DataFrame, **kw: object) -> dict[str, object]:
@@ -35,7 +35,7 @@ def _run(ref: pd.DataFrame, cur: pd.DataFrame, **kw: object) -> dict[str, object
 )
 def test_automatic_choice_follows_evidentlys_table(n: int, values, expected: DriftMethod) -> None:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(3)
-    res = _run(pd.DataFrame({"x": values(rng, n)}), pd.DataFrame({"x": values(rng, n)}))["x"]
+    res = _run(pd.DataFrame({"x": values(rng, n)}), pd.DataFrame({"x": values(rng, n)}), compat=Compat.EVIDENTLY)["x"]
     assert res.method is expected and res.status is Status.OK  # type: ignore[attr-defined]
     assert str(expected) in res.reason  # type: ignore[attr-defined]
 
@@ -101,8 +101,8 @@ def test_correction_adjusts_p_values_and_verdicts() -> None:
     rng = np.random.default_rng(11)
     ref = pd.DataFrame({f"x{i}": rng.normal(size=200) for i in range(8)})
     cur = pd.DataFrame({f"x{i}": rng.normal(0.25 * (i % 3), size=200) for i in range(8)})
-    plain = check(fit_profile(ref), cur)
-    holm = check(fit_profile(ref), cur, CheckOptions(correction=Correction.HOLM))
+    plain = check(fit_profile(ref), cur, CheckOptions(compat=Compat.EVIDENTLY))
+    holm = check(fit_profile(ref), cur, CheckOptions(correction=Correction.HOLM, compat=Compat.EVIDENTLY))
     raw = [c.p_value for c in plain.columns]
     expected = adjust_p_values(raw, Correction.HOLM)
     assert [c.adjusted_p_value for c in holm.columns] == pytest.approx(expected.tolist())

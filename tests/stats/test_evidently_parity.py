@@ -13,12 +13,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitor.stats.check import Status, check
+from monitor.stats.check import CheckOptions, Status, check
 from monitor.stats.profile import fit_profile
+from monitor.stats.types import Compat
 from tests.oracles.evidently import evidently_drift
 from tests.oracles.frames import mixed_frames
 
 pytestmark = pytest.mark.slow
+
+#: Parity with Evidently is the ``evidently`` compatibility mode's promise (the default rule is calibrated).
+EVIDENTLY = CheckOptions(compat=Compat.EVIDENTLY)
 
 SCENARIOS = {
     # name: (n_reference, n_current, n_columns, seed, mirror)
@@ -32,7 +36,7 @@ SCENARIOS = {
 def _compare(ref: pd.DataFrame, cur: pd.DataFrame, *, unchanged: set[str] = frozenset()) -> None:  # type: ignore[assignment]
     """Compare with Evidently; ``unchanged`` columns are shuffled copies (no test may flag them)."""
     peer = evidently_drift(ref, cur)
-    ours = {c.column: c for c in check(fit_profile(ref), cur).columns}
+    ours = {c.column: c for c in check(fit_profile(ref), cur, EVIDENTLY).columns}
     assert set(peer.columns) == set(ours)
     for name, p in peer.columns.items():
         o = ours[name]
@@ -50,7 +54,7 @@ def _compare(ref: pd.DataFrame, cur: pd.DataFrame, *, unchanged: set[str] = froz
     peer_drifted = sum(p.drifted for n, p in peer.columns.items() if n not in differ)
     assert ours_drifted == peer_drifted
     if not differ:
-        result = check(fit_profile(ref), cur)
+        result = check(fit_profile(ref), cur, EVIDENTLY)
         assert result.drift_share == pytest.approx(peer.drift_share)
         assert result.dataset_drift == (peer.drift_share >= 0.5)
 
@@ -67,7 +71,7 @@ def test_every_branch_of_the_automatic_choice_is_covered() -> None:
     methods = set()
     for n_ref, n_cur, n_cols, seed, mirror in SCENARIOS.values():
         ref, cur = mixed_frames(n_ref, n_cur, n_cols, seed=seed, mirror=mirror)
-        methods |= {str(c.method) for c in check(fit_profile(ref), cur).columns}
+        methods |= {str(c.method) for c in check(fit_profile(ref), cur, EVIDENTLY).columns}
     assert methods == {"ks", "chi_square", "z_test", "wasserstein", "jensen_shannon"}
 
 
@@ -78,7 +82,7 @@ def test_reference_size_counts_non_missing_values_like_evidently() -> None:
     x[:60] = np.nan
     ref = pd.DataFrame({"x": x, "y": rng.normal(size=1040)})
     cur = pd.DataFrame({"x": rng.normal(0.2, size=900), "y": rng.normal(size=900)})
-    ours = {c.column: c for c in check(fit_profile(ref), cur).columns}
+    ours = {c.column: c for c in check(fit_profile(ref), cur, EVIDENTLY).columns}
     assert str(ours["x"].method) == "ks" and str(ours["y"].method) == "wasserstein"
     _compare(ref, cur)
 
@@ -88,5 +92,5 @@ def test_new_category_in_current_is_handled_like_evidently() -> None:
     ref = pd.DataFrame({"plan": rng.choice(["a", "b", "c"], 3000), "n": rng.normal(size=3000)})
     cur = pd.DataFrame({"plan": rng.choice(["a", "b", "c", "d"], 2500), "n": rng.normal(size=2500)})
     _compare(ref, cur)
-    ours = {c.column: c for c in check(fit_profile(ref), cur).columns}
+    ours = {c.column: c for c in check(fit_profile(ref), cur, EVIDENTLY).columns}
     assert ours["plan"].new_categories == ("d",)

@@ -21,6 +21,7 @@ from monitor.stats.drift.hellinger import hellinger
 from monitor.stats.drift.jensen_shannon import jensen_shannon
 from monitor.stats.drift.kl_div import kl_div
 from monitor.stats.drift.ks import ks
+from monitor.stats.drift.kuiper import kuiper
 from monitor.stats.drift.l_infinity import l_infinity
 from monitor.stats.drift.mann_whitney import mann_whitney
 from monitor.stats.drift.psi import psi
@@ -43,6 +44,7 @@ __all__ = [
     "jensen_shannon",
     "kl_div",
     "ks",
+    "kuiper",
     "l_infinity",
     "mann_whitney",
     "psi",
@@ -72,6 +74,7 @@ FUNCTIONS: dict[DriftMethod, Callable[..., DriftResult]] = {
     DriftMethod.G_TEST: g_test,
     DriftMethod.TVD: tvd,
     DriftMethod.L_INFINITY: l_infinity,
+    DriftMethod.KUIPER: kuiper,
 }
 
 
