@@ -1,0 +1,1 @@
+"""Tests of cli (a package: see tests/__init__.py)."""

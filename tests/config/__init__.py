@@ -1,0 +1,1 @@
+"""Tests of config (a package: see tests/__init__.py)."""

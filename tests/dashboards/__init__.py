@@ -1,0 +1,1 @@
+"""Tests of dashboards (a package: see tests/__init__.py)."""

@@ -1,0 +1,1 @@
+"""Tests of exporters (a package: see tests/__init__.py)."""

@@ -1,0 +1,1 @@
+"""Tests of prometheus (a package: see tests/__init__.py)."""

@@ -1,0 +1,1 @@
+"""Tests of stats (a package: see tests/__init__.py)."""

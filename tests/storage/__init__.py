@@ -1,0 +1,1 @@
+"""Tests of storage (a package: see tests/__init__.py)."""
