@@ -20,7 +20,7 @@ from monitor.schema import load_schema
 from monitor.stats.check import CheckOptions, DatasetResult, check
 from monitor.stats.correction import Correction
 from monitor.stats.profile import fit_profile
-from monitor.stats.types import DriftMethod
+from monitor.stats.types import Compat, DriftMethod
 
 __all__ = ["main"]
 
@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="dataset drift when at least this share of columns drifted (default 0.5)")
     c.add_argument("--correction", type=Correction, choices=list(Correction), default=Correction.NONE,
                    metavar="NAME", help="p-value correction across columns: " + ", ".join(Correction))
+    c.add_argument("--compat", type=Compat, choices=list(Compat), default=Compat.CALIBRATED, metavar="MODE",
+                   help="verdict rule: calibrated (default; thresholds account for both window sizes) or "
+                        "evidently (Evidently 0.7.23's verdicts exactly)")
     c.add_argument("--format", choices=["table", "json"], default="table")
     c.add_argument("--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted")
 
@@ -148,9 +151,12 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     schema = load_schema(args.schema) if args.schema else None
     options = CheckOptions(
         method=args.method, threshold=args.threshold, drift_share=args.drift_share,
-        correction=args.correction, columns=schema.options if schema else {},
+        correction=args.correction, columns=schema.options if schema else {}, compat=args.compat,
+        # A schema's target/label/prediction columns are tested but do not count in the verdict.
+        dataset_columns=schema.features if schema else None,
     )
-    profile = fit_profile(reference, types=schema.types if schema else None)
+    profile = fit_profile(reference, types=schema.types if schema else None,
+                          periods=schema.periods if schema else None)
     result = check(profile, current, options)
     if args.format == "json":
         json.dump(result.to_dict(), out, indent=2, allow_nan=False)

@@ -5,8 +5,12 @@ columns:
   age: numerical
   plan: categorical
   income: {type: numerical, method: psi, threshold: 0.2}
+  wind: {type: circular, period: 360}
+  churned: {type: categorical, role: target}
 ```
-Only the listed columns are tested. Errors name the key (``columns.income.method``).
+Only the listed columns are tested. A column with ``role: target`` (or ``label``,
+``prediction``) is tested but not counted in the dataset verdict, which counts features only.
+Errors name the key (``columns.income.method``).
 """
 
 from __future__ import annotations
@@ -30,6 +34,15 @@ class Schema:
 
     types: dict[str, ColumnType]
     options: dict[str, ColumnOptions]
+    #: Columns declared as target, label or prediction: not counted in the dataset verdict.
+    non_features: frozenset[str] = frozenset()
+    #: The period of each circular column (360 for degrees, 24 for hours).
+    periods: dict[str, float] | None = None
+
+    @property
+    def features(self) -> frozenset[str] | None:
+        """The columns the dataset verdict counts, or ``None`` (all) when no role is declared."""
+        return frozenset(self.types) - self.non_features if self.non_features else None
 
 
 def _enum(value: Any, enum: type[ColumnType] | type[DriftMethod], path: str) -> Any:
@@ -46,13 +59,15 @@ def parse_schema(data: Any, source: str = "schema") -> Schema:
         raise ConfigError(f"{source}: expected a mapping with one key, 'columns'", path="columns")
     types: dict[str, ColumnType] = {}
     options: dict[str, ColumnOptions] = {}
+    non_features: set[str] = set()
+    periods: dict[str, float] = {}
     for name, spec in data["columns"].items():
         path = f"columns.{name}"
         if isinstance(spec, str):
             spec = {"type": spec}
         if not isinstance(spec, dict) or "type" not in spec:
             raise ConfigError(f"{source}: {path}: expected a type or a mapping with 'type'", path=path)
-        unknown = set(spec) - {"type", "method", "threshold"}
+        unknown = set(spec) - {"type", "method", "threshold", "role", "period"}
         if unknown:
             key = sorted(unknown)[0]
             raise ConfigError(f"{source}: {path}.{key}: unknown key", path=f"{path}.{key}")
@@ -62,7 +77,21 @@ def parse_schema(data: Any, source: str = "schema") -> Schema:
         if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, int | float)):
             raise ConfigError(f"{source}: {path}.threshold: {threshold!r} is not a number", path=f"{path}.threshold")
         options[str(name)] = ColumnOptions(method=method, threshold=None if threshold is None else float(threshold))
-    return Schema(types=types, options=options)
+        role = spec.get("role", "feature")
+        if role not in ("feature", "target", "label", "prediction"):
+            raise ConfigError(f"{source}: {path}.role: {role!r} is not one of: feature, target, label, prediction",
+                              path=f"{path}.role")
+        if role != "feature":
+            non_features.add(str(name))
+        period = spec.get("period")
+        if types[str(name)] is ColumnType.CIRCULAR:
+            if isinstance(period, bool) or not isinstance(period, int | float) or not period > 0:
+                raise ConfigError(f"{source}: {path}.period: a circular column needs a positive period "
+                                  f"(e.g. 360 or 24), got {period!r}", path=f"{path}.period")
+            periods[str(name)] = float(period)
+        elif period is not None:
+            raise ConfigError(f"{source}: {path}.period: only circular columns have a period", path=f"{path}.period")
+    return Schema(types=types, options=options, non_features=frozenset(non_features), periods=periods)
 
 
 def load_schema(path: str | Path) -> Schema:
