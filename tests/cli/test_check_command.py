@@ -18,7 +18,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 COLUMN_KEYS = {
     "column", "type", "method", "reason", "statistic", "p_value", "adjusted_p_value", "threshold",
     "drifted", "status", "n_reference", "n_current", "missing_reference", "missing_current",
-    "missing_p_value", "missing_drifted",
+    "missing_p_value", "missing_drifted", "effect", "effect_floor", "null_threshold", "alpha", "rule",
 }
 
 
@@ -33,10 +33,11 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_json_output_is_the_documented_contract(files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", str(files[0]), str(files[1]), "--format", "json"]) == 0
+    # Evidently's automatic choice (ks at 400 rows) is the evidently compatibility mode's promise.
+    assert main(["check", str(files[0]), str(files[1]), "--format", "json", "--compat", "evidently"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert set(doc["dataset"]) == {"drift_share", "drifted_columns", "total_columns", "dataset_drift",
-                                   "threshold", "correction"}
+                                   "threshold", "correction", "compat", "min_features", "counted_columns"}
     cols = {c["column"]: c for c in doc["columns"]}
     assert COLUMN_KEYS | {"out_of_range_current"} == set(cols["age"])
     assert COLUMN_KEYS | {"new_categories"} == set(cols["plan"])
