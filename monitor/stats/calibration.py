@@ -20,7 +20,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from monitor.stats.drift.energy_distance import energy_distance
 from monitor.stats.drift.wasserstein import _MIN_SCALE, _w1_sorted
@@ -217,18 +217,23 @@ def count_statistic_rows(method: DriftMethod, ref: NDArray[np.float64], cur: NDA
         return result
     p = ref / ref.sum(axis=1, keepdims=True)
     q = cur / cur.sum(axis=1, keepdims=True)
+    out: NDArray[np.float64]
     if method is DriftMethod.TVD:
-        return 0.5 * np.abs(p - q).sum(axis=1)
+        out = 0.5 * np.abs(p - q).sum(axis=1)
+        return out
     if method is DriftMethod.L_INFINITY:
-        return np.abs(p - q).max(axis=1)
+        out = np.abs(p - q).max(axis=1)
+        return out
     if method is DriftMethod.HELLINGER:
-        return np.sqrt(np.maximum(0.5 * np.square(np.sqrt(p) - np.sqrt(q)).sum(axis=1), 0.0))
+        out = np.sqrt(np.maximum(0.5 * np.square(np.sqrt(p) - np.sqrt(q)).sum(axis=1), 0.0))
+        return out
     if method is DriftMethod.JENSEN_SHANNON:
         mid = 0.5 * (p + q)
         with np.errstate(divide="ignore", invalid="ignore"):
             left = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0) / np.where(p > 0, mid, 1.0)), 0.0)
             right = np.where(q > 0, q * np.log(np.where(q > 0, q, 1.0) / np.where(q > 0, mid, 1.0)), 0.0)
-        return np.sqrt(np.maximum(0.5 * (left.sum(axis=1) + right.sum(axis=1)), 0.0))
+        out = np.sqrt(np.maximum(0.5 * (left.sum(axis=1) + right.sum(axis=1)), 0.0))
+        return out
     raise ValueError(f"{method} is not a count distance")
 
 
@@ -256,7 +261,7 @@ def numerical_effect(method: DriftMethod, reference: SortedSample, current: Sort
     return float(np.abs(e.cdf_reference - e.cdf_current)[e.group_end].max())
 
 
-def count_effect(reference: NDArray[np.float64], current: NDArray[np.float64]) -> float:
+def count_effect(reference: ArrayLike, current: ArrayLike) -> float:
     """Total variation distance of the two share vectors: the effect of categorical tests."""
     r = np.asarray(reference, dtype=np.float64)
     c = np.asarray(current, dtype=np.float64)

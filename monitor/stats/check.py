@@ -560,7 +560,7 @@ def _corrected(results: list[ColumnResult], options: CheckOptions) -> list[Colum
     tested = [i for i, r in enumerate(results) if _counted(r, options) and r.p_value is not None]
     if correction is Correction.NONE or not tested:
         return results
-    adjusted = adjust_p_values([results[i].p_value for i in tested], correction)
+    adjusted = adjust_p_values([float(results[i].p_value or 0.0) for i in tested], correction)
     out = list(results)
     for i, p in zip(tested, adjusted, strict=True):
         r = results[i]
