@@ -1,10 +1,15 @@
 """In-memory fakes of the store and the monitor service, honest to their contracts.
 
-``FakeStore`` implements every method of ``monitor.storage.store.Store`` (see its docstring for
-the contract): idempotent ingest on prediction id (first wins, in the log or in the batch),
-labels joined by id with unknown ids reported, versioned references with one active, runs
-newest first. ``FakeService`` implements ``monitor.api.deps.ServiceLike`` over a store.
-Both are thread-safe enough for ``anyio.to_thread`` (one lock per store).
+``FakeStore`` implements the prediction log, references and runs of
+``monitor.storage.store.Store``, and tests/storage runs their contract tests on it beside SQLite
+and PostgreSQL (see tests/storage/conftest.py), so it cannot drift from them: idempotent ingest
+on prediction id (first wins, in the log or in the batch), labels joined by id with unknown ids
+reported, windows typed and named as the store reads them, versioned references with one
+active, runs newest first. Ingest frames are validated by the store's own translation
+(``monitor.storage._frames``): only the database is replaced, not the rules a batch must meet.
+It has no outbox, Alertmanager episodes, retraining jobs or run aggregates, and its
+``save_run`` takes no events. ``FakeService`` implements ``monitor.api.deps.ServiceLike`` over a
+store. Both are thread-safe enough for ``anyio.to_thread`` (one lock per store).
 """
 
 from __future__ import annotations
@@ -16,7 +21,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import sqlalchemy as sa  # only for the layouts' table metadata; no engine is ever made
 
 from monitor.config import DriftlineConfig, MonitorConfig
 from monitor.domain import (
@@ -29,10 +37,25 @@ from monitor.domain import (
     RunStatus,
     WindowSpec,
 )
-from monitor.errors import DuplicateRun, StorageError, UnknownReference
+from monitor.errors import DuplicateRun, InputError, StorageError, UnknownReference
 from monitor.reports import render_report
+from monitor.storage._frames import NAT, Batch, Columns, prepare_labels, prepare_predictions, to_frame
+from monitor.storage._types import to_utc
+from monitor.storage.layout import Kind, ModelLayout, build_layouts
 
 __all__ = ["FakeService", "FakeStore", "make_run"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(value: datetime) -> int:
+    """An aware time as microseconds since the epoch (``to_utc`` refuses a naive one, as the store does)."""
+    return (to_utc(value) - _EPOCH) // timedelta(microseconds=1)
+
+
+def _value_columns(layout: ModelLayout) -> list[str]:
+    """The database columns of a model's table besides prediction_id, ts and label_ts."""
+    return ["prediction", *(["score"] if layout.score_column else []), "label", *layout.features]
 
 
 class FakeStore:
@@ -46,7 +69,8 @@ class FakeStore:
         self.ingest_calls: list[tuple[str, pd.DataFrame]] = []
         self.label_calls: list[tuple[str, pd.DataFrame]] = []
         self._lock = threading.Lock()
-        self._predictions: dict[str, pd.DataFrame] = {}
+        self._layouts = build_layouts(config, sa.MetaData())
+        self._tables: dict[str, pd.DataFrame] = {}  # model -> rows keyed by database column
         self._references: dict[str, list[ReferenceRecord]] = {}
         self._runs: dict[str, Run] = {}
 
@@ -57,6 +81,51 @@ class FakeStore:
     def _check(self) -> None:
         if self.fail is not None:
             raise StorageError(self.fail)
+
+    def _layout(self, model: str) -> ModelLayout:
+        try:
+            return self._layouts[model]
+        except KeyError:
+            raise InputError(f"no monitor in the configuration watches model {model!r}", field="model") from None
+
+    def _table(self, layout: ModelLayout) -> pd.DataFrame:
+        table = self._tables.get(layout.model)
+        if table is None:
+            table = self._rows(layout, Batch(ids=pa.array([], type=pa.large_string()), ts=np.empty(0, np.int64),
+                                             numbers={}, texts={}, duplicates=0))
+        return table
+
+    @staticmethod
+    def _rows(layout: ModelLayout, batch: Batch) -> pd.DataFrame:
+        """A batch as table rows; columns it does not carry are missing (NaN or None), as in the database."""
+        n = len(batch)
+        data: dict[str, object] = {"prediction_id": pd.Series(batch.ids.to_pylist(), dtype=object),
+                                   "ts": batch.ts.astype(np.int64)}
+        for column in _value_columns(layout):
+            if layout.kind(column) is Kind.NUMBER:
+                data[column] = batch.numbers.get(column, np.full(n, np.nan))
+            else:
+                text = batch.texts.get(column)
+                data[column] = pd.Series([None] * n if text is None else text.to_pylist(), dtype=object)
+        if "label" in batch.numbers:
+            present = ~np.isnan(batch.numbers["label"])
+        elif "label" in batch.texts:
+            present = ~batch.texts["label"].is_null().to_numpy(zero_copy_only=False)
+        else:
+            present = np.zeros(n, dtype=bool)
+        data["label_ts"] = np.where(present, batch.ts, NAT).astype(np.int64)  # a label sent with its prediction
+        return pd.DataFrame(data)
+
+    @staticmethod
+    def _columns(layout: ModelLayout, rows: pd.DataFrame) -> Columns:
+        def text(values: pd.Series) -> pa.Array:
+            return pa.array(values.tolist(), type=pa.large_string())
+
+        values = _value_columns(layout)
+        return Columns(ids=text(rows["prediction_id"]), ts=rows["ts"].to_numpy(np.int64),
+                       label_ts=rows["label_ts"].to_numpy(np.int64),
+                       numbers={c: rows[c].to_numpy(np.float64) for c in values if layout.kind(c) is Kind.NUMBER},
+                       texts={c: text(rows[c]) for c in values if layout.kind(c) is Kind.TEXT})
 
     def upgrade(self) -> None:
         self._check()
@@ -74,57 +143,78 @@ class FakeStore:
         self._check()
         with self._lock:
             self.ingest_calls.append((model, frame.copy()))
-            log = self._predictions.get(model)
-            seen = set() if log is None else set(log["prediction_id"])
-            fresh = frame[~frame["prediction_id"].isin(seen) & ~frame["prediction_id"].duplicated()]
-            fresh = fresh.assign(label_ts=pd.Series(pd.NaT, index=fresh.index, dtype="datetime64[ns, UTC]"))
-            self._predictions[model] = fresh if log is None else pd.concat([log, fresh], ignore_index=True)
+            layout = self._layout(model)
+            batch = prepare_predictions(layout, frame)  # InputError naming the column and row
+            table = self._table(layout)
+            rows = self._rows(layout, batch)
+            fresh = rows[~rows["prediction_id"].isin(table["prediction_id"])]
+            self._tables[model] = pd.concat([table, fresh], ignore_index=True) if len(table) else fresh
             return IngestResult(accepted=len(fresh), duplicates=len(frame) - len(fresh))
 
     def ingest_labels(self, model: str, frame: pd.DataFrame) -> LabelResult:
         self._check()
         with self._lock:
             self.label_calls.append((model, frame.copy()))
-            log = self._predictions.get(model)
-            known = set() if log is None else set(log["prediction_id"])
-            matched = frame[frame["prediction_id"].isin(known)]
-            unknown = tuple(frame.loc[~frame["prediction_id"].isin(known), "prediction_id"])
-            if log is not None and len(matched):
-                target = next((m.schema_.target for m in self.config.monitors
-                               if m.model == model and m.schema_.target), "label")
-                last = matched.drop_duplicates("prediction_id", keep="last").set_index("prediction_id")
-                hit = log["prediction_id"].isin(last.index)
-                ids = log.loc[hit, "prediction_id"]
-                log.loc[hit, target] = last.loc[ids, "label"].to_numpy()
-                log.loc[hit, "label_ts"] = last.loc[ids, "timestamp"].to_numpy()
-            return LabelResult(updated=int(matched["prediction_id"].nunique()), unknown_ids=unknown)
+            layout = self._layout(model)
+            batch = prepare_labels(layout, frame)  # a repeated id keeps its last label
+            ids = pd.Index(batch.ids.to_pylist(), dtype=object)
+            table = self._table(layout)
+            known = ids.isin(table["prediction_id"])
+            hit = table["prediction_id"].isin(ids).to_numpy()
+            if hit.any():
+                label = batch.numbers["label"] if "label" in batch.numbers else np.asarray(
+                    batch.texts["label"].to_pylist(), dtype=object)
+                where = ids.get_indexer(table.loc[hit, "prediction_id"])
+                table.loc[hit, "label"] = label[where]
+                table.loc[hit, "label_ts"] = batch.ts[where]
+                self._tables[model] = table
+            return LabelResult(updated=int(hit.sum()), unknown_ids=tuple(ids[~known]))
 
     def predictions(self, model: str) -> pd.DataFrame:
-        """Everything logged for ``model`` (a test helper, not part of the contract)."""
+        """Everything logged for ``model``, oldest first, named as ingested (a test helper, not the contract)."""
         with self._lock:
-            return self._predictions.get(model, pd.DataFrame()).copy()
+            layout = self._layouts.get(model)
+            if layout is None or model not in self._tables:
+                return pd.DataFrame()
+            names = {db: name for name, db in layout.frame_to_db().items()}
+            names.setdefault("label", "label")
+            names["label_ts"] = "label_ts"
+            rows = self._tables[model].sort_values(["ts", "prediction_id"], kind="stable")
+            return to_frame(names, self._columns(layout, rows))
 
     def read_window(self, monitor: MonitorConfig, window: WindowSpec) -> pd.DataFrame:
         self._check()
-        log = self.predictions(monitor.model)
-        if log.empty:
-            return log
-        log = log[log["timestamp"] < window.end].sort_values("timestamp", kind="stable")
+        self.config.monitor(monitor.name)  # UnknownMonitor for a monitor this store does not serve
+        layout = self._layout(monitor.model)
+        if window.rows is not None and window.rows < 1:
+            raise InputError(f"window.rows ({window.rows}) must be at least 1", field="rows")
+        s = monitor.schema_
+        names = {"prediction_id": s.prediction_id, "ts": s.timestamp, **{f: f for f in s.features},
+                 "prediction": s.prediction, **({"score": s.prediction_score} if s.prediction_score else {}),
+                 "label": s.target or "label", "label_ts": "label_ts"}
+        end = _micros(window.end)
+        with self._lock:
+            rows = self._table(layout)
+        rows = rows[rows["ts"] < end]
         if window.start is not None:
-            log = log[log["timestamp"] >= window.start]
-        elif window.rows is not None:
-            log = log.tail(window.rows)
-        return log.reset_index(drop=True)
+            rows = rows[rows["ts"] >= _micros(window.start)]
+        rows = rows.sort_values(["ts", "prediction_id"], kind="stable")
+        if window.rows is not None:
+            rows = rows.tail(window.rows)
+        return to_frame(names, self._columns(layout, rows))
 
     def count_predictions(self, model: str) -> int:
         self._check()
-        return len(self.predictions(model))
+        layout = self._layout(model)
+        with self._lock:
+            return len(self._table(layout))
 
     # --- references ------------------------------------------------------------------------------
 
     def add_reference(self, monitor: str, profile: bytes, content_hash: str, source: str, n_rows: int,
                       *, activate: bool = True) -> ReferenceRecord:
         self._check()
+        self.config.monitor(monitor)
         with self._lock:
             versions = self._references.setdefault(monitor, [])
             record = ReferenceRecord(monitor=monitor, version=len(versions) + 1, content_hash=content_hash,
@@ -137,16 +227,31 @@ class FakeStore:
 
     def active_reference(self, monitor: str) -> ReferenceRecord | None:
         self._check()
+        self.config.monitor(monitor)
         with self._lock:
             return next((r for r in self._references.get(monitor, []) if r.active), None)
 
     def references(self, monitor: str) -> list[ReferenceRecord]:
         self._check()
+        self.config.monitor(monitor)
         with self._lock:
-            return list(self._references.get(monitor, []))
+            return [replace(r, profile=b"") for r in self._references.get(monitor, [])]
+
+    def reference(self, monitor: str, version: int) -> ReferenceRecord | None:
+        self._check()
+        self.config.monitor(monitor)
+        with self._lock:
+            return next((r for r in self._references.get(monitor, []) if r.version == version), None)
+
+    def has_reference_hash(self, monitor: str, content_hash: str) -> bool:
+        self._check()
+        self.config.monitor(monitor)
+        with self._lock:
+            return any(r.content_hash == content_hash for r in self._references.get(monitor, []))
 
     def activate_reference(self, monitor: str, version: int) -> ReferenceRecord:
         self._check()
+        self.config.monitor(monitor)
         with self._lock:
             versions = self._references.get(monitor, [])
             if not any(r.version == version for r in versions):
@@ -159,8 +264,10 @@ class FakeStore:
     def save_run(self, run: Run) -> None:
         self._check()
         with self._lock:
-            if any(r.monitor == run.monitor and r.window_end == run.window_end for r in self._runs.values()):
-                raise DuplicateRun(f"monitor {run.monitor!r} already has a run ending {run.window_end.isoformat()}",
+            if run.id in self._runs or any(r.monitor == run.monitor and r.window_end == run.window_end
+                                           for r in self._runs.values()):
+                raise DuplicateRun(f"monitor {run.monitor!r} already has a run for the window ending "
+                                   f"{run.window_end.isoformat()} (or run id {run.id!r} exists)",
                                    monitor=run.monitor, window_end=run.window_end)
             self._runs[run.id] = run
 
@@ -168,6 +275,9 @@ class FakeStore:
                            label_coverage: float | None, concept_drift: bool | None) -> None:
         self._check()
         with self._lock:
+            if run_id not in self._runs:
+                # What the committed Store raises; the contract test asks for a LookupError with this text.
+                raise LookupError(f"no run with id {run_id!r}")
             self._runs[run_id] = replace(self._runs[run_id], performance=tuple(performance),
                                          labelled_rows=labelled_rows, label_coverage=label_coverage,
                                          concept_drift=concept_drift)
@@ -186,11 +296,14 @@ class FakeStore:
         return sorted(runs, key=lambda r: r.window_end, reverse=True)[:limit]
 
     def latest_runs(self) -> dict[str, Run]:
+        """Newest run (by window end, any status) of every configured monitor that has one."""
         self._check()
+        configured = {m.name for m in self.config.monitors}
         with self._lock:
             latest: dict[str, Run] = {}
             for run in self._runs.values():
-                if run.monitor not in latest or run.window_end > latest[run.monitor].window_end:
+                if run.monitor in configured and (run.monitor not in latest
+                                                  or run.window_end > latest[run.monitor].window_end):
                     latest[run.monitor] = run
             return latest
 

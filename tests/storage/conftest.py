@@ -1,4 +1,11 @@
-"""One parametrised fixture runs every storage contract test on SQLite and on a real PostgreSQL.
+"""One parametrised fixture runs every storage contract test on the fake, SQLite and a real PostgreSQL.
+
+``backend`` is ``fake`` (tests/fakes.py's in-memory ``FakeStore``), ``sqlite`` or ``postgresql``.
+A test that exercises what only a database has (raw SQL, migrations, the engine and its pool,
+the outbox and the other alerting tables the fake does not implement) carries
+``@pytest.mark.real_backends("why")``: it is then parametrised over the two databases only, so the
+fake never shows up as a skip that counts as a pass. Everything else also runs on the fake, so a
+fake that lies to the API tests fails here.
 
 PostgreSQL tests share the session's database (see ``postgres_url`` in tests/conftest.py) but
 each test gets a schema of its own through ``search_path``, dropped afterwards, so tests never
@@ -16,6 +23,7 @@ import sqlalchemy as sa
 
 from monitor.config import DriftlineConfig
 from monitor.storage import Store
+from tests.fakes import FakeStore
 from tests.storage.builders import CHURN, CHURN_BY_ROWS, PRICE, config_of
 
 
@@ -24,10 +32,35 @@ def config() -> DriftlineConfig:
     return config_of(CHURN, CHURN_BY_ROWS, PRICE)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+#: Every backend of the contract, and the real databases among them.
+BACKENDS = ("fake", "sqlite", "postgresql")
+DATABASES = ("sqlite", "postgresql")
+
+StoreUnderTest = Store | FakeStore
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrise ``backend`` for every test that uses it: the databases only if marked ``real_backends``."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("real_backends")
+    if marker is not None and not (marker.args and str(marker.args[0]).strip()):
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: real_backends needs a reason")
+    metafunc.parametrize("backend", DATABASES if marker else BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which store the test runs on (parametrised by ``pytest_generate_tests`` above)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
     """A URL of an empty database: a SQLite file, or a fresh schema in the session's PostgreSQL."""
-    if request.param == "sqlite":
+    if backend == "fake":
+        raise pytest.UsageError(f"{request.node.nodeid}: the fake has no database URL; mark the test real_backends")
+    if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'driftline.db'}"
         return
     base = sa.make_url(request.getfixturevalue("postgres_url"))
@@ -44,8 +77,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]
 
 
 @pytest.fixture
-def make_store(database_url: str) -> Iterator[Callable[[DriftlineConfig], Store]]:
-    """Build stores on the test database; each is checked for leaked connections and disposed."""
+def make_store(backend: str, request: pytest.FixtureRequest) -> Iterator[Callable[[DriftlineConfig], StoreUnderTest]]:
+    """Build stores on the test backend; real ones are checked for leaked connections and disposed."""
+    if backend == "fake":
+        yield FakeStore
+        return
+    database_url = str(request.getfixturevalue("database_url"))
     stores: list[Store] = []
 
     def make(config: DriftlineConfig) -> Store:
@@ -60,7 +97,7 @@ def make_store(database_url: str) -> Iterator[Callable[[DriftlineConfig], Store]
 
 
 @pytest.fixture
-def store(make_store: Callable[[DriftlineConfig], Store], config: DriftlineConfig) -> Store:
+def store(make_store: Callable[[DriftlineConfig], StoreUnderTest], config: DriftlineConfig) -> StoreUnderTest:
     s = make_store(config)
     s.upgrade()
     return s

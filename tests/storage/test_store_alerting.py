@@ -28,6 +28,9 @@ from tests.storage.builders import T0, churn_frame, make_run
 
 StoreFactory = Callable[[DriftlineConfig], Store]
 
+#: The fake implements no outbox, Alertmanager episodes, retraining jobs, run aggregates or migrations.
+ALERTING_TABLES = pytest.mark.real_backends('the fake implements no outbox, Alertmanager episodes, retraining jobs, run aggregates or migrations')
+
 
 def message(key: str = "churn:drift:run-1", target: str = "ops", **changes: object) -> OutboxMessage:
     fields: dict[str, object] = {"target": target, "idempotency_key": key, "kind": "alert",
@@ -47,6 +50,7 @@ def timed_run(monitor: str, hour: int, status: RunStatus, seconds: float) -> Run
 # -- outbox ---------------------------------------------------------------------------------
 
 
+@ALERTING_TABLES
 def test_save_run_writes_the_run_and_its_events_together(store: Store) -> None:
     run = make_run()
     store.save_run(run, events=[message("a"), message("b", target="pager")])
@@ -57,6 +61,7 @@ def test_save_run_writes_the_run_and_its_events_together(store: Store) -> None:
     assert first.created_at == T0 and first.next_attempt_at is None and first.delivered_at is None
 
 
+@ALERTING_TABLES
 def test_save_run_writes_neither_when_an_event_is_refused(store: Store) -> None:
     run = make_run()
     broken = message("b", payload=None)  # NOT NULL column, inserted after the run
@@ -67,6 +72,7 @@ def test_save_run_writes_neither_when_an_event_is_refused(store: Store) -> None:
     assert stored(store) == []
 
 
+@ALERTING_TABLES
 def test_a_refused_duplicate_run_writes_none_of_its_events(store: Store) -> None:
     store.save_run(make_run(), events=[message("a")])
     with pytest.raises(DuplicateRun):
@@ -74,6 +80,7 @@ def test_a_refused_duplicate_run_writes_none_of_its_events(store: Store) -> None
     assert stored(store) == [("ops", "a")]
 
 
+@ALERTING_TABLES
 def test_a_known_target_and_key_is_skipped_in_save_run_and_enqueue(store: Store) -> None:
     store.save_run(make_run(window_end=T0), events=[message("a"), message("b")])
     store.save_run(make_run(window_end=T0 + timedelta(hours=1)), events=[message("a", payload="{}"), message("c")])
@@ -83,6 +90,7 @@ def test_a_known_target_and_key_is_skipped_in_save_run_and_enqueue(store: Store)
     assert {m.payload for m in store.outbox_messages(limit=1000) if m.idempotency_key == "a"} == {'{"key": "a"}'}
 
 
+@ALERTING_TABLES
 def test_outbox_due_is_pending_and_due_oldest_first(store: Store) -> None:
     now = T0 + timedelta(hours=1)
     store.enqueue([
@@ -103,6 +111,7 @@ def test_outbox_due_is_pending_and_due_oldest_first(store: Store) -> None:
     assert store.outbox_due(aware_elsewhere, limit=10) == due
 
 
+@ALERTING_TABLES
 def test_outbox_update_round_trips_a_delivery_attempt(store: Store) -> None:
     store.enqueue([message("a"), message("b")])
     now = T0 + timedelta(minutes=5)
@@ -122,6 +131,7 @@ def test_outbox_update_round_trips_a_delivery_attempt(store: Store) -> None:
         store.outbox_update(message("c"))
 
 
+@ALERTING_TABLES
 def test_outbox_messages_newest_first_by_status(store: Store) -> None:
     store.enqueue([message(f"m{i}", created_at=T0 + timedelta(minutes=i)) for i in range(4)]
                   + [message("dead", created_at=T0 + timedelta(hours=1), status=DeliveryStatus.DEAD_LETTER)])
@@ -130,6 +140,7 @@ def test_outbox_messages_newest_first_by_status(store: Store) -> None:
     assert [m.idempotency_key for m in store.outbox_messages(DeliveryStatus.DEAD_LETTER)] == ["dead"]
 
 
+@ALERTING_TABLES
 def test_outbox_counts_reconstruct_attempts_by_outcome(store: Store) -> None:
     delivered, dead = DeliveryStatus.DELIVERED, DeliveryStatus.DEAD_LETTER
     store.enqueue([
@@ -148,6 +159,7 @@ def test_outbox_counts_reconstruct_attempts_by_outcome(store: Store) -> None:
     assert store.dead_letters() == {"ops": 1, "pager": 0, "gone": 1}
 
 
+@ALERTING_TABLES
 def test_empty_outbox_counts(store: Store) -> None:
     assert store.outbox_counts() == {} and store.dead_letters() == {} and store.outbox_due(T0, 10) == []
 
@@ -155,6 +167,7 @@ def test_empty_outbox_counts(store: Store) -> None:
 # -- Alertmanager ---------------------------------------------------------------------------
 
 
+@ALERTING_TABLES
 def test_record_alertmanager_is_new_only_once_per_firing_episode(store: Store) -> None:
     starts = T0 + timedelta(minutes=1)
     labels = {"alertname": "DriftlineDatasetDrift", "monitor": "churn", "severity": "page"}
@@ -195,6 +208,7 @@ def job(key: str = "fp1@2024-03-01T00:01:00+00:00", *, monitor: str = "churn", c
                       dry_run=outcome is Outcome.DRY_RUN, created_at=created)
 
 
+@ALERTING_TABLES
 def test_create_retrain_job_is_idempotent_on_its_trigger_key(store: Store) -> None:
     first = job()
     assert store.create_retrain_job(first) == (first, True)
@@ -203,6 +217,7 @@ def test_create_retrain_job_is_idempotent_on_its_trigger_key(store: Store) -> No
     assert store.retrain_jobs() == [first] and store.get_retrain_job("another-id") is None
 
 
+@ALERTING_TABLES
 def test_update_get_and_list_retrain_jobs(store: Store) -> None:
     jobs = [job(f"k{i}", created=T0 + timedelta(hours=i), monitor="churn" if i % 2 else "price") for i in range(4)]
     for j in jobs:
@@ -222,6 +237,7 @@ def test_update_get_and_list_retrain_jobs(store: Store) -> None:
         store.update_retrain_job("ghost", status=JobStatus.FAILED)
 
 
+@ALERTING_TABLES
 def test_retrain_counts_by_monitor_model_and_outcome(store: Store) -> None:
     outcomes = [Outcome.TRIGGERED, Outcome.COOLDOWN, Outcome.COOLDOWN, Outcome.DRY_RUN]
     for i, outcome in enumerate(outcomes):
@@ -259,6 +275,7 @@ def assert_stats_equal(actual: dict[str, RunAggregates], expected: dict[str, Run
         assert got.duration_sum == pytest.approx(want.duration_sum, rel=1e-12), monitor
 
 
+@ALERTING_TABLES
 def test_run_stats_equal_a_python_computation_over_the_saved_runs(store: Store) -> None:
     rng = np.random.default_rng(7)
     statuses = list(RunStatus)
@@ -276,6 +293,7 @@ def test_run_stats_equal_a_python_computation_over_the_saved_runs(store: Store) 
     assert_stats_equal(store.run_stats(buckets=(1.0, 10.0)), expected_stats(runs, (1.0, 10.0)))
 
 
+@ALERTING_TABLES
 def test_run_stats_of_no_runs_is_empty(store: Store) -> None:
     assert store.run_stats() == {}
 
@@ -290,6 +308,7 @@ def test_run_aggregates_carry_exactly_the_exporters_run_stats() -> None:
         "ok": 1}
 
 
+@ALERTING_TABLES
 def test_ingested_counts_are_the_rows_of_each_models_table(store: Store) -> None:
     assert store.ingested_counts() == {"churn-v3": 0, "price": 0}
     store.ingest_predictions("churn-v3", churn_frame(5))
@@ -339,6 +358,7 @@ def _schema_diff(conn: sa.Connection) -> list[object]:
     return list(compare_metadata(context, Base.metadata))
 
 
+@ALERTING_TABLES
 def test_migration_0002_upgrades_a_database_with_runs(make_store: StoreFactory, config: DriftlineConfig) -> None:
     store = make_store(config)
     long_run = make_run(window_end=T0 + timedelta(days=3))
@@ -358,6 +378,7 @@ def test_migration_0002_upgrades_a_database_with_runs(make_store: StoreFactory, 
     assert_stats_equal(store.run_stats(), expected_stats(old, DURATION_BUCKETS))
 
 
+@ALERTING_TABLES
 def test_run_stats_handle_runs_written_without_a_duration(store: Store) -> None:
     """A Driftline from before 0002 may still write runs during a rolling upgrade."""
     runs = [timed_run("churn", 0, RunStatus.OK, 0.5), timed_run("churn", 1, RunStatus.DRIFT, 61.000_001)]
@@ -368,6 +389,7 @@ def test_run_stats_handle_runs_written_without_a_duration(store: Store) -> None:
     assert_stats_equal(store.run_stats(), expected_stats(runs, DURATION_BUCKETS))
 
 
+@ALERTING_TABLES
 def test_migration_0002_downgrades_and_upgrades_keeping_the_runs(store: Store) -> None:
     run = make_run()
     store.save_run(run, events=[message("a")])
@@ -380,6 +402,7 @@ def test_migration_0002_downgrades_and_upgrades_keeping_the_runs(store: Store) -
     assert store.run_stats()["churn"].duration_sum == run.duration_seconds
 
 
+@ALERTING_TABLES
 def test_times_come_back_as_aware_utc(store: Store) -> None:
     elsewhere = timezone(timedelta(hours=9))
     store.enqueue([message("a", created_at=T0.astimezone(elsewhere), next_attempt_at=T0.astimezone(elsewhere))])

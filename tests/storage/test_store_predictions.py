@@ -20,6 +20,9 @@ from tests.storage.builders import T0, churn_frame
 
 EVERYTHING = WindowSpec(start=T0 - timedelta(days=365), end=T0 + timedelta(days=365))
 
+#: needs a database: the dialect's bulk writer, or raw SQL behind the store's back
+DATABASE_ONLY = pytest.mark.real_backends("needs a database: the dialect's bulk writer, or raw SQL behind the store's back")
+
 
 def test_ingest_reads_back_typed_values_and_utc_times(store: Store, config: DriftlineConfig) -> None:
     utc = ["2024-03-01 00:00:00.123456", "2024-03-01 00:00:01", "2024-03-01 00:00:02", "2024-03-01 00:00:03"]
@@ -121,6 +124,7 @@ def test_unknown_and_missing_columns_are_refused(store: Store) -> None:
         store.ingest_predictions("fraud", churn_frame(2))
 
 
+@DATABASE_ONLY
 def test_a_failure_after_the_rows_are_written_leaves_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """Inject an error after the INSERT has run, inside the transaction: the rows must roll back."""
     bulk = store_module._postgres if store.engine.dialect.name == "postgresql" else store_module._sqlite
@@ -139,6 +143,7 @@ def test_a_failure_after_the_rows_are_written_leaves_nothing(store: Store, monke
     assert store.ingest_predictions("churn-v3", churn_frame(20)).accepted == 20  # and the store still works
 
 
+@DATABASE_ONLY
 def test_a_database_error_mid_batch_is_a_storage_error_and_writes_nothing(store: Store) -> None:
     """When the database itself refuses the batch (here: a column was dropped behind the store's
     back), the caller gets a StorageError without row values, and nothing of the batch is stored."""
@@ -229,7 +234,7 @@ def test_any_text_number_and_time_round_trips(store: Store, config: DriftlineCon
     assert out["timestamp"].tolist() == times.tolist()
 
 
-def test_text_columns_backed_by_chunked_arrow_arrays_are_written(store: Store) -> None:
+def test_text_columns_backed_by_chunked_arrow_arrays_are_written(store: Store, config: DriftlineConfig) -> None:
     # The ingest API's readers give pandas columns over multi-chunk Arrow arrays; the PostgreSQL
     # COPY encoder once read their buffers directly and failed with a 500 on real batches.
     import pyarrow as pa
@@ -240,7 +245,7 @@ def test_text_columns_backed_by_chunked_arrow_arrays_are_written(store: Store) -
         chunked = pa.chunked_array([values[:2], values[2:5], values[5:]])
         frame[column] = pd.Series(pd.arrays.ArrowExtensionArray(chunked))
     assert store.ingest_predictions("churn-v3", frame) == IngestResult(accepted=6, duplicates=0)
-    back = store.read_window(store._config.monitor("churn"), WindowSpec(start=T0 - timedelta(days=1),
+    back = store.read_window(config.monitor("churn"), WindowSpec(start=T0 - timedelta(days=1),
                                                                         end=T0 + timedelta(days=1)))
     assert sorted(back["prediction_id"]) == sorted(churn_frame(6)["prediction_id"])
     assert sorted(back["plan"]) == sorted(churn_frame(6)["plan"])

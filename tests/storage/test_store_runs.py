@@ -12,6 +12,9 @@ from monitor.errors import DuplicateRun, StorageError, UnknownMonitor, UnknownRe
 from monitor.storage import Store
 from tests.storage.builders import T0, make_run
 
+#: needs a database: a constraint that refuses a row, or raw SQL
+DATABASE_ONLY = pytest.mark.real_backends('needs a database: a constraint that refuses a row, or raw SQL')
+
 
 def test_a_run_round_trips_with_all_its_results(store: Store) -> None:
     run = make_run()
@@ -40,6 +43,7 @@ def test_a_second_run_of_the_same_window_is_refused(store: Store) -> None:
     assert store.get_run(first.id) == first
 
 
+@DATABASE_ONLY
 def test_save_run_writes_all_or_nothing(store: Store) -> None:
     """The run row is written first; a result the database refuses must take the run with it."""
     run = make_run()
@@ -88,6 +92,7 @@ def test_update_performance_replaces_the_late_results(store: Store) -> None:
         store.update_performance("ghost", records, labelled_rows=1, label_coverage=None, concept_drift=None)
 
 
+@DATABASE_ONLY
 def test_deleting_a_run_deletes_its_results(store: Store) -> None:
     run = make_run()
     store.save_run(run)
