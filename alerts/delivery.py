@@ -18,6 +18,7 @@ import numpy as np
 from alerts.outbox import DeliveryStatus, OutboxMessage, OutboxPort
 from alerts.signing import SIGNATURE_HEADER, sign
 from monitor.config import WebhookTarget, parse_duration
+from monitor.errors import DeliveryError
 
 __all__ = ["Deliverer", "backoff_delay"]
 
@@ -56,6 +57,20 @@ class Deliverer:
             delivered += updated.status is DeliveryStatus.DELIVERED
         return delivered
 
+    async def _post(self, target: WebhookTarget, body: bytes, headers: dict[str, str]) -> None:
+        """POST once; anything but a 2xx is a :class:`DeliveryError` (httpx's errors never escape).
+
+        ``httpx.InvalidURL`` (a configured URL such as ``http://[::1/``) is not an ``HTTPError``:
+        left to escape, it would abort the whole pass and hold back every message behind it.
+        """
+        try:
+            response = await self._client.post(target.url, content=body, headers=headers,
+                                               timeout=parse_duration(target.timeout).total_seconds())
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise DeliveryError(type(exc).__name__) from exc  # never the URL (it may carry credentials)
+        if not 200 <= response.status_code < 300:
+            raise DeliveryError(f"HTTP {response.status_code}", status_code=response.status_code)
+
     async def _attempt(self, message: OutboxMessage) -> OutboxMessage:
         target = self._targets.get(message.target)
         attempts = message.attempts + 1
@@ -70,14 +85,11 @@ class Deliverer:
         if secret:
             headers[SIGNATURE_HEADER] = sign(secret.encode(), body, int(now.timestamp()))
         try:
-            response = await self._client.post(target.url, content=body, headers=headers,
-                                               timeout=parse_duration(target.timeout).total_seconds())
-            if 200 <= response.status_code < 300:
-                return replace(message, attempts=attempts, status=DeliveryStatus.DELIVERED, delivered_at=now,
-                               last_error=None)
-            error = f"HTTP {response.status_code}"
-        except httpx.HTTPError as exc:
-            error = type(exc).__name__  # never the URL (it may carry credentials)
+            await self._post(target, body, headers)
+            return replace(message, attempts=attempts, status=DeliveryStatus.DELIVERED, delivered_at=now,
+                           last_error=None)
+        except DeliveryError as exc:
+            error = str(exc)
         if attempts >= target.max_attempts:
             logger.error("delivery %s to %s dead-lettered after %d attempts: %s", message.idempotency_key,
                          message.target, attempts, error)

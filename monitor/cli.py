@@ -1,7 +1,8 @@
 """The ``driftline`` command line.
 
-Exit codes: 0 success, 1 dataset drift with ``--fail-on-drift``, 2 bad input or usage (a
-one-line message on stderr naming the problem).
+Exit codes: 0 success, 1 dataset drift with ``--fail-on-drift``, 2 bad input or usage, or an
+unreachable database (a one-line message on stderr naming the problem). :data:`EXIT_CODES` maps
+every error class to its code in one place.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TextIO
 
-from monitor.errors import DriftlineError
+from monitor import errors as e
 from monitor.frames import read_frame
 from monitor.schema import load_schema
 from monitor.stats.check import CheckOptions, DatasetResult, check
@@ -22,7 +23,46 @@ from monitor.stats.correction import Correction
 from monitor.stats.profile import fit_profile
 from monitor.stats.types import Compat, DriftMethod
 
-__all__ = ["main"]
+__all__ = ["EXIT_CODES", "main"]
+
+#: A refused input, configuration, name or option: the user must change something (docs/operations.md).
+EXIT_BAD_INPUT = 2
+#: Something Driftline depends on failed (its database, a webhook). docs/operations.md documents 2 for
+#: ``run``, ``backfill`` and ``db upgrade`` on an unreachable database (``serve``'s 3 is uvicorn's
+#: start-up failure), so it is 2 as well; a separate code is one change here and there.
+EXIT_UNAVAILABLE = 2
+
+#: Every error class and its exit code, in one place: a test fails for a class missing here.
+#: Errors only the API raises (401, 413, 415) are listed too, so the table stays total.
+EXIT_CODES: dict[type[e.DriftlineError], int] = {
+    e.DriftlineError: EXIT_BAD_INPUT,
+    e.ConfigError: EXIT_BAD_INPUT,
+    e.ConfigErrors: EXIT_BAD_INPUT,
+    e.InputError: EXIT_BAD_INPUT,
+    e.BatchInvalid: EXIT_BAD_INPUT,
+    e.BatchTooLarge: EXIT_BAD_INPUT,
+    e.InsufficientData: EXIT_BAD_INPUT,
+    e.NotFound: EXIT_BAD_INPUT,
+    e.UnknownMonitor: EXIT_BAD_INPUT,
+    e.UnknownReference: EXIT_BAD_INPUT,
+    e.UnknownModel: EXIT_BAD_INPUT,
+    e.UnknownRun: EXIT_BAD_INPUT,
+    e.NoReportableRun: EXIT_BAD_INPUT,
+    e.UnknownRetrainJob: EXIT_BAD_INPUT,
+    e.UnknownOutboxMessage: EXIT_BAD_INPUT,
+    e.FeatureDisabled: EXIT_BAD_INPUT,
+    e.Unauthorized: EXIT_BAD_INPUT,
+    e.PayloadTooLarge: EXIT_BAD_INPUT,
+    e.UnsupportedMediaType: EXIT_BAD_INPUT,
+    e.StorageError: EXIT_UNAVAILABLE,
+    e.DuplicateRun: EXIT_UNAVAILABLE,
+    e.DeliveryError: EXIT_UNAVAILABLE,
+}
+
+
+def exit_code(exc: e.DriftlineError) -> int:
+    """The exit code of ``exc``: its class's row in :data:`EXIT_CODES`, else its nearest listed base's."""
+    return next(EXIT_CODES[c] for c in type(exc).__mro__ if c in EXIT_CODES)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -223,9 +263,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from monitor import commands  # the service's commands import its heavier dependencies
 
         return commands.dispatch(args)
-    except DriftlineError as exc:
-        print(f"driftline: error: {exc}", file=sys.stderr)
-        return 2
+    except e.DriftlineError as exc:
+        # The operator's terminal, not a client: a storage error says which database and why.
+        print(f"driftline: error: {e.log_detail(exc)}", file=sys.stderr)
+        return exit_code(exc)
 
 
 def run() -> None:

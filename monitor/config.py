@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from monitor.errors import ConfigError
+from monitor.errors import ConfigErrors  # lives in the one error tree; importable from here too
 from monitor.stats.concept import Detector
 from monitor.stats.correction import Correction
 from monitor.stats.performance import Task
@@ -341,14 +341,6 @@ class DriftlineConfig(_Frozen):
             if m.name == name:
                 return m
         raise UnknownMonitor(name)
-
-
-class ConfigErrors(ConfigError):
-    """Every error of one configuration file, one line each (``file:line path: message``)."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
 
 
 def _plain(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> Any:

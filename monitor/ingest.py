@@ -41,7 +41,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -57,7 +57,8 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from monitor.config import DriftlineConfig, MonitorConfig
-from monitor.errors import ConfigError, DriftlineError, InputError
+# UnknownModel and BatchInvalid (at most MAX_ISSUES issues) live in the one error tree; importable from here too.
+from monitor.errors import BatchInvalid, ConfigError, InputError, UnknownModel
 from monitor.stats.performance import Task
 
 __all__ = [
@@ -86,14 +87,6 @@ _CSV_NULLS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL"]
 _EXACT_INT = 2.0**53
 _TS_MIN = pd.Timestamp("1678-01-01", tz="UTC")
 _TS_MAX = pd.Timestamp("2262-01-01", tz="UTC")
-
-
-class UnknownModel(DriftlineError, LookupError):
-    """No monitor watches a model by that name."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"no monitor watches a model named {name!r}")
-        self.name = name
 
 
 class Format(StrEnum):
@@ -165,17 +158,6 @@ class Issue:
         where = [f"row {self.row}" if self.row is not None else "", f"field {self.field!r}" if self.field else ""]
         prefix = ", ".join(w for w in where if w)
         return f"{prefix}: {self.message}" if prefix else self.message
-
-
-class BatchInvalid(InputError):
-    """A batch with problems; ``issues`` lists the first :data:`MAX_ISSUES`, ``total`` counts all."""
-
-    def __init__(self, issues: Sequence[Issue], total: int) -> None:
-        first = issues[0]
-        more = f" (and {total - 1} more problem{'s' if total > 2 else ''})" if total > 1 else ""
-        super().__init__(f"{first}{more}", field=first.field, row=first.row)
-        self.issues = tuple(issues)
-        self.total = total
 
 
 # --- specs from the configuration -------------------------------------------------------------

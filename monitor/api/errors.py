@@ -1,73 +1,106 @@
-"""Domain errors to HTTP, in one place: routes raise ours and never build error responses.
+"""Domain errors to HTTP, in one table: routes raise ours and never build error responses.
+
+:data:`HTTP_STATUS` gives every class of :mod:`monitor.errors` its status (a test fails for a
+class it forgets); a subclass not in it takes its nearest listed base's. The bodies:
 
 - 422 ``{"detail": [{"row", "field", "message"}], "message"}``: ``InputError`` (a
-  ``BatchInvalid`` lists every bad row), a bad query or path parameter, ``ConfigError``.
-- 404 ``{"detail"}``: ``UnknownMonitor`` (and ``UnknownReference``), ``UnknownModel``, ``UnknownRun``.
+  ``BatchInvalid`` lists every bad row), ``ConfigError``, ``InsufficientData``, and a bad query,
+  path parameter or JSON body.
 - 401 ``{"detail": "missing or invalid API key"}`` with ``WWW-Authenticate: Bearer``: ``Unauthorized``.
-- 413 / 415 ``{"detail"}``: ``PayloadTooLarge``, ``UnsupportedMediaType``.
-- 409 ``{"detail"}``: ``DuplicateRun`` (that window of the monitor is already stored).
-- 503 ``{"detail": "storage unavailable"}``: ``StorageError``; the cause is logged, never sent.
+- 503 ``{"detail": "storage unavailable"}``: ``StorageError``; its ``detail`` is logged, never sent.
+- 500 ``{"detail": "internal error"}``: a bare ``DriftlineError`` (a bug: every raise names a subclass).
+- every other status ``{"detail"}`` with the error's first line: 404 for ``NotFound`` (unknown
+  monitor, reference, model, run, retrain job, outbox message) and ``FeatureDisabled``
+  (``alerting is not enabled: ...``); 409 ``DuplicateRun``; 413 ``PayloadTooLarge`` and
+  ``BatchTooLarge`` (an ``InputError``, but the fix is a smaller batch or a higher limit); 415
+  ``UnsupportedMediaType``; 502 ``DeliveryError``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from monitor.api.schemas import ErrorItem, ErrorMessage, ValidationErrorBody
-from monitor.errors import ConfigError, DriftlineError, DuplicateRun, InputError, StorageError, UnknownMonitor
-from monitor.ingest import BatchInvalid, UnknownModel
+from monitor.errors import (
+    BatchInvalid,
+    BatchTooLarge,
+    ConfigError,
+    ConfigErrors,
+    DeliveryError,
+    DriftlineError,
+    DuplicateRun,
+    FeatureDisabled,
+    InputError,
+    InsufficientData,
+    NoReportableRun,
+    NotFound,
+    PayloadTooLarge,
+    StorageError,
+    Unauthorized,
+    UnknownJob,
+    UnknownModel,
+    UnknownMonitor,
+    UnknownOutboxMessage,
+    UnknownReference,
+    UnknownRetrainJob,
+    UnknownRun,
+    UnsupportedMediaType,
+    log_detail,
+)
 
+# The HTTP-only errors used to live here; they stay importable from here.
 __all__ = [
+    "HTTP_STATUS",
     "PayloadTooLarge",
     "Unauthorized",
     "UnknownJob",
     "UnknownRun",
     "UnsupportedMediaType",
     "install_error_handlers",
+    "status_for",
 ]
 
 logger = logging.getLogger(__name__)
 
-
-class UnknownRun(DriftlineError, LookupError):
-    """No run with that id."""
-
-    def __init__(self, run_id: str) -> None:
-        super().__init__(f"no run with id {run_id!r}")
-        self.run_id = run_id
-
-
-class UnknownJob(DriftlineError, LookupError):
-    """No retraining job with that id."""
-
-    def __init__(self, job_id: str) -> None:
-        super().__init__(f"no retrain job with id {job_id!r}")
-        self.job_id = job_id
-
-
-class Unauthorized(DriftlineError):
-    """A write without a valid API key. The message is fixed: it never hints at the keys."""
-
-    def __init__(self) -> None:
-        super().__init__("missing or invalid API key")
-
-
-class PayloadTooLarge(DriftlineError):
-    """A body over ``Settings.max_body_bytes``."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"the body is over the limit of {limit} bytes (DRIFTLINE_MAX_BODY_BYTES)")
-        self.limit = limit
+#: Every error class and its HTTP status. One place: a new class without a row fails the tests.
+HTTP_STATUS: Final[Mapping[type[DriftlineError], int]] = {
+    DriftlineError: 500,
+    ConfigError: 422,
+    ConfigErrors: 422,
+    InputError: 422,
+    BatchInvalid: 422,
+    BatchTooLarge: 413,
+    InsufficientData: 422,
+    NotFound: 404,
+    UnknownMonitor: 404,
+    UnknownReference: 404,
+    UnknownModel: 404,
+    UnknownRun: 404,
+    NoReportableRun: 404,
+    UnknownRetrainJob: 404,
+    UnknownOutboxMessage: 404,
+    FeatureDisabled: 404,
+    Unauthorized: 401,
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
+    StorageError: 503,
+    DuplicateRun: 409,
+    DeliveryError: 502,
+}
 
 
-class UnsupportedMediaType(DriftlineError):
-    """A body in a Content-Type the endpoint does not read."""
+def status_for(exc: DriftlineError) -> int:
+    """The status of ``exc``: its class's row in :data:`HTTP_STATUS`, else its nearest listed base's."""
+    for cls in type(exc).__mro__:
+        if cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]
+    return 500  # pragma: no cover  # DriftlineError itself is listed
 
 
 def _unprocessable(items: Sequence[ErrorItem], message: str) -> JSONResponse:
@@ -79,19 +112,39 @@ def _message(status: int, text: str, headers: dict[str, str] | None = None) -> J
     return JSONResponse(ErrorMessage(detail=text).model_dump(mode="json"), status_code=status, headers=headers)
 
 
-async def _input_error(request: Request, exc: Exception) -> JSONResponse:
+def _first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _items(exc: DriftlineError) -> list[ErrorItem]:
+    """The located problems of a 422: every issue of a batch, else the one error with its field and row."""
     if isinstance(exc, BatchInvalid):
-        items = [ErrorItem(row=i.row, field=i.field, message=i.message) for i in exc.issues]
-    else:
-        assert isinstance(exc, InputError)
-        items = [ErrorItem(row=exc.row, field=exc.field, message=str(exc))]
-    return _unprocessable(items, str(exc).splitlines()[0])
+        return [ErrorItem(row=i.row, field=i.field, message=i.message) for i in exc.issues]
+    if isinstance(exc, InputError):
+        return [ErrorItem(row=exc.row, field=exc.field, message=str(exc))]
+    if isinstance(exc, ConfigError):
+        return [ErrorItem(row=None, field=exc.path, message=_first_line(exc))]
+    return [ErrorItem(row=None, field=None, message=_first_line(exc))]
 
 
-async def _config_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ConfigError)
-    text = str(exc).splitlines()[0]
-    return _unprocessable([ErrorItem(row=None, field=exc.path, message=text)], text)
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DriftlineError)
+    status = status_for(exc)
+    if status == 422:
+        return _unprocessable(_items(exc), _first_line(exc))
+    if status == 401:
+        logger.info("refused %s %s: missing or invalid API key", request.method, request.url.path)
+        return _message(401, str(exc), {"WWW-Authenticate": "Bearer"})
+    if status == 503:
+        # The detail names the database (password masked) and the driver's first line: logs only.
+        logger.error("storage error on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__,
+                     log_detail(exc))
+        return _message(503, "storage unavailable")
+    if status == 500:
+        logger.error("unmapped error on %s %s", request.method, request.url.path, exc_info=exc)
+        return _message(500, "internal error")
+    return _message(status, _first_line(exc))
 
 
 def _field(loc: Sequence[Any]) -> str | None:
@@ -111,44 +164,7 @@ async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
     return _unprocessable(items, first)
 
 
-async def _not_found(request: Request, exc: Exception) -> JSONResponse:
-    return _message(404, str(exc))
-
-
-async def _unauthorized(request: Request, exc: Exception) -> JSONResponse:
-    logger.info("refused %s %s: missing or invalid API key", request.method, request.url.path)
-    return _message(401, str(exc), {"WWW-Authenticate": "Bearer"})
-
-
-async def _too_large(request: Request, exc: Exception) -> JSONResponse:
-    return _message(413, str(exc))
-
-
-async def _unsupported(request: Request, exc: Exception) -> JSONResponse:
-    return _message(415, str(exc))
-
-
-async def _conflict(request: Request, exc: Exception) -> JSONResponse:
-    return _message(409, str(exc).splitlines()[0])
-
-
-async def _storage_error(request: Request, exc: Exception) -> JSONResponse:
-    # The store's messages carry no password, but may carry row values from a failed statement:
-    # log the type and first line only, without the chained SQLAlchemy error.
-    logger.error("storage error on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__,
-                 str(exc).splitlines()[0] if str(exc) else "")
-    return _message(503, "storage unavailable")
-
-
 def install_error_handlers(app: FastAPI) -> None:
-    """Register every domain-error handler on ``app``."""
-    app.add_exception_handler(InputError, _input_error)
+    """Register the one domain-error handler (Starlette finds it through each error's bases)."""
     app.add_exception_handler(RequestValidationError, _request_validation)
-    app.add_exception_handler(ConfigError, _config_error)
-    for lookup in (UnknownMonitor, UnknownModel, UnknownRun, UnknownJob):
-        app.add_exception_handler(lookup, _not_found)
-    app.add_exception_handler(Unauthorized, _unauthorized)
-    app.add_exception_handler(PayloadTooLarge, _too_large)
-    app.add_exception_handler(UnsupportedMediaType, _unsupported)
-    app.add_exception_handler(DuplicateRun, _conflict)
-    app.add_exception_handler(StorageError, _storage_error)
+    app.add_exception_handler(DriftlineError, _domain_error)

@@ -84,20 +84,32 @@ def _reason(exc: BaseException) -> str:
     return f"{type(root).__name__}: {lines[0] if lines else 'no message'}"
 
 
+def _public_reason(exc: BaseException) -> str:
+    """Why, in words fit for a client: the failure's class, never the driver's text (it names the
+    host, port, user and database of a refused connection, and row values of a refused statement)."""
+    root = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    unavailable = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError, sa.exc.DisconnectionError,
+                   psycopg.OperationalError, psycopg.InterfaceError, sqlite3.OperationalError)
+    what = "the database is unavailable" if isinstance(exc, unavailable) else "the database refused the statement"
+    return f"{what} ({type(root).__name__})"
+
+
 @contextmanager
 def translate_errors(engine: sa.Engine, action: str) -> Iterator[None]:
-    """Re-raise database errors as :class:`StorageError` naming ``action``, never the password.
+    """Re-raise database errors as :class:`StorageError` naming ``action``, never the infrastructure.
 
-    SQLAlchemy's own messages carry the SQL and its parameters (feature values); we keep the
-    driver's first line and the URL with its password masked.
+    The message (public: API clients and stored runs see it) is ``action`` and the kind of
+    failure; ``detail`` (for logs) adds the URL with its password masked and the driver's first
+    line. SQLAlchemy's own messages carry the SQL and its parameters (feature values): neither
+    keeps them.
     """
     try:
         yield
     except DriftlineError:
         raise
     except (SQLAlchemyError, psycopg.Error, sqlite3.Error) as exc:
-        message = f"{action} failed on {engine.url.render_as_string(hide_password=True)}: {_reason(exc)}"
+        detail = f"{action} failed on {engine.url.render_as_string(hide_password=True)}: {_reason(exc)}"
         password = engine.url.password
         if password:
-            message = message.replace(str(password), "***")
-        raise StorageError(message) from exc
+            detail = detail.replace(str(password), "***")
+        raise StorageError(f"{action} failed: {_public_reason(exc)}", detail=detail) from exc

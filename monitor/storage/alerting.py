@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from alerts.outbox import DeliveryStatus, OutboxMessage
 from alerts.retrain import JobStatus, RetrainJob
+from monitor.errors import UnknownOutboxMessage, UnknownRetrainJob
 from monitor.storage._types import to_utc
 from monitor.storage.tables import AlertmanagerNotificationRow, Base, OutboxRow, RetrainJobRow
 
@@ -28,6 +29,7 @@ __all__ = [
     "create_retrain_job",
     "get_retrain_job",
     "insert_messages",
+    "lock_retrain_job",
     "outbox_counts",
     "outbox_due",
     "outbox_messages",
@@ -85,7 +87,7 @@ def outbox_update(session: Session, message: OutboxMessage) -> None:
         status=DeliveryStatus(message.status).value, attempts=message.attempts,
         next_attempt_at=message.next_attempt_at, last_error=message.last_error, delivered_at=message.delivered_at))
     if not found.rowcount:  # type: ignore[attr-defined]
-        raise LookupError(f"no outbox message with id {message.id}")
+        raise UnknownOutboxMessage(message.id)
 
 
 def outbox_messages(session: Session, status: DeliveryStatus | None, limit: int) -> list[OutboxMessage]:
@@ -169,10 +171,11 @@ def create_retrain_job(session: Session, job: RetrainJob) -> tuple[RetrainJob, b
 def update_retrain_job(session: Session, job_id: str, *, status: JobStatus, detail: str | None,
                        triggered_at: datetime | None, completed_at: datetime | None,
                        reference_version: int | None) -> RetrainJob:
-    """Set a job's status and the fields given (None leaves a field as it is); ``LookupError`` if unknown."""
+    """Set a job's status and the fields given (None leaves a field as it is); :class:`UnknownRetrainJob`
+    if unknown."""
     row = session.get(RetrainJobRow, job_id, with_for_update=True)
     if row is None:
-        raise LookupError(f"no retrain job with id {job_id!r}")
+        raise UnknownRetrainJob(job_id)
     row.status = JobStatus(status).value
     if detail is not None:
         row.detail = detail
@@ -184,6 +187,16 @@ def update_retrain_job(session: Session, job_id: str, *, status: JobStatus, deta
         row.reference_version = reference_version
     session.flush()
     return row.to_domain()
+
+
+def lock_retrain_job(session: Session, job_id: str) -> RetrainJob | None:
+    """The job, locked until ``session``'s transaction ends (``FOR UPDATE`` on PostgreSQL), or None.
+
+    Completing a job reads it, may promote a reference and updates it; the lock keeps two
+    completions of one job from interleaving.
+    """
+    row = session.get(RetrainJobRow, job_id, with_for_update=True)
+    return row.to_domain() if row else None
 
 
 def get_retrain_job(session: Session, job_id: str) -> RetrainJob | None:

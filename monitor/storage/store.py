@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 import sqlalchemy as sa
@@ -23,7 +23,7 @@ from alerts.outbox import DeliveryStatus, OutboxMessage
 from alerts.retrain import JobStatus, RetrainJob
 from monitor.config import DriftlineConfig, MonitorConfig
 from monitor.domain import IngestResult, LabelResult, PerformanceRecord, ReferenceRecord, Run, WindowSpec
-from monitor.errors import DuplicateRun, InputError, UnknownReference
+from monitor.errors import DuplicateRun, InputError, UnknownReference, UnknownRetrainJob, UnknownRun
 from monitor.storage import _migrate, _postgres, _sqlite, alerting
 from monitor.storage._engine import WRITE, check_dialect, create_engine, translate_errors
 from monitor.storage._frames import prepare_labels, prepare_predictions, to_frame
@@ -33,9 +33,28 @@ from monitor.storage.aggregates import DURATION_BUCKETS, RunAggregates, row_coun
 from monitor.storage.layout import Kind, ModelLayout, build_layouts
 from monitor.storage.tables import PerformanceResultRow, ReferenceVersionRow, RunRow
 
-__all__ = ["Store"]
+__all__ = ["NewReference", "Store"]
 
 _WITH_RESULTS = (selectinload(RunRow.features), selectinload(RunRow.performance))
+
+
+class NewReference(Protocol):
+    """A fitted reference to store: its serialised profile, content hash, source and row count.
+
+    A protocol, so the API hands over its own small value without importing the storage layer.
+    """
+
+    @property
+    def profile(self) -> bytes: ...
+
+    @property
+    def content_hash(self) -> str: ...
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def n_rows(self) -> int: ...
 
 
 class Store:
@@ -135,19 +154,8 @@ class Store:
         """Store a new reference version (previous max + 1); older versions are kept."""
         self._config.monitor(monitor)
         with self._session(f"add a reference of monitor {monitor!r}") as session:
-            if self._postgres:  # serialise version numbering per monitor across processes
-                key = sa.func.hashtext(f"driftline.reference:{monitor}")
-                session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
-            latest = session.scalar(sa.select(sa.func.max(ReferenceVersionRow.version))
-                                    .where(ReferenceVersionRow.monitor == monitor))
-            if activate:
-                self._deactivate(session, monitor)
-            row = ReferenceVersionRow(monitor=monitor, version=(latest or 0) + 1, content_hash=content_hash,
-                                      created_at=datetime.now(UTC), source=source, n_rows=n_rows,
-                                      active=activate, profile=profile)
-            session.add(row)
-            session.flush()
-            return row.to_domain()
+            return self._insert_reference(session, monitor, profile, content_hash, source, n_rows,
+                                          activate=activate)
 
     def active_reference(self, monitor: str) -> ReferenceRecord | None:
         """The active reference version of ``monitor``, if it has one."""
@@ -210,12 +218,12 @@ class Store:
 
     def update_performance(self, run_id: str, performance: Sequence[PerformanceRecord], labelled_rows: int,
                            label_coverage: float | None, concept_drift: bool | None) -> None:
-        """Replace a run's performance results once late labels have arrived; ``LookupError`` if no such run."""
+        """Replace a run's performance results once late labels have arrived; :class:`UnknownRun` if no such run."""
         with self._session(f"update the performance of run {run_id!r}") as session:
             found = session.execute(sa.update(RunRow).where(RunRow.id == run_id).values(
                 labelled_rows=labelled_rows, label_coverage=label_coverage, concept_drift=concept_drift))
             if not found.rowcount:  # type: ignore[attr-defined]
-                raise LookupError(f"no run with id {run_id!r}")
+                raise UnknownRun(run_id)
             session.execute(sa.delete(PerformanceResultRow).where(PerformanceResultRow.run_id == run_id))
             for i, record in enumerate(performance):
                 row = PerformanceResultRow.from_domain(i, record)
@@ -272,7 +280,7 @@ class Store:
             return alerting.outbox_due(session, now, limit)
 
     def outbox_update(self, message: OutboxMessage) -> None:
-        """Store an attempt's result on the message with ``message.id``; ``LookupError`` if there is none."""
+        """Store an attempt's result on the message with ``message.id``; :class:`UnknownOutboxMessage` if none."""
         with self._session(f"update outbox message {message.id}") as session:
             alerting.outbox_update(session, message)
 
@@ -313,7 +321,7 @@ class Store:
     def update_retrain_job(self, job_id: str, *, status: JobStatus, detail: str | None = None,
                            triggered_at: datetime | None = None, completed_at: datetime | None = None,
                            reference_version: int | None = None) -> RetrainJob:
-        """Set the status and the given fields of a job; ``LookupError`` if there is no such job."""
+        """Set the status and the given fields of a job; :class:`UnknownRetrainJob` if there is no such job."""
         with self._session(f"update retrain job {job_id!r}") as session:
             return alerting.update_retrain_job(session, job_id, status=status, detail=detail,
                                                triggered_at=triggered_at, completed_at=completed_at,
@@ -336,6 +344,34 @@ class Store:
             return alerting.retrain_counts(session)
 
     # -- helpers ----------------------------------------------------------------------------
+    def complete_retrain_job(self, job_id: str, *, status: JobStatus, detail: str | None, completed_at: datetime,
+                             reference: NewReference | None = None) -> RetrainJob:
+        """End a job and, with ``reference``, promote it as the monitor's active reference: one transaction.
+
+        Either the job is updated and its reference is active, or nothing is written: a refused
+        update (a text the database does not take, a lost connection) must not leave a promoted
+        reference behind a job that still looks unfinished. A reference with the content of the
+        active one is not stored again; the job records the active version.
+        :class:`UnknownRetrainJob` if there is no such job.
+        """
+        with self._session(f"complete retrain job {job_id!r}") as session:
+            job = alerting.lock_retrain_job(session, job_id)
+            if job is None:
+                raise UnknownRetrainJob(job_id)
+            version = None
+            if reference is not None:
+                self._config.monitor(job.monitor)
+                active = session.scalar(sa.select(ReferenceVersionRow).where(
+                    ReferenceVersionRow.monitor == job.monitor, ReferenceVersionRow.active))
+                if active is not None and active.content_hash == reference.content_hash:
+                    version = active.version
+                else:
+                    version = self._insert_reference(session, job.monitor, reference.profile, reference.content_hash,
+                                                     reference.source, reference.n_rows, activate=True).version
+            return alerting.update_retrain_job(session, job_id, status=status, detail=detail,
+                                               triggered_at=None, completed_at=completed_at,
+                                               reference_version=version)
+
 
     def _monitor_names(self) -> list[str]:
         return [m.name for m in self._config.monitors]
@@ -370,3 +406,20 @@ def _unique_violation(exc: sa.exc.IntegrityError) -> bool:
     if getattr(orig, "sqlstate", None) == "23505":  # PostgreSQL unique_violation
         return True
     return getattr(orig, "sqlite_errorname", "") in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")
+    def _insert_reference(self, session: Session, monitor: str, profile: bytes, content_hash: str, source: str,
+                          n_rows: int, *, activate: bool) -> ReferenceRecord:
+        """A new reference version (previous max + 1) in ``session``'s transaction."""
+        if self._postgres:  # serialise version numbering per monitor across processes
+            key = sa.func.hashtext(f"driftline.reference:{monitor}")
+            session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+        latest = session.scalar(sa.select(sa.func.max(ReferenceVersionRow.version))
+                                .where(ReferenceVersionRow.monitor == monitor))
+        if activate:
+            self._deactivate(session, monitor)
+        row = ReferenceVersionRow(monitor=monitor, version=(latest or 0) + 1, content_hash=content_hash,
+                                  created_at=datetime.now(UTC), source=source, n_rows=n_rows,
+                                  active=activate, profile=profile)
+        session.add(row)
+        session.flush()
+        return row.to_domain()
+

@@ -4,28 +4,38 @@
 from ``DRIFTLINE_ALERTMANAGER_TOKEN``; it is idempotent on (fingerprint, startsAt), so
 Alertmanager's retries and repeats never start a second job. A retraining job reports back
 with ``POST /v1/retrain-jobs/{id}/complete`` and may register and promote a new reference.
+
+The new reference goes through the reference upload's validation (``ingest.reference_spec``),
+so a reference a run could not test (a feature without any value, an object or list for a
+value) is a 422 naming the row and field, and it is promoted in the transaction that completes
+the job: a refused completion writes nothing. Without alerting in this process (an app built
+around a given service) these routes answer 404 ``alerting is not enabled: ...``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import anyio.to_thread
-import pandas as pd
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alerts.alertmanager import AlertmanagerPayload
 from alerts.outbox import DeliveryStatus
 from alerts.retrain import JobStatus, RetrainJob
+from monitor import ingest
 from monitor.api.auth import require_api_key
-from monitor.api.deps import ConfigDep, ServiceDep, SettingsDep
-from monitor.api.errors import Unauthorized, UnknownJob
-from monitor.errors import InputError
+from monitor.api.deps import AlertingStoreDep, AlertsDep, ConfigDep, SettingsDep
+from monitor.api.schemas import ErrorMessage, ValidationErrorBody
+from monitor.config import MonitorConfig
+from monitor.errors import BatchInvalid, InputError, Unauthorized, UnknownRetrainJob
+from monitor.runner import fit_reference
 
 __all__ = ["router"]
 
@@ -45,11 +55,20 @@ async def require_alertmanager_token(
         raise Unauthorized
 
 
-def _alerts(request: Request) -> Any:
-    service = getattr(request.app.state, "alerts", None)
-    if service is None:
-        raise InputError("alerting is not enabled in this process", field="alerts")
-    return service
+#: Retraining job ids are ``uuid4().hex``; a path with a NUL byte can name no job (and PostgreSQL
+#: refuses NUL in text), so it is a 404 before any query.
+JobId = Annotated[str, Path(description="A retraining job's id.")]
+
+_DISABLED: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorMessage, "description": "No such job, or alerting is not enabled in this process."},
+    503: {"model": ErrorMessage, "description": "The store is unavailable."},
+}
+_COMPLETE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_DISABLED,
+    401: {"model": ErrorMessage, "description": "Missing or invalid API key."},
+    422: {"model": ValidationErrorBody, "description": "A bad field, or a reference row the monitor cannot use "
+                                                       "(`field` is `reference.<column>`, `row` its index)."},
+}
 
 
 class JobOut(BaseModel):
@@ -85,7 +104,16 @@ class Completion(BaseModel):
 
     status: Literal["succeeded", "failed"]
     detail: str | None = Field(None, max_length=2000)
-    reference: list[dict[str, Any]] | None = Field(None, description="rows of the new reference (promoted)")
+    reference: list[dict[str, Any]] | None = Field(None, description="rows of the new reference (promoted); "
+                                                                     "the columns of a reference upload")
+
+    @field_validator("detail")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        # PostgreSQL text cannot hold NUL: refuse it here, naming the field, instead of a 503 later.
+        if value is not None and "\x00" in value:
+            raise ValueError(f"contains a NUL character at position {value.index(chr(0))}")
+        return value
 
 
 class DeliveryOut(BaseModel):
@@ -103,10 +131,10 @@ class DeliveryOut(BaseModel):
     delivered_at: datetime | None
 
 
-@router.post("/v1/alertmanager/webhook", dependencies=[Depends(require_alertmanager_token)],
+@router.post("/v1/alertmanager/webhook", dependencies=[Depends(require_alertmanager_token)], responses=_DISABLED,
              summary="Receive an Alertmanager notification (version 4)")
-async def alertmanager_webhook(payload: AlertmanagerPayload, request: Request) -> dict[str, int]:
-    return await _alerts(request).alertmanager(payload)  # type: ignore[no-any-return]
+async def alertmanager_webhook(payload: AlertmanagerPayload, alerts: AlertsDep) -> dict[str, int]:
+    return await alerts.alertmanager(payload)
 
 
 class NotificationOut(BaseModel):
@@ -122,46 +150,90 @@ class NotificationOut(BaseModel):
     resolved_at: datetime | None
 
 
-@router.get("/v1/alertmanager/notifications", response_model=list[NotificationOut],
+Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many, newest first")]
+#: A monitor name as driftline.yaml allows it (so a hostile filter never reaches the database).
+MonitorFilter = Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
+                                            description="Only this monitor's jobs")]
+
+
+@router.get("/v1/alertmanager/notifications", response_model=list[NotificationOut], responses=_DISABLED,
             summary="Alert episodes received from Alertmanager, most recently received first")
-def list_notifications(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[NotificationOut]:
-    return [NotificationOut.model_validate(n) for n in request.app.state.store.alertmanager_notifications(limit)]
+def list_notifications(store: AlertingStoreDep, limit: Limit = 100) -> list[NotificationOut]:
+    return [NotificationOut.model_validate(n) for n in store.alertmanager_notifications(limit)]
 
 
-@router.get("/v1/retrain-jobs", response_model=list[JobOut], summary="List retraining jobs")
-def list_jobs(request: Request, monitor: str | None = None, limit: int = 100) -> list[JobOut]:
-    return [JobOut.from_domain(j) for j in request.app.state.store.retrain_jobs(monitor, limit=limit)]
+@router.get("/v1/retrain-jobs", response_model=list[JobOut], responses=_DISABLED, summary="List retraining jobs")
+def list_jobs(store: AlertingStoreDep, monitor: MonitorFilter = None, limit: Limit = 100) -> list[JobOut]:
+    return [JobOut.from_domain(j) for j in store.retrain_jobs(monitor, limit=limit)]
 
 
-@router.get("/v1/retrain-jobs/{job_id}", response_model=JobOut, summary="One retraining job")
-def get_job(job_id: str, request: Request) -> JobOut:
-    job = request.app.state.store.get_retrain_job(job_id)
+def _known_job(store: AlertingStoreDep, job_id: str) -> RetrainJob:
+    job = store.get_retrain_job(job_id) if "\x00" not in job_id else None
     if job is None:
-        raise UnknownJob(job_id)
-    return JobOut.from_domain(job)
+        raise UnknownRetrainJob(job_id)
+    return job
+
+
+@router.get("/v1/retrain-jobs/{job_id}", response_model=JobOut, responses=_DISABLED, summary="One retraining job")
+def get_job(job_id: JobId, store: AlertingStoreDep) -> JobOut:
+    return JobOut.from_domain(_known_job(store, job_id))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FittedReference:
+    """A validated, fitted reference for the store to promote (its ``NewReference``)."""
+
+    profile: bytes
+    content_hash: str
+    source: str
+    n_rows: int
+
+
+def _new_reference(monitor: MonitorConfig, rows: list[dict[str, Any]], source: str) -> FittedReference:
+    """Validate ``rows`` as a reference upload of ``monitor`` would be, and fit them.
+
+    The rows are read as the JSON body of ``POST /v1/monitors/{name}/reference`` (the same
+    parser and column rules); problems name ``reference.<column>`` and the row's index.
+    """
+    try:
+        frame = ingest.parse_batch(json.dumps(rows).encode(), ingest.Format.JSON, ingest.reference_spec(monitor),
+                                   now=datetime.now(UTC))
+        bundle = fit_reference(monitor, frame)
+    except BatchInvalid as exc:
+        raise BatchInvalid([ingest.Issue(i.row, _nested(i.field), i.message) for i in exc.issues],
+                           exc.total) from exc
+    except InputError as exc:
+        raise InputError(f"reference: {exc}", field=_nested(exc.field), row=exc.row) from exc
+    return FittedReference(profile=bundle.to_bytes(), content_hash=bundle.profile.content_hash, source=source,
+                        n_rows=len(frame))
+
+
+def _nested(field: str | None) -> str:
+    return "reference" if field in (None, "body") else f"reference.{field}"
 
 
 @router.post("/v1/retrain-jobs/{job_id}/complete", response_model=JobOut, dependencies=[Depends(require_api_key)],
-             summary="A retraining job reports back (and may promote a new reference)")
-async def complete_job(job_id: str, body: Completion, request: Request, service: ServiceDep,
-                       config: ConfigDep) -> JobOut:
-    store = request.app.state.store
-    job = await anyio.to_thread.run_sync(store.get_retrain_job, job_id)
-    if job is None:
-        raise UnknownJob(job_id)
-    version = None
+             responses=_COMPLETE_ERRORS, summary="A retraining job reports back (and may promote a new reference)")
+async def complete_job(job_id: JobId, body: Completion, store: AlertingStoreDep, config: ConfigDep) -> JobOut:
+    """End the job as ``succeeded`` or ``failed``. With ``succeeded`` and ``reference`` rows, those
+    rows (validated as a reference upload) become the monitor's active reference in the same
+    transaction; the job records its version."""
+    job = await anyio.to_thread.run_sync(_known_job, store, job_id)
+    reference = None
     if body.reference and body.status == "succeeded":
-        record = await service.register_reference(job.monitor, pd.DataFrame(body.reference), f"retrain:{job_id}")
-        version = record.version
-    updated = await anyio.to_thread.run_sync(lambda: store.update_retrain_job(
+        monitor = config.monitor(job.monitor)
+        reference = await anyio.to_thread.run_sync(_new_reference, monitor, body.reference, f"retrain:{job_id}")
+    updated = await anyio.to_thread.run_sync(lambda: store.complete_retrain_job(
         job_id, status=JobStatus(body.status), detail=body.detail, completed_at=datetime.now(UTC),
-        reference_version=version))
+        reference=reference))
     return JobOut.from_domain(updated)
 
 
-@router.get("/v1/deliveries", response_model=list[DeliveryOut], summary="Webhook deliveries (the outbox)")
-def list_deliveries(request: Request, status: DeliveryStatus | None = None, limit: int = 100) -> list[DeliveryOut]:
-    messages = request.app.state.store.outbox_messages(status, limit)
+@router.get("/v1/deliveries", response_model=list[DeliveryOut], responses=_DISABLED,
+            summary="Webhook deliveries (the outbox)")
+def list_deliveries(store: AlertingStoreDep, status: DeliveryStatus | None = None,
+                    limit: Limit = 100) -> list[DeliveryOut]:
+    messages = store.outbox_messages(status, limit)
     return [DeliveryOut(id=m.id, target=m.target, kind=m.kind, idempotency_key=m.idempotency_key,
                         status=str(m.status), attempts=m.attempts, next_attempt_at=m.next_attempt_at,
                         last_error=m.last_error, created_at=m.created_at, delivered_at=m.delivered_at)

@@ -13,10 +13,9 @@ from fastapi import APIRouter, Path
 from fastapi.responses import HTMLResponse
 
 from monitor.api.deps import ConfigDep, ServiceDep, StoreDep, StoreLike
-from monitor.api.errors import UnknownRun
 from monitor.api.schemas import ErrorMessage
 from monitor.domain import Run, RunStatus
-from monitor.errors import DriftlineError
+from monitor.errors import NoReportableRun, UnknownRun  # NoReportableRun stays importable from here
 from monitor.reports import CONTENT_SECURITY_POLICY
 
 __all__ = ["NoReportableRun", "router"]
@@ -31,19 +30,6 @@ _HTML: dict[int | str, dict[str, object]] = {
           "description": "A self-contained HTML page (inline CSS and SVG, no script)."},
     503: {"model": ErrorMessage, "description": "The store is unavailable."},
 }
-
-
-class NoReportableRun(UnknownRun):
-    """A monitor without a run that ended ``ok`` or ``drift``: there are no results to report.
-
-    A subclass of :class:`UnknownRun` so the API's one 404 mapping covers it.
-    """
-
-    def __init__(self, monitor: str) -> None:
-        # Skip UnknownRun's message ("no run with id ..."), which would be wrong here.
-        DriftlineError.__init__(self, f"monitor {monitor!r} has no run with status ok or drift")
-        self.run_id = ""
-        self.monitor = monitor
 
 
 def _html(page: str) -> HTMLResponse:
