@@ -282,3 +282,33 @@ async def test_a_run_during_a_database_outage_stores_no_database_address(
     assert (r.status_code, r.json()) == (503, {"detail": "storage unavailable"})
     logged = "\n".join(rec.getMessage() for rec in caplog.records)
     assert "leaky_user" in logged and "leaky_db" in logged and "pw-7c1e" not in logged
+
+
+# -- delivery: httpx's errors stop at the adapter -----------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_an_unparsable_webhook_url_fails_its_message_and_not_the_pass() -> None:
+    """``httpx.InvalidURL`` is no ``HTTPError``: it used to escape the deliverer and abort the pass,
+    so every message behind a misconfigured target waited forever."""
+    from alerts.delivery import Deliverer
+    from alerts.outbox import DeliveryStatus, OutboxMessage
+    from monitor.config import WebhookTarget
+    from tests.alerts.test_alerts_units import MemoryOutbox
+
+    targets = {"broken": WebhookTarget(name="broken", url="http://[::1/hook", max_attempts=1),
+               "ok": WebhookTarget(name="ok", url="http://receiver.test/hook")}
+    outbox = MemoryOutbox([OutboxMessage(target="broken", idempotency_key="k1", kind="alert", payload="{}"),
+                           OutboxMessage(target="ok", idempotency_key="k2", kind="alert", payload="{}")])
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(204)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        deliverer = Deliverer(outbox, client, targets, now=lambda: datetime(2026, 1, 1, tzinfo=UTC))
+        assert await deliverer.deliver_due() == 1
+    broken, ok = outbox.messages[0], outbox.messages[1]
+    assert (broken.status, broken.last_error) == (DeliveryStatus.DEAD_LETTER, "InvalidURL")
+    assert ok.status is DeliveryStatus.DELIVERED and seen == ["http://receiver.test/hook"]
