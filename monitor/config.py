@@ -16,7 +16,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from monitor.errors import ConfigErrors  # lives in the one error tree; importable from here too
+from monitor import _yaml
+from monitor.errors import ConfigError
 from monitor.stats.concept import Detector
 from monitor.stats.correction import Correction
 from monitor.stats.performance import Task
@@ -343,38 +344,40 @@ class DriftlineConfig(_Frozen):
         raise UnknownMonitor(name)
 
 
-def _plain(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> Any:
-    """A composed YAML node as plain Python data, recording each path's line (1-based)."""
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            out[key] = _plain(value_node, (*path, key), lines)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_plain(v, (*path, i), lines) for i, v in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+class ConfigErrors(ConfigError):
+    """Every error of one configuration file, one line each (``file:line path: message``)."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+def _plain(node: yaml.Node, source: str, lines: dict[tuple[Any, ...], int]) -> Any:
+    """A composed YAML node as plain Python data, recording each path's line (1-based).
+
+    Bounded (:mod:`monitor._yaml`): aliases count towards a budget of nodes, a cycle or a
+    repeated key is an error naming its line.
+    """
+    return _yaml.plain(node, source, lines)
 
 
 def load_config(path: str | Path) -> DriftlineConfig:
-    """Load and validate ``driftline.yaml``; raise :class:`ConfigErrors` listing every problem."""
+    """Load and validate ``driftline.yaml``; raise :class:`ConfigErrors` listing every problem.
+
+    A file that is not UTF-8 text, not YAML, nested too deep, expanding too far through aliases
+    or repeating a key is one error line, like a schema error.
+    """
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise ConfigErrors([f"{p}: cannot read: {exc.strerror}"]) from exc
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigErrors([f"{p}{line}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from exc
-    if node is None:
-        raise ConfigErrors([f"{p}:1: the file is empty; it needs a 'monitors' list"])
     lines: dict[tuple[Any, ...], int] = {}
-    data = _plain(node, (), lines)
+    try:
+        node, source = _yaml.compose_file(p)
+        if node is None:
+            raise ConfigErrors([f"{p}:1: the file is empty; it needs a 'monitors' list"])
+        data = _plain(node, source, lines)
+    except ConfigErrors:
+        raise
+    except ConfigError as exc:
+        raise ConfigErrors([str(exc)]) from None
     try:
         return DriftlineConfig.model_validate(data)
     except ValidationError as exc:
@@ -404,6 +407,12 @@ class Settings(BaseSettings):
     config: Path = Path("driftline.yaml")
     api_keys: SecretStr = SecretStr("")
     max_body_bytes: int = 64 * 2**20
+    #: Limits of one ingest or reference batch, checked before a parser reads it (docs/api.md).
+    max_nesting_depth: int = Field(32, ge=2)
+    max_batch_rows: int = Field(1_000_000, ge=1)
+    max_batch_values: int = Field(50_000_000, ge=1)
+    max_batch_columns: int = Field(1_000, ge=1)
+    max_decompressed_bytes: int = Field(512 * 2**20, ge=1)
     scheduler: bool = True
     public_url: str = "http://127.0.0.1:8000"
     alertmanager_token: SecretStr = SecretStr("")

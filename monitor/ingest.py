@@ -41,6 +41,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,19 +57,23 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
+from monitor._scan import BatchTooLarge, Limits, check_parquet, check_rows, json_shape
 from monitor.config import DriftlineConfig, MonitorConfig
 # UnknownModel and BatchInvalid (at most MAX_ISSUES issues) live in the one error tree; importable from here too.
 from monitor.errors import BatchInvalid, ConfigError, InputError, UnknownModel
 from monitor.stats.performance import Task
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "MAX_ISSUES",
     "BatchInvalid",
     "BatchSpec",
+    "BatchTooLarge",
     "Column",
     "Format",
     "Issue",
     "Kind",
+    "Limits",
     "Presence",
     "UnknownModel",
     "label_spec",
@@ -82,6 +87,9 @@ __all__ = [
 
 #: At most this many problems are reported for one batch (the total is counted).
 MAX_ISSUES = 100
+
+#: The limits of a batch when the caller gives none (those of the default settings).
+DEFAULT_LIMITS = Limits()
 
 _CSV_NULLS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL"]
 _EXACT_INT = 2.0**53
@@ -281,20 +289,98 @@ _INT_DTYPES: dict[pa.DataType, Any] = {
 }
 
 
+#: A NUL character or a lone surrogate: text no store can hold (PostgreSQL refuses NUL, and a lone
+#: surrogate has no UTF-8 encoding). ``surrogateescape`` also turns undecodable bytes into these.
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+_UNDECODED = re.compile("[\udc80-\udcff]")
+
+
+def _safe(name: str) -> str:
+    """A column name as it can be echoed in a JSON response (escaped if it is not clean text)."""
+    return ascii(name)[1:-1] if _BAD_TEXT.search(name) else name
+
+
+def _check_utf8(table: pa.Table) -> None:
+    """Refuse text that is not UTF-8 (Arrow's JSON and Parquet readers pass it through), naming
+    the first bad row of each column, before pandas would fail to decode it."""
+    try:
+        table.validate(full=True)
+        return
+    except pa.ArrowInvalid:
+        pass
+    issues: list[Issue] = []
+    for f, column in zip(table.schema, table.columns, strict=True):
+        try:
+            column.validate(full=True)
+        except pa.ArrowInvalid:
+            row = None
+            if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+                raw = column.cast(pa.large_binary()).to_pylist()  # the bad path only: find the row
+                row = next((i for i, v in enumerate(raw) if v is not None and not _decodes(v)), None)
+            issues.append(Issue(row, _safe(f.name), "not valid UTF-8 text"))
+    raise BatchInvalid(issues or [Issue(None, "body", "not valid UTF-8 text")], max(len(issues), 1))
+
+
+def _decodes(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _arrow_frame(table: pa.Table) -> pd.DataFrame:
     for i, f in enumerate(table.schema):
         if pa.types.is_dictionary(f.type):
             table = table.set_column(i, f.name, table.column(i).cast(f.type.value_type))
+    _check_utf8(table)
     frame: pd.DataFrame = table.to_pandas(types_mapper=_INT_DTYPES.get)
     return frame if isinstance(frame.index, pd.RangeIndex) else frame.reset_index(drop=True)
 
 
-def _records_frame(records: list[Any]) -> pd.DataFrame:
-    """Python records as a frame; pandas infers each column's type (mixed columns stay object)."""
+def _records_frame(records: list[Any], limits: Limits) -> pd.DataFrame:
+    """Python records as a frame of Python values (``object`` columns), so an integer too large for
+    int64 keeps every digit; the distinct keys are counted before any frame is built."""
     if set(map(type, records)) - {dict}:
         row = next(i for i, r in enumerate(records) if not isinstance(r, dict))
         raise InputError(f"row {row}: expected a JSON object, got {_show(records[row])}", row=row)
-    return pd.DataFrame(records) if records else pd.DataFrame()
+    keys: set[str] = set().union(*records)
+    if len(keys) > limits.max_columns:
+        shown = ", ".join(_show(k) for k in sorted(keys)[:5])
+        raise InputError(f"the batch has {len(keys)} distinct columns ({shown}, ...), over the limit of "
+                         f"{limits.max_columns} (DRIFTLINE_MAX_BATCH_COLUMNS)", field="body")
+    check_rows(len(records), len(records) * len(keys), limits)
+    unsafe = {k for k in keys if _BAD_TEXT.search(k)}
+    if unsafe:  # a key no column index can hold: renamed to its escaped text (and then unknown)
+        records = [{_safe(k) if k in unsafe else k: v for k, v in r.items()} for r in records]
+    return pd.DataFrame(records, dtype=object) if records else pd.DataFrame()
+
+
+def _arrow_safe(body: bytes, spec: BatchSpec, keys: int, big_integers: bool) -> bool:
+    """Whether Arrow may read a JSON body: every key is one of the spec's (Arrow slows down with
+    each new field name) and no integer would lose digits as a float.
+
+    A key is counted as ``"name":`` not preceded by a backslash: in valid JSON that is a key and
+    nothing else, so the counts match the colons outside strings exactly when all keys are known.
+    """
+    if big_integers:
+        return False
+    known = 0
+    for name in {c.name for c in spec.columns} | spec.ignored:
+        token = json.dumps(name, ensure_ascii=False).encode() + b":"
+        known += body.count(token) - body.count(b"\\" + token)
+    return known == keys
+
+
+def _load_json(text: bytes, where: str, row: int | None = None) -> Any:
+    try:
+        return json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{where}is not valid UTF-8 (byte {exc.start})", field=None if row is not None else "body",
+                         row=row) from exc
+    except (ValueError, RecursionError) as exc:
+        raise InputError(f"{where}is not valid JSON: {_first_line(exc)}", field=None if row is not None else "body",
+                         row=row) from exc
 
 
 def _text_fields(spec: BatchSpec) -> list[pa.Field]:
@@ -311,45 +397,46 @@ def _inferred_frame(table: pa.Table, spec: BatchSpec) -> pd.DataFrame | None:
     return _arrow_frame(table)
 
 
-def _read_json(body: bytes, spec: BatchSpec) -> pd.DataFrame:
-    wrapped = b'{"rows":' + body + b"}"
-    options = pa_json.ParseOptions(newlines_in_values=True, unexpected_field_behavior="infer",
-                                   explicit_schema=pa.schema([("rows", pa.list_(pa.struct(_text_fields(spec))))]))
-    try:
-        table = pa_json.read_json(io.BytesIO(wrapped), parse_options=options,
-                                  read_options=pa_json.ReadOptions(block_size=len(wrapped) + 64))
-        if table.num_columns == 1 and table.num_rows == 1:
-            structs = table.column(0).chunk(0).flatten()
-            if structs.null_count == 0:
-                frame = _inferred_frame(pa.Table.from_struct_array(structs), spec)
-                if frame is not None:
-                    return frame
-    except pa.ArrowException:
-        pass  # mixed types in a column, or not an array of objects: parse in Python
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise InputError(f"the body is not valid JSON: {_first_line(exc)}", field="body") from exc
-    if not isinstance(data, list):
-        raise InputError(f"the body must be a JSON array of objects, not {type(data).__name__}", field="body")
-    return _records_frame(data)
-
-
-def _read_ndjson(body: bytes, spec: BatchSpec) -> pd.DataFrame:
-    options = pa_json.ParseOptions(explicit_schema=pa.schema(_text_fields(spec)), unexpected_field_behavior="infer")
-    try:
-        frame = _inferred_frame(pa_json.read_json(io.BytesIO(body), parse_options=options), spec)
-        if frame is not None:
-            return frame
-    except pa.ArrowException:
-        pass  # mixed types in a column, or a bad line: parse line by line
-    records = []
-    for row, line in enumerate(ln for ln in body.splitlines() if ln.strip()):
+def _read_json(body: bytes, spec: BatchSpec, limits: Limits) -> pd.DataFrame:
+    shape = json_shape(body, lines=False, max_depth=limits.max_depth)
+    check_rows(shape.rows, shape.values, limits)
+    if _arrow_safe(body, spec, shape.keys, shape.big_integers):
+        wrapped = b'{"rows":' + body + b"}"
+        options = pa_json.ParseOptions(newlines_in_values=True, unexpected_field_behavior="infer",
+                                       explicit_schema=pa.schema([("rows", pa.list_(pa.struct(_text_fields(spec))))]))
         try:
-            records.append(json.loads(line))
-        except (ValueError, RecursionError) as exc:
-            raise InputError(f"row {row}: not a JSON object: {_first_line(exc)}", row=row) from exc
-    return _records_frame(records)
+            table = pa_json.read_json(io.BytesIO(wrapped), parse_options=options,
+                                      read_options=pa_json.ReadOptions(block_size=len(wrapped) + 64))
+            if table.num_columns == 1 and table.num_rows == 1 and table.column(0).null_count == 0:
+                structs = table.column(0).chunk(0).flatten()
+                if structs.null_count == 0:
+                    frame = _inferred_frame(pa.Table.from_struct_array(structs), spec)
+                    if frame is not None:
+                        return frame
+        except pa.ArrowException:
+            pass  # mixed types in a column, or not an array of objects: parse in Python
+    data = _load_json(body, "the body ")
+    if not isinstance(data, list):
+        got = "null" if data is None else type(data).__name__
+        raise InputError(f"the body must be a JSON array of objects, not {got}", field="body")
+    return _records_frame(data, limits)
+
+
+def _read_ndjson(body: bytes, spec: BatchSpec, limits: Limits) -> pd.DataFrame:
+    shape = json_shape(body, lines=True, max_depth=limits.max_depth)
+    check_rows(shape.rows, shape.values, limits)
+    if _arrow_safe(body, spec, shape.keys, shape.big_integers):
+        options = pa_json.ParseOptions(explicit_schema=pa.schema(_text_fields(spec)),
+                                       unexpected_field_behavior="infer")
+        try:
+            frame = _inferred_frame(pa_json.read_json(io.BytesIO(body), parse_options=options), spec)
+            if frame is not None:
+                return frame
+        except pa.ArrowException:
+            pass  # mixed types in a column, or a bad line: parse line by line
+    records = [_load_json(line, f"row {row}: ", row)
+               for row, line in enumerate(ln for ln in body.splitlines() if ln.strip())]
+    return _records_frame(records, limits)
 
 
 def _csv_ragged_row(body: bytes) -> int | None:
@@ -359,7 +446,36 @@ def _csv_ragged_row(body: bytes) -> int | None:
     return next((i for i, fields in enumerate(reader) if len(fields) != len(header)), None)
 
 
-def _read_csv(body: bytes, spec: BatchSpec) -> pd.DataFrame:
+def _csv_problem(body: bytes) -> InputError | None:
+    """The first unterminated quote or undecodable field of a CSV body, by row (0-based) and field."""
+    reader = csv.reader(io.TextIOWrapper(io.BytesIO(body), encoding="utf-8", errors="surrogateescape",
+                                         newline=""), strict=True)
+    row = -1  # the header
+    try:
+        header = next(reader, [])
+        for row, fields in enumerate(reader):
+            for name, value in zip(header, fields, strict=False):
+                if _UNDECODED.search(value):
+                    return InputError(f"row {row}, field {_safe(name)!r}: not valid UTF-8 text", field=_safe(name),
+                                      row=row)
+    except csv.Error as exc:
+        row += 1  # the row being read when the error came
+        return InputError(f"row {row}: the body is not readable CSV: {exc} (a quote opened in this row "
+                          "is never closed)", field="body", row=row)
+    return None
+
+
+def _read_csv(body: bytes, spec: BatchSpec, limits: Limits) -> pd.DataFrame:
+    header = body.split(b"\n", 1)[0]
+    columns = header.count(b",") + 1
+    if columns > limits.max_columns:
+        raise InputError(f"the CSV header has {columns} fields, over the limit of {limits.max_columns} "
+                         "(DRIFTLINE_MAX_BATCH_COLUMNS)", field="body")
+    rows = body.count(b"\n")
+    check_rows(rows, rows * columns, limits)
+    if body.count(b'"') % 2:  # an odd number of quotes: one opens a field that never ends
+        raise _csv_problem(body) or InputError("the body is not readable CSV: a quote is never closed",
+                                               field="body")
     text_columns = {c.name: pa.string() for c in spec.columns if c.kind is not Kind.NUMBER}
     try:
         table = pa_csv.read_csv(io.BytesIO(body), convert_options=pa_csv.ConvertOptions(
@@ -368,28 +484,43 @@ def _read_csv(body: bytes, spec: BatchSpec) -> pd.DataFrame:
         row = _csv_ragged_row(body)
         if row is not None:
             raise InputError(f"row {row}: the number of fields differs from the header's", row=row) from exc
-        raise InputError(f"the body is not readable CSV: {_first_line(exc)}", field="body") from exc
+        raise _csv_problem(body) or InputError(f"the body is not readable CSV: {_first_line(exc)}",
+                                               field="body") from exc
     return _arrow_frame(table)
 
 
-def _read_parquet(body: bytes) -> pd.DataFrame:
+def _read_parquet(body: bytes, limits: Limits) -> pd.DataFrame:
+    """A Parquet body, within the limits its footer declares and within what it really inflates to."""
     try:
-        return _arrow_frame(pq.read_table(pa.BufferReader(body)))
+        file = pq.ParquetFile(pa.BufferReader(body))
+        check_parquet(file.metadata, limits)
+        batches, size = [], 0
+        for batch in file.iter_batches(batch_size=64 * 1024):
+            size += batch.nbytes
+            if size > limits.max_decompressed_bytes:
+                raise BatchTooLarge(f"the Parquet file inflates to more than {size} bytes",
+                                    setting="DRIFTLINE_MAX_DECOMPRESSED_BYTES", limit=limits.max_decompressed_bytes)
+            batches.append(batch)
+        table = pa.Table.from_batches(batches, schema=file.schema_arrow)
     except (pa.ArrowException, OSError) as exc:
         raise InputError(f"the body is not a readable Parquet file: {_first_line(exc)}", field="body") from exc
+    return _arrow_frame(table)
 
 
-def read_frame(body: bytes, fmt: Format, spec: BatchSpec) -> pd.DataFrame:
-    """The body as a raw frame, one column per field as sent (CSV reads ``spec``'s text columns as text)."""
+def read_frame(body: bytes, fmt: Format, spec: BatchSpec, limits: Limits = DEFAULT_LIMITS) -> pd.DataFrame:
+    """The body as a raw frame, one column per field as sent (CSV reads ``spec``'s text columns as text).
+
+    The body is measured against ``limits`` before a parser reads it (:mod:`monitor._scan`).
+    """
     if not body or body.isspace():
         raise InputError("the body is empty", field="body")
     if fmt is Format.JSON:
-        return _read_json(body, spec)
+        return _read_json(body, spec, limits)
     if fmt is Format.NDJSON:
-        return _read_ndjson(body, spec)
+        return _read_ndjson(body, spec, limits)
     if fmt is Format.CSV:
-        return _read_csv(body, spec)
-    return _read_parquet(body)
+        return _read_csv(body, spec, limits)
+    return _read_parquet(body, limits)
 
 
 # --- validating and converting columns --------------------------------------------------------
@@ -466,7 +597,8 @@ def _categories(s: pd.Series, present: NDArray[np.bool_], *, allow_bool: bool = 
         return s.astype("str"), bad  # Arrow-backed text passes through without a copy to Python
     elif dtype == object:  # mixed Python values: one JSON column holding strings, ints, booleans ...
         convert = np.frompyfunc(lambda v: _category_value(v, allow_bool=allow_bool), 1, 1)
-        mapped = convert(s.to_numpy(dtype=object))
+        with np.errstate(invalid="ignore"):  # see _bad_text: a stale FPU flag, not this loop's
+            mapped = convert(s.to_numpy(dtype=object))
         bad = mapped == _BAD
         values[~bad] = mapped[~bad]
     else:
@@ -522,6 +654,25 @@ class _Issues:
             raise BatchInvalid([issue for _, _, issue in first], self.total)
 
 
+def _bad_text(s: pd.Series) -> NDArray[np.bool_]:
+    """Values holding a NUL or a lone surrogate (vectorised over Arrow text; element-wise, in C,
+    over Python objects)."""
+    if _is_text(s.dtype):  # Arrow text is valid UTF-8 (checked when read), so only NUL can be in it
+        return s.str.contains("\x00", regex=False, na=False).to_numpy(dtype=bool)
+    if s.dtype != object:
+        return np.zeros(len(s), dtype=bool)
+    text = s.to_numpy(dtype=object)
+    is_str = np.frompyfunc(lambda v: isinstance(v, str) and _BAD_TEXT.search(v) is not None, 1, 1)
+    # An object loop does no float arithmetic, but NumPy reports the FPU's sticky flags after it,
+    # and code run before (a driver, a float conversion) may have left "invalid" set.
+    with np.errstate(invalid="ignore"):
+        return is_str(text).astype(bool) if len(text) else np.zeros(0, dtype=bool)
+
+
+def _bad_text_message(s: pd.Series) -> Callable[[int], str]:
+    return lambda row: f"text must be valid UTF-8 without NUL characters or lone surrogates, got {_show(s.iloc[row])}"
+
+
 def _wrong_value(s: pd.Series, kind: Kind) -> Callable[[int], str]:
     return lambda row: f"expected {_EXPECTED[kind]}, got {_show(s.iloc[row])}"
 
@@ -548,12 +699,17 @@ def validate_frame(raw: pd.DataFrame, spec: BatchSpec, *, now: datetime, textual
         if name not in by_name and name not in spec.ignored and n:
             rows = np.flatnonzero(raw[name].notna().to_numpy(dtype=bool))[:1]
             listed = ", ".join(accepted[:15]) + (", ..." if len(accepted) > 15 else "")
-            issues.add(-1, rows if len(rows) else [0], name,
+            issues.add(-1, rows if len(rows) else [0], _safe(name),
                        lambda r: f"unknown column; {spec.what} takes {listed}")
     out: dict[str, pd.Series] = {}
     for order, col in enumerate(spec.columns):
         s = raw[col.name] if col.name in raw.columns else pd.Series(np.full(n, None, dtype=object))
         present = s.notna().to_numpy(dtype=bool)
+        if col.kind in (Kind.ID, Kind.CATEGORY):
+            text_bad = _bad_text(s)
+            if text_bad.any():
+                issues.add(order, np.flatnonzero(text_bad), col.name, _bad_text_message(s))
+                s = s.where(~text_bad)  # reported once; the rest of the column is still checked
         if col.kind is Kind.NUMBER:
             values, bad = _numbers(s, present, textual)
         elif col.kind is Kind.CATEGORY:
@@ -574,6 +730,8 @@ def validate_frame(raw: pd.DataFrame, spec: BatchSpec, *, now: datetime, textual
     return pd.DataFrame(out, index=pd.RangeIndex(n))
 
 
-def parse_batch(body: bytes, fmt: Format, spec: BatchSpec, *, now: datetime) -> pd.DataFrame:
-    """Read and validate one batch; raises :class:`InputError` (:class:`BatchInvalid` per row)."""
-    return validate_frame(read_frame(body, fmt, spec), spec, now=now, textual=fmt is Format.CSV)
+def parse_batch(body: bytes, fmt: Format, spec: BatchSpec, *, now: datetime,
+                limits: Limits = DEFAULT_LIMITS) -> pd.DataFrame:
+    """Read and validate one batch; raises :class:`InputError` (:class:`BatchInvalid` per row,
+    :class:`BatchTooLarge` over a size limit)."""
+    return validate_frame(read_frame(body, fmt, spec, limits), spec, now=now, textual=fmt is Format.CSV)

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from monitor._yaml import compose_file, plain
 from monitor.errors import ConfigError
 from monitor.stats.check import ColumnOptions
 from monitor.stats.types import ColumnType, DriftMethod
@@ -95,14 +94,10 @@ def parse_schema(data: Any, source: str = "schema") -> Schema:
 
 
 def load_schema(path: str | Path) -> Schema:
-    """Read and validate a schema file (YAML, of which JSON is a subset)."""
-    p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read: {exc.strerror}", path=str(p)) from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{p}{where}: not valid YAML", path=str(p), line=mark.line + 1 if mark else None) from exc
-    return parse_schema(data, str(p))
+    """Read and validate a schema file (YAML, of which JSON is a subset).
+
+    Read like ``driftline.yaml`` (:mod:`monitor._yaml`): bounded in depth and alias expansion,
+    a repeated column an error with its line, a binary file a one-line error.
+    """
+    node, source = compose_file(path)
+    return parse_schema(None if node is None else plain(node, source), source)

@@ -1,17 +1,39 @@
-"""Reading a batch body: its format from the Content-Type, its bytes within the size limit."""
+"""Reading a batch body: its format from the Content-Type, its bytes within the size limit, and
+parsing it off the event loop within the batch limits of the settings."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+import anyio.to_thread
+import pandas as pd
 from fastapi import Request
 from starlette.requests import ClientDisconnect
 
 from monitor.api.errors import PayloadTooLarge, UnsupportedMediaType
+from monitor.config import Settings
 from monitor.errors import InputError
-from monitor.ingest import Format, looks_like_parquet
+from monitor.ingest import (
+    BatchSpec,
+    BatchTooLarge,
+    Format,
+    Limits,
+    looks_like_parquet,
+    parse_batch,
+)
 
-__all__ = ["BATCH_BODY", "batch_format", "check_media_type", "media_type", "read_batch", "read_body"]
+__all__ = ["BATCH_BODY", "BatchOverLimit", "batch_format", "batch_limits", "check_media_type", "media_type",
+           "parse_body", "read_batch", "read_body"]
+
+
+class BatchOverLimit(PayloadTooLarge):
+    """A batch over a row, value or decompressed-size limit: a 413 like an oversized body (the
+    handler of :class:`PayloadTooLarge` answers it), with the message naming the limit passed."""
+
+    def __init__(self, exc: BatchTooLarge) -> None:
+        Exception.__init__(self, str(exc))
+        self.limit = exc.limit
 
 _MEDIA_TYPES = {
     "application/json": Format.JSON,
@@ -84,6 +106,22 @@ async def read_batch(request: Request, limit: int) -> tuple[bytes, Format]:
     check_media_type(request.headers.get("content-type"))
     body = await read_body(request, limit)
     return body, batch_format(request.headers.get("content-type"), body)
+
+
+def batch_limits(settings: Settings) -> Limits:
+    """The batch limits of the deployment (``DRIFTLINE_MAX_NESTING_DEPTH`` ...)."""
+    return Limits(max_depth=settings.max_nesting_depth, max_rows=settings.max_batch_rows,
+                  max_values=settings.max_batch_values, max_columns=settings.max_batch_columns,
+                  max_decompressed_bytes=settings.max_decompressed_bytes)
+
+
+async def parse_body(body: bytes, fmt: Format, spec: BatchSpec, settings: Settings) -> pd.DataFrame:
+    """Parse and validate a batch in a worker thread: 422 for bad rows, 413 over a size limit."""
+    now, limits = datetime.now(UTC), batch_limits(settings)
+    try:
+        return await anyio.to_thread.run_sync(lambda: parse_batch(body, fmt, spec, now=now, limits=limits))
+    except BatchTooLarge as exc:
+        raise BatchOverLimit(exc) from exc
 
 
 #: The request body of the batch endpoints, for the OpenAPI document (they read raw bytes).

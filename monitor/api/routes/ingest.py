@@ -7,17 +7,21 @@ written, in one store transaction: a batch with one bad row writes nothing.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Annotated
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Path, Request
 
 from monitor import ingest
-from monitor.api._body import BATCH_BODY, read_batch
+from monitor.api._body import BATCH_BODY, parse_body, read_batch
 from monitor.api.auth import require_api_key
 from monitor.api.deps import ConfigDep, ServiceDep, SettingsDep, StoreDep
-from monitor.api.schemas import ErrorMessage, IngestResponse, LabelResponse, ValidationErrorBody
+from monitor.api.schemas import (
+    ErrorMessage,
+    IngestResponse,
+    LabelResponse,
+    ValidationErrorBody,
+)
 
 __all__ = ["router"]
 
@@ -30,7 +34,8 @@ ModelName = Annotated[str, Path(description="The model name of one or more monit
 _ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorMessage, "description": "Missing or invalid API key."},
     404: {"model": ErrorMessage, "description": "No monitor watches this model."},
-    413: {"model": ErrorMessage, "description": "The body is over DRIFTLINE_MAX_BODY_BYTES."},
+    413: {"model": ErrorMessage, "description": "The body is over DRIFTLINE_MAX_BODY_BYTES, or the batch over "
+                                                "DRIFTLINE_MAX_BATCH_ROWS, _VALUES or _DECOMPRESSED_BYTES."},
     415: {"model": ErrorMessage, "description": "A Content-Type other than the accepted ones."},
     422: {"model": ValidationErrorBody, "description": "Bad rows, each named by row (0-based) and field; "
                                                         "nothing was written."},
@@ -49,8 +54,7 @@ async def ingest_predictions(model: ModelName, request: Request, store: StoreDep
     """
     spec = ingest.prediction_spec(config, model)
     body, fmt = await read_batch(request, settings.max_body_bytes)
-    now = datetime.now(UTC)
-    frame = await anyio.to_thread.run_sync(lambda: ingest.parse_batch(body, fmt, spec, now=now))
+    frame = await parse_body(body, fmt, spec, settings)
     if frame.empty:
         return IngestResponse(accepted=0, duplicates=0)
     # On the wire the id and time are always `prediction_id` and `timestamp`; the store names
@@ -74,8 +78,7 @@ async def ingest_labels(model: ModelName, request: Request, store: StoreDep, ser
     """
     spec = ingest.label_spec(config, model)
     body, fmt = await read_batch(request, settings.max_body_bytes)
-    now = datetime.now(UTC)
-    frame = await anyio.to_thread.run_sync(lambda: ingest.parse_batch(body, fmt, spec, now=now))
+    frame = await parse_body(body, fmt, spec, settings)
     if frame.empty:
         return LabelResponse(updated=0, unknown_ids=[])
     result = await anyio.to_thread.run_sync(store.ingest_labels, model, frame)

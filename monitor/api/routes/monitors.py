@@ -6,11 +6,10 @@ import logging
 from datetime import UTC, datetime
 from typing import Annotated
 
-import anyio.to_thread
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from monitor import ingest
-from monitor.api._body import BATCH_BODY, read_batch
+from monitor.api._body import BATCH_BODY, parse_body, read_batch
 from monitor.api.auth import require_api_key
 from monitor.api.deps import ConfigDep, ServiceDep, SettingsDep, StoreDep
 from monitor.api.schemas import (
@@ -87,7 +86,8 @@ async def run_now(name: MonitorName, response: Response, service: ServiceDep, co
 
 
 @router.post("/{name}/reference", response_model=ReferenceCreated, status_code=201,
-             responses={**_WRITE_ERRORS, 413: {"model": ErrorMessage, "description": "Over DRIFTLINE_MAX_BODY_BYTES."},
+             responses={**_WRITE_ERRORS, 413: {"model": ErrorMessage,
+                                                "description": "Over DRIFTLINE_MAX_BODY_BYTES or a batch limit."},
                         415: {"model": ErrorMessage, "description": "An unsupported Content-Type."}},
              openapi_extra=BATCH_BODY, dependencies=[Depends(require_api_key)], summary="Upload a reference")
 async def upload_reference(name: MonitorName, request: Request, service: ServiceDep, config: ConfigDep,
@@ -99,8 +99,7 @@ async def upload_reference(name: MonitorName, request: Request, service: Service
     """
     spec = ingest.reference_spec(config.monitor(name))
     body, fmt = await read_batch(request, settings.max_body_bytes)
-    now = datetime.now(UTC)
-    frame = await anyio.to_thread.run_sync(lambda: ingest.parse_batch(body, fmt, spec, now=now))
+    frame = await parse_body(body, fmt, spec, settings)
     if frame.empty:
         raise InputError("the reference has no rows", field="body")
     record = await service.register_reference(name, frame, source="upload")
