@@ -52,7 +52,8 @@ def _check_depth(text: str, source: str) -> None:
         if isinstance(event, _STARTS):
             depth += 1
             if depth > MAX_DEPTH:
-                raise _error(source, event.start_mark.line + 1, f"nests deeper than {MAX_DEPTH} levels")
+                mark = event.start_mark
+                raise _error(source, mark.line + 1 if mark else None, f"nests deeper than {MAX_DEPTH} levels")
         elif isinstance(event, _ENDS):
             depth -= 1
 
