@@ -16,7 +16,6 @@ Pure: no I/O, settings or logging; the limits arrive as a :class:`Limits`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,14 +52,12 @@ class BatchTooLarge(InputError):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JsonShape:
-    """What :func:`json_shape` measured: ``keys`` counts the object keys (colons outside strings);
-    ``big_integers`` says an integer literal has 16 digits or more (Arrow would read it as a float)."""
+    """What :func:`json_shape` measured: ``keys`` counts the object keys (colons outside strings)."""
 
     depth: int
     rows: int
     values: int
     keys: int
-    big_integers: bool
 
 
 _QUOTE, _BACKSLASH, _NEWLINE, _COMMA, _COLON = 0x22, 0x5C, 0x0A, 0x2C, 0x3A
@@ -68,10 +65,12 @@ _OPEN = (0x5B, 0x7B)
 _CLOSE = (0x5D, 0x7D)
 _SPECIAL = np.zeros(256, dtype=bool)
 _SPECIAL[[_QUOTE, _BACKSLASH, _NEWLINE, _COMMA, _COLON, *_OPEN, *_CLOSE]] = True
+#: +1 for an opening bracket, -1 for a closing one (lookup tables beat np.isin on large bodies).
+_DELTA = np.zeros(256, dtype=np.int8)
+_DELTA[list(_OPEN)] = 1
+_DELTA[list(_CLOSE)] = -1
 _WHITESPACE = np.zeros(256, dtype=bool)
 _WHITESPACE[list(b" \t\r\n")] = True
-#: An integer literal (not a fraction or exponent) of 16 digits or more, between JSON delimiters.
-_BIG_INTEGER = re.compile(rb"[:,\[]\s*-?\d{16,}\s*[,}\]\r\n]")
 
 
 def _since_line_start(cumulative: NDArray[np.int64], newline: NDArray[np.bool_]) -> NDArray[np.int64]:
@@ -114,8 +113,8 @@ def json_shape(body: bytes, *, lines: bool, max_depth: int) -> JsonShape:
     if lines:
         quotes_before = _since_line_start(quotes_before, newline)
     outside = quotes_before % 2 == 0
-    delta = (outside & np.isin(ch, _OPEN)).astype(np.int64) - (outside & np.isin(ch, _CLOSE))
-    depth = np.cumsum(delta)
+    delta = np.where(outside, _DELTA[ch], np.int8(0))
+    depth = np.cumsum(delta, dtype=np.int64)
     if lines:
         depth = _since_line_start(depth, newline)
     if len(depth) and int(depth.min()) < 0:
@@ -133,8 +132,7 @@ def json_shape(body: bytes, *, lines: bool, max_depth: int) -> JsonShape:
         rows = int(np.count_nonzero(comma & (depth == 1))) + 1
     return JsonShape(depth=deepest, rows=rows,
                      values=int(np.count_nonzero(comma)) + int(np.count_nonzero(delta > 0)) + 1,
-                     keys=int(np.count_nonzero(outside & (ch == _COLON))),
-                     big_integers=_BIG_INTEGER.search(body) is not None)
+                     keys=int(np.count_nonzero(outside & (ch == _COLON))))
 
 
 def check_rows(rows: int, values: int, limits: Limits) -> None:

@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
@@ -59,6 +60,7 @@ from numpy.typing import NDArray
 
 from monitor._scan import BatchTooLarge, Limits, check_parquet, check_rows, json_shape
 from monitor.config import DriftlineConfig, MonitorConfig
+
 # UnknownModel and BatchInvalid (at most MAX_ISSUES issues) live in the one error tree; importable from here too.
 from monitor.errors import BatchInvalid, ConfigError, InputError, UnknownModel
 from monitor.stats.performance import Task
@@ -356,20 +358,30 @@ def _records_frame(records: list[Any], limits: Limits) -> pd.DataFrame:
     return pd.DataFrame(records, dtype=object) if records else pd.DataFrame()
 
 
-def _arrow_safe(body: bytes, spec: BatchSpec, keys: int, big_integers: bool) -> bool:
+def _arrow_safe(body: bytes, spec: BatchSpec, keys: int) -> bool:
     """Whether Arrow may read a JSON body: every key is one of the spec's (Arrow slows down with
-    each new field name) and no integer would lose digits as a float.
+    each new field name).
 
     A key is counted as ``"name":`` not preceded by a backslash: in valid JSON that is a key and
     nothing else, so the counts match the colons outside strings exactly when all keys are known.
     """
-    if big_integers:
-        return False
     known = 0
     for name in {c.name for c in spec.columns} | spec.ignored:
         token = json.dumps(name, ensure_ascii=False).encode() + b":"
         known += body.count(token) - body.count(b"\\" + token)
     return known == keys
+
+
+def _inexact(table: pa.Table, spec: BatchSpec) -> bool:
+    """Whether Arrow read an id or category as a float that may have lost digits: an integer
+    beyond int64 becomes a double, so ``12345678901234567890`` would be stored rounded."""
+    text = {c.name for c in spec.columns if c.kind in (Kind.ID, Kind.CATEGORY)}
+    for f, column in zip(table.schema, table.columns, strict=True):
+        if f.name in text and pa.types.is_floating(f.type) and column.null_count < len(column):
+            biggest = pc.max(pc.abs(column)).as_py()
+            if biggest is not None and biggest >= _EXACT_INT:
+                return True
+    return False
 
 
 def _load_json(text: bytes, where: str, row: int | None = None) -> Any:
@@ -400,7 +412,7 @@ def _inferred_frame(table: pa.Table, spec: BatchSpec) -> pd.DataFrame | None:
 def _read_json(body: bytes, spec: BatchSpec, limits: Limits) -> pd.DataFrame:
     shape = json_shape(body, lines=False, max_depth=limits.max_depth)
     check_rows(shape.rows, shape.values, limits)
-    if _arrow_safe(body, spec, shape.keys, shape.big_integers):
+    if _arrow_safe(body, spec, shape.keys):
         wrapped = b'{"rows":' + body + b"}"
         options = pa_json.ParseOptions(newlines_in_values=True, unexpected_field_behavior="infer",
                                        explicit_schema=pa.schema([("rows", pa.list_(pa.struct(_text_fields(spec))))]))
@@ -409,8 +421,9 @@ def _read_json(body: bytes, spec: BatchSpec, limits: Limits) -> pd.DataFrame:
                                       read_options=pa_json.ReadOptions(block_size=len(wrapped) + 64))
             if table.num_columns == 1 and table.num_rows == 1 and table.column(0).null_count == 0:
                 structs = table.column(0).chunk(0).flatten()
-                if structs.null_count == 0:
-                    frame = _inferred_frame(pa.Table.from_struct_array(structs), spec)
+                rows = pa.Table.from_struct_array(structs) if structs.null_count == 0 else None
+                if rows is not None and not _inexact(rows, spec):
+                    frame = _inferred_frame(rows, spec)
                     if frame is not None:
                         return frame
         except pa.ArrowException:
@@ -425,11 +438,12 @@ def _read_json(body: bytes, spec: BatchSpec, limits: Limits) -> pd.DataFrame:
 def _read_ndjson(body: bytes, spec: BatchSpec, limits: Limits) -> pd.DataFrame:
     shape = json_shape(body, lines=True, max_depth=limits.max_depth)
     check_rows(shape.rows, shape.values, limits)
-    if _arrow_safe(body, spec, shape.keys, shape.big_integers):
+    if _arrow_safe(body, spec, shape.keys):
         options = pa_json.ParseOptions(explicit_schema=pa.schema(_text_fields(spec)),
                                        unexpected_field_behavior="infer")
         try:
-            frame = _inferred_frame(pa_json.read_json(io.BytesIO(body), parse_options=options), spec)
+            table = pa_json.read_json(io.BytesIO(body), parse_options=options)
+            frame = None if _inexact(table, spec) else _inferred_frame(table, spec)
             if frame is not None:
                 return frame
         except pa.ArrowException:
