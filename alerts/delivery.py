@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 import httpx
 import numpy as np
 
-from alerts.outbox import DeliveryStatus, OutboxMessage, OutboxPort
+from alerts.outbox import OutboxPort
 from alerts.signing import SIGNATURE_HEADER, sign
-from monitor.config import WebhookTarget, parse_duration
+from monitor.domain import DeliveryStatus, OutboxMessage, WebhookTarget
 from monitor.errors import DeliveryError
 
 __all__ = ["Deliverer", "backoff_delay"]
@@ -27,8 +27,8 @@ logger = logging.getLogger(__name__)
 
 def backoff_delay(target: WebhookTarget, attempts: int, rng: np.random.Generator) -> timedelta:
     """Delay before the next attempt: ``backoff * 2**(attempts-1)``, capped, with full jitter in [50%, 100%]."""
-    base = parse_duration(target.backoff).total_seconds() * 2 ** max(attempts - 1, 0)
-    capped = min(base, parse_duration(target.backoff_max).total_seconds())
+    base = target.backoff.total_seconds() * 2 ** max(attempts - 1, 0)
+    capped = min(base, target.backoff_max.total_seconds())
     return timedelta(seconds=capped * float(rng.uniform(0.5, 1.0)))
 
 
@@ -65,7 +65,7 @@ class Deliverer:
         """
         try:
             response = await self._client.post(target.url, content=body, headers=headers,
-                                               timeout=parse_duration(target.timeout).total_seconds())
+                                               timeout=target.timeout.total_seconds())
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise DeliveryError(type(exc).__name__) from exc  # never the URL (it may carry credentials)
         if not 200 <= response.status_code < 300:

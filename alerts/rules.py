@@ -9,45 +9,30 @@ so a drift that lasts a day produces one event, not one per run.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from monitor.config import AlertRule, MonitorConfig
-from monitor.domain import Role, Run, RunStatus
+from monitor.domain import AlertEvent, AlertRule, Condition, Monitor, Role, Run
+from monitor.stats.check import Status
 
 __all__ = ["AlertEvent", "condition_holds", "evaluate_rules", "firing"]
-
-_VERDICT = (RunStatus.OK, RunStatus.DRIFT)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AlertEvent:
-    """One alert to deliver: its webhook payload and the key receivers deduplicate on."""
-
-    monitor: str
-    rule: str
-    run_id: str
-    idempotency_key: str
-    webhooks: tuple[str, ...]
-    payload: dict[str, Any]
 
 
 def condition_holds(rule: AlertRule, run: Run) -> bool:
     """Whether the rule's condition holds for one run (runs without a verdict never hold)."""
-    if run.status not in _VERDICT:
+    if not run.status.has_verdict:
         return False
-    if rule.when == "dataset_drift":
+    if rule.when is Condition.DATASET_DRIFT:
         return run.dataset is not None and run.dataset.dataset_drift
-    if rule.when == "feature_drift":
+    if rule.when is Condition.FEATURE_DRIFT:
         wanted = set(rule.features)
         return any(f.drifted and f.role is Role.FEATURE and (not wanted or f.column in wanted) for f in run.features)
-    if rule.when == "concept_drift":
+    if rule.when is Condition.CONCEPT_DRIFT:
         return bool(run.concept_drift)
     perf = {p.metric: p for p in run.performance}
     record = perf.get(rule.metric or "")
     if record is None or record.value is None:
         return False
-    if rule.when == "performance_below":
+    if rule.when is Condition.PERFORMANCE_BELOW:
         return rule.floor is not None and record.value < rule.floor
     return (rule.max_drop is not None and record.reference_value is not None
             and record.reference_value - record.value > rule.max_drop)
@@ -59,15 +44,15 @@ def firing(rule: AlertRule, runs_newest_first: Sequence[Run]) -> bool:
     return sum(condition_holds(rule, r) for r in recent) >= rule.runs
 
 
-def _payload(monitor: MonitorConfig, rule: AlertRule, run: Run, public_url: str) -> dict[str, Any]:
-    drifted = sorted((f for f in run.features if f.role is Role.FEATURE and f.status == "ok"),
+def _payload(monitor: Monitor, rule: AlertRule, run: Run, public_url: str) -> dict[str, Any]:
+    drifted = sorted((f for f in run.features if f.role is Role.FEATURE and f.status is Status.OK),
                      key=lambda f: (not f.drifted, -(f.statistic or 0.0) if f.p_value is None else (f.p_value or 0.0)))
     return {
         "type": "driftline.alert",
         "monitor": monitor.name,
         "model": monitor.model,
         "rule": rule.name,
-        "condition": rule.when,
+        "condition": str(rule.when),
         "run_id": run.id,
         "status": str(run.status),
         "window": {"start": run.window_start.isoformat() if run.window_start else None,
@@ -82,7 +67,7 @@ def _payload(monitor: MonitorConfig, rule: AlertRule, run: Run, public_url: str)
     }
 
 
-def evaluate_rules(monitor: MonitorConfig, run: Run, previous_newest_first: Sequence[Run],
+def evaluate_rules(monitor: Monitor, run: Run, previous_newest_first: Sequence[Run],
                    public_url: str) -> list[AlertEvent]:
     """Events for the rules that start firing with ``run`` (given the runs before it)."""
     events = []

@@ -21,11 +21,24 @@ import httpx
 
 from alerts.alertmanager import AlertmanagerPayload
 from alerts.delivery import Deliverer
-from alerts.outbox import OutboxMessage, OutboxPort
-from alerts.retrain import JobStatus, Outcome, RetrainJob, decide
-from alerts.rules import AlertEvent, evaluate_rules
-from monitor.config import CommandAction, DriftlineConfig, HttpAction, MonitorConfig, Settings
-from monitor.domain import Run
+from alerts.outbox import OutboxPort
+from alerts.retrain import decide
+from alerts.rules import evaluate_rules
+from monitor.domain import (
+    AlertEvent,
+    Catalog,
+    CommandAction,
+    DescribesCatalog,
+    HttpAction,
+    JobStatus,
+    MessageKind,
+    Monitor,
+    OutboxMessage,
+    Outcome,
+    RetrainJob,
+    Run,
+    catalog_of,
+)
 
 __all__ = ["AlertService", "AlertStore"]
 
@@ -58,10 +71,10 @@ class AlertStore(OutboxPort, Protocol):
 class AlertService:
     """Turns runs and Alertmanager notifications into deliveries and retraining jobs."""
 
-    def __init__(self, settings: Settings, config: DriftlineConfig, store: AlertStore, client: httpx.AsyncClient,
-                 *, now: Callable[[], datetime]) -> None:
-        self._settings = settings
-        self._config = config
+    def __init__(self, config: Catalog | DescribesCatalog, store: AlertStore, client: httpx.AsyncClient,
+                 *, public_url: str, now: Callable[[], datetime]) -> None:
+        self._public_url = public_url.rstrip("/")
+        self._config = config = catalog_of(config)
         self._store = store
         self._now = now
         self._deliverer = Deliverer(store, client, {w.name: w for w in config.webhooks}, now=now)
@@ -69,13 +82,13 @@ class AlertService:
 
     # --- in-service rules ------------------------------------------------------------------
 
-    def events_for(self, monitor: MonitorConfig, run: Run) -> list[AlertEvent]:
+    def events_for(self, monitor: Monitor, run: Run) -> list[AlertEvent]:
         """The rules that start firing with ``run`` (called before it is saved)."""
         if not monitor.alerts:
             return []
         depth = max(rule.of for rule in monitor.alerts)
         previous = [r for r in self._store.list_runs(monitor.name, limit=depth + 1) if r.id != run.id][:depth]
-        return evaluate_rules(monitor, run, previous, self._settings.public_url)
+        return evaluate_rules(monitor, run, previous, self._public_url)
 
     @staticmethod
     def messages(events: Sequence[AlertEvent]) -> list[OutboxMessage]:
@@ -83,11 +96,11 @@ class AlertService:
         out = []
         for event in events:
             body = json.dumps(event.payload, sort_keys=True)
-            out += [OutboxMessage(target=t, idempotency_key=event.idempotency_key, kind="alert", payload=body)
+            out += [OutboxMessage(target=t, idempotency_key=event.idempotency_key, kind=MessageKind.ALERT, payload=body)
                     for t in event.webhooks]
         return out
 
-    async def after_run(self, monitor: MonitorConfig, run: Run, events: Sequence[AlertEvent]) -> None:
+    async def after_run(self, monitor: Monitor, run: Run, events: Sequence[AlertEvent]) -> None:
         """Start retraining for the in-service rules that fired with this run (if the policy says so)."""
         for event in events:
             await self.trigger(monitor, reason=event.rule, trigger_key=f"rule:{event.idempotency_key}",
@@ -123,7 +136,7 @@ class AlertService:
 
     # --- retraining ----------------------------------------------------------------------------
 
-    async def trigger(self, monitor: MonitorConfig, *, reason: str, trigger_key: str,
+    async def trigger(self, monitor: Monitor, *, reason: str, trigger_key: str,
                       context: dict[str, Any]) -> RetrainJob | None:
         """Apply the monitor's retraining policy to one trigger; return the job (or None: not configured)."""
         policy = monitor.retrain
@@ -139,14 +152,14 @@ class AlertService:
             detail=None if outcome is Outcome.TRIGGERED else f"not started: {outcome}"))
         if not created or outcome is not Outcome.TRIGGERED:
             return job
-        callback = f"{self._settings.public_url.rstrip('/')}/v1/retrain-jobs/{job.id}/complete"
+        callback = f"{self._public_url}/v1/retrain-jobs/{job.id}/complete"
         body = {"type": "driftline.retrain", "job_id": job.id, "monitor": monitor.name, "model": monitor.model,
                 "reason": reason, "trigger": context, "callback_url": callback,
-                "report_url": f"{self._settings.public_url.rstrip('/')}/v1/monitors/{monitor.name}/report",
+                "report_url": f"{self._public_url}/v1/monitors/{monitor.name}/report",
                 "idempotency_key": f"retrain:{job.id}"}
         if isinstance(policy.action, HttpAction):
             message = OutboxMessage(target=policy.action.webhook, idempotency_key=f"retrain:{job.id}",
-                                    kind="retrain", payload=json.dumps(body, sort_keys=True))
+                                    kind=MessageKind.RETRAIN, payload=json.dumps(body, sort_keys=True))
             await asyncio.to_thread(self._store.enqueue, [message])
             return await asyncio.to_thread(self._store.update_retrain_job, job.id, status=JobStatus.TRIGGERED,
                                            triggered_at=now)

@@ -138,7 +138,7 @@ def bench_backend(label: str, url: str, data: dict[str, list[pd.DataFrame]], row
         if engine.dialect.name == "postgresql":
             with engine.begin() as conn:
                 conn.exec_driver_sql("ANALYZE")
-        monitor = cfg.monitor("wide")
+        monitor = cfg.monitor("wide").to_domain()
         window = WindowSpec(start=T0, end=T0 + timedelta(seconds=rows))
         layout = store._layouts["bench-wide"].table
         columns = ", ".join(f'"{c.name}"' for c in layout.columns)

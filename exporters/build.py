@@ -7,8 +7,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from exporters.snapshot import MonitorSnapshot, RunStats, Snapshot
-from monitor.config import DriftlineConfig, parse_duration
-from monitor.domain import Run
+from monitor.domain import Catalog, DescribesCatalog, Run, Schedule, catalog_of
 
 __all__ = ["SnapshotSource", "build_snapshot", "schedule_period_seconds"]
 
@@ -31,13 +30,13 @@ class SnapshotSource(Protocol):
     def active_reference_versions(self) -> dict[str, tuple[int, str]]: ...
 
 
-def schedule_period_seconds(every: str | None, cron: str | None) -> float:
+def schedule_period_seconds(schedule: Schedule) -> float:
     """The schedule period; for cron, the longest gap between two of the next fire times."""
-    if every is not None:
-        return parse_duration(every).total_seconds()
-    from apscheduler.triggers.cron import CronTrigger
+    if schedule.every is not None:
+        return schedule.every.total_seconds()
+    from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 
-    trigger = CronTrigger.from_crontab(cron or "* * * * *", timezone="UTC")
+    trigger = CronTrigger.from_crontab(schedule.cron or "* * * * *", timezone="UTC")
     previous: datetime | None = None
     now = datetime.now(trigger.timezone)
     gaps = []
@@ -57,8 +56,9 @@ def _stats(raw: Any) -> RunStats:
                     duration_count=raw.duration_count, duration_sum=raw.duration_sum)
 
 
-def build_snapshot(store: SnapshotSource, config: DriftlineConfig, *, max_features: int, version: str) -> Snapshot:
+def build_snapshot(store: SnapshotSource, config: Catalog | DescribesCatalog, *, max_features: int, version: str) -> Snapshot:
     """Read everything a scrape renders (call it off the event loop)."""
+    config = catalog_of(config)
     latest = store.latest_runs()
     stats = store.run_stats()
     references = store.active_reference_versions()
@@ -66,7 +66,7 @@ def build_snapshot(store: SnapshotSource, config: DriftlineConfig, *, max_featur
     for m in config.monitors:
         ref = references.get(m.name)
         monitors.append(MonitorSnapshot(
-            name=m.name, model=m.model, schedule_period_seconds=schedule_period_seconds(m.every, m.cron),
+            name=m.name, model=m.model, schedule_period_seconds=schedule_period_seconds(m.schedule),
             latest=latest.get(m.name), stats=_stats(stats[m.name]) if m.name in stats else RunStats(),
             reference_version=None if ref is None else ref[0], reference_hash=None if ref is None else ref[1]))
     return Snapshot(monitors=tuple(monitors), ingested=store.ingested_counts(), deliveries=store.outbox_counts(),

@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector
 
 from exporters.snapshot import DURATION_BUCKETS, Snapshot
 from monitor.domain import FeatureResult, Role
+from monitor.stats.check import Status
 
 __all__ = ["DriftCollector", "capped_features"]
 
@@ -59,7 +60,7 @@ class DriftCollector(Collector):
             if m.latest is None:
                 continue
             for f in capped_features(m.latest.features, self._s.max_features):
-                if f.status != "ok" or f.method is None:
+                if f.status is not Status.OK or f.method is None:
                     continue
                 key = [m.name, m.model, f.column, f.method]
                 if _finite(f.statistic):

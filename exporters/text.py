@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from exporters.collector import DriftCollector, capped_features
 from exporters.snapshot import Snapshot
+from monitor.stats.check import Status
 
 __all__ = ["render_text"]
 
@@ -51,7 +52,7 @@ def _feature_lines(snapshot: Snapshot) -> Iterator[str]:
             continue
         mon, mod = _label(m.name), _label(m.model)
         for f in capped_features(m.latest.features, snapshot.max_features):
-            if f.status != "ok" or f.method is None:
+            if f.status is not Status.OK or f.method is None:
                 continue
             labels = f'{{monitor="{mon}",model="{mod}",feature="{_label(f.column)}",method="{_label(f.method)}"}} '
             for i, value in enumerate((f.statistic, f.p_value, f.threshold)):

@@ -61,14 +61,16 @@ def create_app(settings: Settings, config: DriftlineConfig, *, store: StoreLike 
                 import httpx
 
                 from alerts.service import AlertService
-                from monitor.service import MonitorService, SystemClock
+                from monitor.run import SystemClock
+                from monitor.service import MonitorService
 
                 # MonitorService is typed against the concrete Store: a store given without a
                 # service must be one.
                 client = httpx.AsyncClient()
                 stack.push_async_callback(client.aclose)
                 clock = SystemClock()
-                alerts = AlertService(settings, config, cast("Store", the_store), client, now=clock.now)
+                alerts = AlertService(config, cast("Store", the_store), client, public_url=settings.public_url,
+                                      now=clock.now)
                 app.state.alerts = alerts
                 the_service = MonitorService(settings, config, cast("Store", the_store), clock=clock, alerts=alerts)
             await the_service.start()

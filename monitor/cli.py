@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from monitor import errors as e
@@ -22,6 +22,7 @@ from monitor.stats.check import CheckOptions, DatasetResult, check
 from monitor.stats.correction import Correction
 from monitor.stats.profile import fit_profile
 from monitor.stats.types import Compat, DriftMethod
+from monitor.stats.check import Status
 
 __all__ = ["EXIT_CODES", "main"]
 
@@ -127,14 +128,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _step(text: str) -> str:
+def _step(text: str) -> timedelta:
     from monitor.config import parse_duration
 
     try:
-        parse_duration(text)
+        return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
 
 
 def _when(text: str) -> datetime:
@@ -164,7 +164,7 @@ def _table(result: DatasetResult, out: TextIO) -> None:
     header = ("column", "type", "method", "statistic", "p-value", "threshold", "missing", "verdict")
     rows = []
     for c in result.columns:
-        verdict = "drift" if c.drifted else ("no drift" if c.status == "ok" else "not tested")
+        verdict = "drift" if c.drifted else ("no drift" if c.status is Status.OK else "not tested")
         missing = f"{c.missing_reference}/{c.missing_current}" + (" !" if c.missing_drifted else "")
         p = c.adjusted_p_value if c.adjusted_p_value is not None else c.p_value
         rows.append((c.column, str(c.type or "-"), str(c.method or "-"), _fmt(c.statistic), _fmt(p),
@@ -177,7 +177,7 @@ def _table(result: DatasetResult, out: TextIO) -> None:
         cells[-1] = paint(cells[-1], code)
         print("  ".join(cells).rstrip(), file=out)
     for c in result.columns:
-        if c.status != "ok":
+        if c.status is not Status.OK:
             print(f"  {c.column}: not tested: {c.reason}", file=out)
         elif c.new_categories:
             print(f"  {c.column}: new categories: {', '.join(c.new_categories[:10])}", file=out)
@@ -215,10 +215,9 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
     import uuid
     from pathlib import Path
 
-    from monitor.domain import DatasetSummary, Role, Run, RunStatus
+    from monitor.domain import DatasetSummary, FeatureResult, Role, Run, RunStatus
     from monitor.errors import InputError
     from monitor.reports import render_report
-    from monitor.runner import feature_result  # the service's ColumnResult -> FeatureResult conversion
 
     reference, current = read_frame(args.reference), read_frame(args.current)
     schema = load_schema(args.schema) if args.schema else None
@@ -229,10 +228,7 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
     run = Run(
         id=uuid.uuid4().hex, monitor="", model="", status=RunStatus.DRIFT if result.dataset_drift else RunStatus.OK,
         window_start=None, window_end=now, rows=len(current), started_at=now, finished_at=now,
-        dataset=DatasetSummary(drift_share=result.drift_share, drifted_features=result.drifted_columns,
-                               total_features=result.total_columns, dataset_drift=result.dataset_drift,
-                               threshold=result.threshold),
-        features=tuple(feature_result(c, Role.FEATURE) for c in result.columns),
+        dataset=DatasetSummary.of(result), features=tuple(FeatureResult.of(c, Role.FEATURE) for c in result.columns),
     )
     page = render_report(title=f"Drift report: {Path(args.current).name} against {Path(args.reference).name}",
                          monitor=None, model=None, window=None, reference_version=None, run=run,

@@ -13,32 +13,17 @@ import logging
 import sys
 from datetime import datetime
 
-from monitor.config import DriftlineConfig, Settings, load_config, parse_duration
+from monitor.config import DriftlineConfig, Settings, load_config
 from monitor.domain import Run, RunStatus
 
 __all__ = ["dispatch", "run_to_dict"]
 
 
 def run_to_dict(run: Run) -> dict[str, object]:
-    """A run as JSON (the same shape as ``GET /v1/runs/{id}``, without the HTTP envelope)."""
-    def iso(value: datetime | None) -> str | None:
-        return None if value is None else value.isoformat()
+    """A run as JSON: exactly the body of ``GET /v1/runs/{id}``."""
+    from monitor.api.schemas import RunDetail
 
-    return {
-        "id": run.id, "monitor": run.monitor, "model": run.model, "status": str(run.status),
-        "window_start": iso(run.window_start), "window_end": iso(run.window_end), "rows": run.rows,
-        "duration_seconds": run.duration_seconds, "reference_version": run.reference_version, "error": run.error,
-        "dataset": None if run.dataset is None else {
-            "drift_share": run.dataset.drift_share, "drifted_features": run.dataset.drifted_features,
-            "total_features": run.dataset.total_features, "dataset_drift": run.dataset.dataset_drift,
-            "threshold": run.dataset.threshold},
-        "features": [f.to_dict() for f in run.features],
-        "performance": [{"metric": p.metric, "value": p.value, "reference_value": p.reference_value,
-                         "p_value": p.p_value, "degraded": p.degraded} for p in run.performance],
-        "labelled_rows": run.labelled_rows, "label_coverage": run.label_coverage,
-        "concept_drift": run.concept_drift,
-        "concept_change_points": [iso(t) for t in run.concept_change_points],
-    }
+    return RunDetail.from_domain(run).model_dump(mode="json")
 
 
 def _settings(args: argparse.Namespace) -> tuple[Settings, DriftlineConfig]:
@@ -72,7 +57,7 @@ async def _run_once(args: argparse.Namespace) -> int:
 async def _backfill(args: argparse.Namespace) -> int:
     settings, config = _settings(args)
     config.monitor(args.monitor)
-    step = parse_duration(args.step)
+    step = args.step
     ends = []
     end = args.start
     while end <= args.end:

@@ -8,16 +8,26 @@ validated by frozen pydantic models that forbid unknown keys; every error is rep
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from monitor import _yaml
-from monitor.errors import ConfigError
+from monitor import _yaml, domain
+from monitor.errors import ConfigError, ConfigErrors  # ConfigErrors: importable from here too
+from monitor.stats.check import ColumnOptions
 from monitor.stats.concept import Detector
 from monitor.stats.correction import Correction
 from monitor.stats.performance import Task
@@ -52,7 +62,13 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[m[2]]: int(m[1])})
 
 
-Duration = Annotated[str, Field(description="30s, 15m, 1h, 7d ...")]
+def _valid_duration(text: str) -> str:
+    parse_duration(text)
+    return text
+
+
+#: A duration as written in the file; checked here once, turned into a ``timedelta`` by ``to_domain()``.
+Duration = Annotated[str, AfterValidator(_valid_duration), Field(description="30s, 15m, 1h, 7d ...")]
 
 
 class _Frozen(BaseModel):
@@ -143,6 +159,12 @@ class StoreReference(_Frozen):
     start: str = Field(alias="from")
     end: str = Field(alias="to")
 
+    @field_validator("start", "end")
+    @classmethod
+    def _instant(cls, v: str) -> str:
+        _utc(v)
+        return v
+
 
 class UploadReference(_Frozen):
     """Uploaded later through ``POST /v1/monitors/{name}/reference``."""
@@ -158,13 +180,6 @@ class Window(_Frozen):
 
     last: Duration | None = None
     rows: int | None = Field(None, gt=0)
-
-    @field_validator("last")
-    @classmethod
-    def _dur(cls, v: str | None) -> str | None:
-        if v is not None:
-            parse_duration(v)
-        return v
 
     @model_validator(mode="after")
     def _one(self) -> Window:
@@ -182,12 +197,6 @@ class PerformanceConfig(_Frozen):
     label_lookback: Duration = "24h"
     min_labels: int = Field(30, ge=1)
 
-    @field_validator("bucket", "label_lookback")
-    @classmethod
-    def _dur(cls, v: str) -> str:
-        parse_duration(v)
-        return v
-
 
 class WebhookTarget(_Frozen):
     """Where alert events and retraining triggers are POSTed (signed when a secret is set)."""
@@ -199,12 +208,6 @@ class WebhookTarget(_Frozen):
     max_attempts: int = Field(8, ge=1, le=100)
     backoff: Duration = "2s"
     backoff_max: Duration = "5m"
-
-    @field_validator("timeout", "backoff", "backoff_max")
-    @classmethod
-    def _dur(cls, v: str) -> str:
-        parse_duration(v)
-        return v
 
 
 class AlertRule(_Frozen):
@@ -254,12 +257,6 @@ class RetrainPolicy(_Frozen):
     dry_run: bool = False
     action: Annotated[HttpAction | CommandAction, Field(discriminator="type")]
 
-    @field_validator("cooldown")
-    @classmethod
-    def _dur(cls, v: str) -> str:
-        parse_duration(v)
-        return v
-
 
 class MonitorConfig(_Frozen):
     """One monitor: a model's prediction log compared with its reference on a schedule."""
@@ -279,13 +276,6 @@ class MonitorConfig(_Frozen):
     performance: PerformanceConfig = PerformanceConfig()
     alerts: tuple[AlertRule, ...] = ()
     retrain: RetrainPolicy | None = None
-
-    @field_validator("every")
-    @classmethod
-    def _every(cls, v: str | None) -> str | None:
-        if v is not None:
-            parse_duration(v)
-        return v
 
     @field_validator("cron")
     @classmethod
@@ -307,6 +297,26 @@ class MonitorConfig(_Frozen):
         if unknown:
             raise ValueError(f"features.{unknown[0]} is not a feature of the schema")
         return self
+
+    def to_domain(self) -> domain.Monitor:
+        """This monitor as the run sees it: durations as ``timedelta``, options as the core's types."""
+        s, perf = self.schema_, self.performance
+        return domain.Monitor(
+            name=self.name, model=self.model,
+            schema=domain.Schema(prediction_id=s.prediction_id, timestamp=s.timestamp, prediction=s.prediction,
+                                 prediction_score=s.prediction_score, target=s.target, numerical=s.numerical,
+                                 categorical=s.categorical, task=s.task),
+            source=_source(self.source), reference=_reference(self.reference),
+            schedule=domain.Schedule(every=_opt_duration(self.every), cron=self.cron),
+            window=domain.WindowDef(last=_opt_duration(self.window.last), rows=self.window.rows),
+            min_rows=self.min_rows, drift_share=self.drift_share, correction=self.correction,
+            columns={name: _column_options(opt) for name, opt in self.features.items()},
+            performance=domain.PerformanceSpec(alpha=perf.alpha, bucket=parse_duration(perf.bucket),
+                                               detector=perf.detector,
+                                               label_lookback=parse_duration(perf.label_lookback),
+                                               min_labels=perf.min_labels),
+            alerts=tuple(_rule(r) for r in self.alerts), retrain=_retrain(self.retrain),
+        )
 
 
 class DriftlineConfig(_Frozen):
@@ -343,13 +353,66 @@ class DriftlineConfig(_Frozen):
                 return m
         raise UnknownMonitor(name)
 
+    def to_domain(self) -> domain.Catalog:
+        """The deployment as the service speaks it (durations parsed, options typed)."""
+        return domain.Catalog(monitors=tuple(m.to_domain() for m in self.monitors),
+                              webhooks=tuple(_webhook(w) for w in self.webhooks))
 
-class ConfigErrors(ConfigError):
-    """Every error of one configuration file, one line each (``file:line path: message``)."""
 
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
+def _utc(text: str) -> datetime:
+    """An ISO 8601 date or time as an aware UTC ``datetime`` (naive times are taken as UTC)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"{text!r} is not an ISO 8601 date or time such as 2024-01-31T00:00:00Z") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _opt_duration(text: str | None) -> timedelta | None:
+    return None if text is None else parse_duration(text)
+
+
+def _webhook(w: WebhookTarget) -> domain.WebhookTarget:
+    return domain.WebhookTarget(name=w.name, url=w.url, secret_env=w.secret_env, timeout=parse_duration(w.timeout),
+                                max_attempts=w.max_attempts, backoff=parse_duration(w.backoff),
+                                backoff_max=parse_duration(w.backoff_max))
+
+
+def _source(source: StoreSource | SqlSource | FileSource) -> domain.SourceSpec:
+    if isinstance(source, SqlSource):
+        return domain.SqlSourceSpec(url=source.url, table=source.table, columns=dict(source.columns))
+    if isinstance(source, FileSource):
+        return domain.FileSourceSpec(path=source.path)
+    return domain.StoreSourceSpec()
+
+
+def _reference(ref: FileReference | StoreReference | UploadReference) -> domain.ReferenceSpec:
+    if isinstance(ref, FileReference):
+        return domain.FileReferenceSpec(path=ref.path)
+    if isinstance(ref, StoreReference):
+        return domain.StoreReferenceSpec(start=_utc(ref.start), end=_utc(ref.end), label=f"{ref.start}..{ref.end}")
+    return domain.UploadReferenceSpec()
+
+
+def _rule(rule: AlertRule) -> domain.AlertRule:
+    return domain.AlertRule(name=rule.name, when=domain.Condition(rule.when), features=rule.features,
+                            metric=rule.metric, floor=rule.floor, max_drop=rule.max_drop, runs=rule.runs,
+                            of=rule.of, webhooks=rule.webhooks)
+
+
+def _retrain(policy: RetrainPolicy | None) -> domain.RetrainPolicy | None:
+    if policy is None:
+        return None
+    action: domain.HttpAction | domain.CommandAction = (
+        domain.HttpAction(webhook=policy.action.webhook) if isinstance(policy.action, HttpAction)
+        else domain.CommandAction(argv=policy.action.argv))
+    return domain.RetrainPolicy(on=policy.on, action=action, cooldown=parse_duration(policy.cooldown),
+                                max_per_day=policy.max_per_day, dry_run=policy.dry_run)
+
+
+def _column_options(opt: PValueOptions | DistanceOptions) -> ColumnOptions:
+    threshold = opt.alpha if isinstance(opt, PValueOptions) else opt.threshold
+    return ColumnOptions(method=DriftMethod(opt.method), threshold=threshold)
 
 
 def _plain(node: yaml.Node, source: str, lines: dict[tuple[Any, ...], int]) -> Any:

@@ -27,6 +27,7 @@ import pyarrow as pa
 import sqlalchemy as sa  # only for the layouts' table metadata; no engine is ever made
 
 from monitor.config import DriftlineConfig, MonitorConfig
+from monitor.domain import Monitor
 from monitor.domain import (
     DatasetSummary,
     IngestResult,
@@ -69,7 +70,7 @@ class FakeStore:
         self.ingest_calls: list[tuple[str, pd.DataFrame]] = []
         self.label_calls: list[tuple[str, pd.DataFrame]] = []
         self._lock = threading.Lock()
-        self._layouts = build_layouts(config, sa.MetaData())
+        self._layouts = build_layouts(config.to_domain(), sa.MetaData())
         self._tables: dict[str, pd.DataFrame] = {}  # model -> rows keyed by database column
         self._references: dict[str, list[ReferenceRecord]] = {}
         self._runs: dict[str, Run] = {}
@@ -182,13 +183,13 @@ class FakeStore:
             rows = self._tables[model].sort_values(["ts", "prediction_id"], kind="stable")
             return to_frame(names, self._columns(layout, rows))
 
-    def read_window(self, monitor: MonitorConfig, window: WindowSpec) -> pd.DataFrame:
+    def read_window(self, monitor: Monitor, window: WindowSpec) -> pd.DataFrame:
         self._check()
         self.config.monitor(monitor.name)  # UnknownMonitor for a monitor this store does not serve
         layout = self._layout(monitor.model)
         if window.rows is not None and window.rows < 1:
             raise InputError(f"window.rows ({window.rows}) must be at least 1", field="rows")
-        s = monitor.schema_
+        s = monitor.schema
         names = {"prediction_id": s.prediction_id, "ts": s.timestamp, **{f: f for f in s.features},
                  "prediction": s.prediction, **({"score": s.prediction_score} if s.prediction_score else {}),
                  "label": s.target or "label", "label_ts": "label_ts"}
@@ -235,7 +236,7 @@ class FakeStore:
         self._check()
         self.config.monitor(monitor)
         with self._lock:
-            return [replace(r, profile=b"") for r in self._references.get(monitor, [])]
+            return list(self._references.get(monitor, []))
 
     def reference(self, monitor: str, version: int) -> ReferenceRecord | None:
         self._check()

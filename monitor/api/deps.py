@@ -23,8 +23,7 @@ from monitor.errors import FeatureDisabled
 
 if TYPE_CHECKING:
     from alerts.alertmanager import AlertmanagerPayload
-    from alerts.outbox import DeliveryStatus, OutboxMessage
-    from alerts.retrain import JobStatus, RetrainJob
+    from monitor.domain import DeliveryStatus, JobStatus, OutboxMessage, RetrainJob
     from monitor.storage.store import NewReference
 
 __all__ = [

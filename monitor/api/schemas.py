@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import enum
+import typing
 from datetime import datetime
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from monitor.config import MonitorConfig
 from monitor.domain import (
@@ -127,32 +129,30 @@ class DatasetOut(_Out):
                    dataset_drift=d.dataset_drift, threshold=d.threshold)
 
 
-class FeatureOut(_Out):
-    """One tested column (a feature, the prediction or the target) of a run."""
+def _json_type(hint: Any) -> Any:
+    """The JSON type of a result field: closed sets travel as their string values, tuples as lists."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    optional = len(args) < len(typing.get_args(hint))
+    inner = args[0] if optional and len(args) == 1 else hint
+    if isinstance(inner, type) and issubclass(inner, enum.StrEnum):
+        inner = str
+    elif typing.get_origin(inner) is tuple:
+        inner = list[typing.get_args(inner)[0]]  # type: ignore[misc]
+    return inner | None if optional else inner
 
-    column: str
-    role: str
-    type: str | None
-    method: str | None
-    reason: str
-    statistic: float | None
-    p_value: float | None
-    adjusted_p_value: float | None
-    threshold: float | None
-    drifted: bool
-    status: str
-    n_reference: int
-    n_current: int
-    missing_reference: int
-    missing_current: int
-    missing_p_value: float | None
-    missing_drifted: bool
-    new_categories: list[str]
-    out_of_range_current: int | None
 
+class _FeatureBase(_Out):
     @classmethod
-    def from_domain(cls, f: FeatureResult) -> FeatureOut:
+    def from_domain(cls, f: FeatureResult) -> Self:
         return cls.model_validate(f.to_dict())
+
+
+#: One tested column (a feature, the prediction or the target) of a run: the fields of the domain's
+#: :class:`FeatureResult`, generated from it so the API cannot drift from what is stored.
+FeatureOut = create_model(
+    "FeatureOut", __base__=_FeatureBase, __doc__="One tested column (a feature, the prediction or the target) of a run.",
+    **{name: (_json_type(hint), ...) for name, hint in typing.get_type_hints(FeatureResult).items()},
+)
 
 
 class PerformanceOut(_Out):

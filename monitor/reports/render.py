@@ -22,6 +22,7 @@ from monitor.reports._distribution import distribution
 from monitor.reports._html import attr_number, e, fmt, page, pct, when
 from monitor.reports._svg import dist_chart
 from monitor.stats.profile import ReferenceProfile
+from monitor.stats.check import Status
 
 __all__ = ["render_report"]
 
@@ -29,7 +30,7 @@ _NEW_SHOWN = 10
 
 
 def _verdict(result: FeatureResult) -> str:
-    if result.status != "ok":
+    if result.status is not Status.OK:
         return f'<span class="untested">not tested</span> <span class="muted">{e(result.reason)}</span>'
     return '<span class="yes">drift</span>' if result.drifted else '<span class="no">no drift</span>'
 

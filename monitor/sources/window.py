@@ -1,22 +1,12 @@
-"""Window arithmetic shared by the sources and the scheduler."""
+"""Selecting a window's rows from an in-memory frame (the file source's filter)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pandas as pd
 
-from monitor.config import MonitorConfig, parse_duration
 from monitor.domain import WindowSpec
 
-__all__ = ["select_window", "window_for"]
-
-
-def window_for(monitor: MonitorConfig, end: datetime) -> WindowSpec:
-    """The window a run ending at ``end`` reads: ``[end - last, end)`` or the last N rows."""
-    if monitor.window.last is not None:
-        return WindowSpec(start=end - parse_duration(monitor.window.last), end=end)
-    return WindowSpec(end=end, rows=monitor.window.rows)
+__all__ = ["select_window"]
 
 
 def select_window(frame: pd.DataFrame, time_column: str, window: WindowSpec) -> pd.DataFrame:

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Sequence
 
@@ -21,17 +20,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, selectinload
 
-from monitor.domain import FeatureResult, Role, Run
-from monitor.storage.tables import FeatureResultRow, RunRow
+from monitor.domain import FeatureResult, Run
+from monitor.storage.tables import FEATURE_FIELDS, FeatureResultRow, RunRow, feature_result
 
 __all__ = ["LatestRuns"]
 
-#: FeatureResult's fields are the table's columns, by name; a field without a column fails here, at import.
-_FIELDS = tuple(f.name for f in dataclasses.fields(FeatureResult))
+_FIELDS = FEATURE_FIELDS
 # new_categories as its JSON text: almost always "[]", which needs no parsing (thousands of rows).
 _FEATURE_COLUMNS = tuple(sa.cast(FeatureResultRow.new_categories, sa.Text()) if name == "new_categories"
                          else FeatureResultRow.__table__.c[name] for name in _FIELDS)
-_ROLES = {role.value: role for role in Role}
 
 
 def _names(dialect: str, monitors: Sequence[str]) -> sa.TableValuedAlias:
@@ -76,8 +73,7 @@ class LatestRuns:
                  .where(FeatureResultRow.run_id.in_(run_ids)).order_by(FeatureResultRow.position))
         for run_id, *values in session.connection().execute(query):
             fields = dict(zip(_FIELDS, values, strict=True))
-            fields["role"] = _ROLES[fields["role"]]
             text = fields["new_categories"]
-            fields["new_categories"] = () if text == "[]" else tuple(json.loads(text))
-            found[run_id].append(FeatureResult(**fields))
+            fields["new_categories"] = None if text == "[]" else json.loads(text)
+            found[run_id].append(feature_result(fields))
         return {run_id: tuple(results) for run_id, results in found.items()}

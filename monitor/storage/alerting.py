@@ -18,8 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from alerts.outbox import DeliveryStatus, OutboxMessage
-from alerts.retrain import JobStatus, RetrainJob
+from monitor.domain import DeliveryStatus, JobStatus, OutboxMessage, RetrainJob
 from monitor.errors import UnknownOutboxMessage, UnknownRetrainJob
 from monitor.storage._types import to_utc
 from monitor.storage.tables import AlertmanagerNotificationRow, Base, OutboxRow, RetrainJobRow

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 
-from monitor.config import DriftlineConfig, MonitorConfig
+from monitor.domain import Catalog, Monitor
 from monitor.errors import ConfigError
 from monitor.stats.performance import Task
 from monitor.storage._types import UtcDateTime
@@ -87,15 +87,15 @@ def _one(model: str, role: str, values: list[str | None]) -> str | None:
     return named[0] if named else None
 
 
-def _layout(model: str, monitors: list[MonitorConfig], metadata: sa.MetaData) -> ModelLayout:
-    schemas = [m.schema_ for m in monitors]
+def _layout(model: str, monitors: list[Monitor], metadata: sa.MetaData) -> ModelLayout:
+    schemas = [m.schema for m in monitors]
     tasks = {s.task for s in schemas}
     if len(tasks) > 1:
         raise ConfigError(f"monitors of model {model!r} declare different tasks ({', '.join(sorted(tasks))})",
                           path="schema.task")
     features: dict[str, Kind] = {}
     for m in monitors:
-        declared = [(f, Kind.NUMBER) for f in m.schema_.numerical] + [(f, Kind.TEXT) for f in m.schema_.categorical]
+        declared = [(f, Kind.NUMBER) for f in m.schema.numerical] + [(f, Kind.TEXT) for f in m.schema.categorical]
         for name, kind in declared:
             if features.setdefault(name, kind) is not kind:
                 raise ConfigError(f"feature {name!r} of model {model!r} is numerical in one monitor and "
@@ -134,9 +134,9 @@ def _layout(model: str, monitors: list[MonitorConfig], metadata: sa.MetaData) ->
                        score_column=score_column, label_column=label_column)
 
 
-def build_layouts(config: DriftlineConfig, metadata: sa.MetaData) -> dict[str, ModelLayout]:
+def build_layouts(config: Catalog, metadata: sa.MetaData) -> dict[str, ModelLayout]:
     """One layout per model of ``config``, with its table defined on ``metadata``."""
-    by_model: dict[str, list[MonitorConfig]] = {}
+    by_model: dict[str, list[Monitor]] = {}
     for m in config.monitors:
         by_model.setdefault(m.model, []).append(m)
     tables: dict[str, str] = {}

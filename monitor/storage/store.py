@@ -19,10 +19,22 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from alerts.outbox import DeliveryStatus, OutboxMessage
-from alerts.retrain import JobStatus, RetrainJob
-from monitor.config import DriftlineConfig, MonitorConfig
-from monitor.domain import IngestResult, LabelResult, PerformanceRecord, ReferenceRecord, Run, WindowSpec
+from monitor.domain import (
+    Catalog,
+    DeliveryStatus,
+    DescribesCatalog,
+    IngestResult,
+    JobStatus,
+    LabelResult,
+    Monitor,
+    OutboxMessage,
+    PerformanceRecord,
+    ReferenceRecord,
+    RetrainJob,
+    Run,
+    WindowSpec,
+    catalog_of,
+)
 from monitor.errors import DuplicateRun, InputError, UnknownReference, UnknownRetrainJob, UnknownRun
 from monitor.storage import _migrate, _postgres, _sqlite, alerting
 from monitor.storage._engine import WRITE, check_dialect, create_engine, translate_errors
@@ -60,10 +72,10 @@ class NewReference(Protocol):
 class Store:
     """Synchronous SQLAlchemy 2.0 store; one instance per process, thread-safe (engine pool)."""
 
-    def __init__(self, engine: sa.Engine, config: DriftlineConfig) -> None:
+    def __init__(self, engine: sa.Engine, config: Catalog | DescribesCatalog) -> None:
         check_dialect(engine)
         self._engine = engine
-        self._config = config
+        self._config = config = catalog_of(config)
         self._postgres = engine.dialect.name == "postgresql"
         self._bulk: ModuleType = _postgres if self._postgres else _sqlite
         self._writer = engine.execution_options(**{WRITE: True})
@@ -72,7 +84,7 @@ class Store:
         self._latest = LatestRuns()
 
     @classmethod
-    def from_url(cls, url: str, config: DriftlineConfig) -> Store:
+    def from_url(cls, url: str, config: Catalog | DescribesCatalog) -> Store:
         """A store on a new engine for ``url`` (SQLite: WAL, foreign keys on, busy timeout)."""
         return cls(create_engine(url), config)
 
@@ -117,7 +129,7 @@ class Store:
             updated, unknown = self._bulk.update_labels(self._raw(conn), layout, batch)
         return LabelResult(updated=int(updated), unknown_ids=tuple(unknown))
 
-    def read_window(self, monitor: MonitorConfig, window: WindowSpec) -> pd.DataFrame:
+    def read_window(self, monitor: Monitor, window: WindowSpec) -> pd.DataFrame:
         """The monitor's rows with ``start <= ts < end`` (or the last ``rows`` before ``end``), oldest first.
 
         Columns, named as in the monitor's schema: id, timestamp (UTC), features, prediction, score
@@ -126,7 +138,7 @@ class Store:
         """
         self._config.monitor(monitor.name)  # UnknownMonitor for a monitor this store does not serve
         layout = self._layout(monitor.model)
-        s = monitor.schema_
+        s = monitor.schema
         names = {"prediction_id": s.prediction_id, "ts": s.timestamp, **{f: f for f in s.features},
                  "prediction": s.prediction, **({"score": s.prediction_score} if s.prediction_score else {}),
                  "label": s.target or "label", "label_ts": "label_ts"}
@@ -176,12 +188,28 @@ class Store:
             return {monitor: (version, content_hash) for monitor, version, content_hash in rows}
 
     def references(self, monitor: str) -> list[ReferenceRecord]:
-        """Every reference version of ``monitor``, oldest first."""
+        """Every reference version of ``monitor``, oldest first (with their profiles: to find one
+        version, read it with :meth:`reference` instead)."""
         self._config.monitor(monitor)
         with self._session(f"list the references of monitor {monitor!r}", write=False) as session:
             rows = session.scalars(sa.select(ReferenceVersionRow).where(ReferenceVersionRow.monitor == monitor)
                                    .order_by(ReferenceVersionRow.version))
             return [r.to_domain() for r in rows]
+
+    def reference(self, monitor: str, version: int) -> ReferenceRecord | None:
+        """One reference version of ``monitor`` with its profile, if it is stored."""
+        self._config.monitor(monitor)
+        with self._session(f"read reference {version} of monitor {monitor!r}", write=False) as session:
+            row = session.get(ReferenceVersionRow, (monitor, version))
+            return row.to_domain() if row else None
+
+    def has_reference_hash(self, monitor: str, content_hash: str) -> bool:
+        """Whether any version of ``monitor`` has this content hash (without reading profiles)."""
+        self._config.monitor(monitor)
+        with self._session(f"look up the references of monitor {monitor!r}", write=False) as session:
+            found = session.scalar(sa.select(ReferenceVersionRow.version).where(
+                ReferenceVersionRow.monitor == monitor, ReferenceVersionRow.content_hash == content_hash).limit(1))
+            return found is not None
 
     def activate_reference(self, monitor: str, version: int) -> ReferenceRecord:
         """Make ``version`` the active reference; :class:`UnknownReference` if it does not exist."""
@@ -327,23 +355,6 @@ class Store:
                                                triggered_at=triggered_at, completed_at=completed_at,
                                                reference_version=reference_version)
 
-    def get_retrain_job(self, job_id: str) -> RetrainJob | None:
-        """The job, or None."""
-        with self._session(f"read retrain job {job_id!r}", write=False) as session:
-            return alerting.get_retrain_job(session, job_id)
-
-    def retrain_jobs(self, monitor: str | None = None, since: datetime | None = None,
-                     limit: int = 100) -> list[RetrainJob]:
-        """Jobs (of ``monitor``, created at or after ``since``), newest first."""
-        with self._session("list the retrain jobs", write=False) as session:
-            return alerting.retrain_jobs(session, monitor, since, limit)
-
-    def retrain_counts(self) -> dict[tuple[str, str, str], int]:
-        """(monitor, model, outcome) -> triggers."""
-        with self._session("count the retrain jobs", write=False) as session:
-            return alerting.retrain_counts(session)
-
-    # -- helpers ----------------------------------------------------------------------------
     def complete_retrain_job(self, job_id: str, *, status: JobStatus, detail: str | None, completed_at: datetime,
                              reference: NewReference | None = None) -> RetrainJob:
         """End a job and, with ``reference``, promote it as the monitor's active reference: one transaction.
@@ -372,6 +383,23 @@ class Store:
                                                triggered_at=None, completed_at=completed_at,
                                                reference_version=version)
 
+    def get_retrain_job(self, job_id: str) -> RetrainJob | None:
+        """The job, or None."""
+        with self._session(f"read retrain job {job_id!r}", write=False) as session:
+            return alerting.get_retrain_job(session, job_id)
+
+    def retrain_jobs(self, monitor: str | None = None, since: datetime | None = None,
+                     limit: int = 100) -> list[RetrainJob]:
+        """Jobs (of ``monitor``, created at or after ``since``), newest first."""
+        with self._session("list the retrain jobs", write=False) as session:
+            return alerting.retrain_jobs(session, monitor, since, limit)
+
+    def retrain_counts(self) -> dict[tuple[str, str, str], int]:
+        """(monitor, model, outcome) -> triggers."""
+        with self._session("count the retrain jobs", write=False) as session:
+            return alerting.retrain_counts(session)
+
+    # -- helpers ----------------------------------------------------------------------------
 
     def _monitor_names(self) -> list[str]:
         return [m.name for m in self._config.monitors]
@@ -395,17 +423,6 @@ class Store:
         with self._errors(action), Session(self._writer if write else self._engine) as session, session.begin():
             yield session
 
-    @staticmethod
-    def _deactivate(session: Session, monitor: str) -> None:
-        session.execute(sa.update(ReferenceVersionRow).where(ReferenceVersionRow.monitor == monitor,
-                                                              ReferenceVersionRow.active).values(active=False))
-
-
-def _unique_violation(exc: sa.exc.IntegrityError) -> bool:
-    orig = exc.orig
-    if getattr(orig, "sqlstate", None) == "23505":  # PostgreSQL unique_violation
-        return True
-    return getattr(orig, "sqlite_errorname", "") in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")
     def _insert_reference(self, session: Session, monitor: str, profile: bytes, content_hash: str, source: str,
                           n_rows: int, *, activate: bool) -> ReferenceRecord:
         """A new reference version (previous max + 1) in ``session``'s transaction."""
@@ -423,3 +440,14 @@ def _unique_violation(exc: sa.exc.IntegrityError) -> bool:
         session.flush()
         return row.to_domain()
 
+    @staticmethod
+    def _deactivate(session: Session, monitor: str) -> None:
+        session.execute(sa.update(ReferenceVersionRow).where(ReferenceVersionRow.monitor == monitor,
+                                                              ReferenceVersionRow.active).values(active=False))
+
+
+def _unique_violation(exc: sa.exc.IntegrityError) -> bool:
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) == "23505":  # PostgreSQL unique_violation
+        return True
+    return getattr(orig, "sqlite_errorname", "") in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")

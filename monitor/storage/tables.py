@@ -7,17 +7,34 @@ created by the Alembic migrations in ``migrations/``; a test checks they agree.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from alerts.outbox import DeliveryStatus, OutboxMessage
-from alerts.retrain import JobStatus, Outcome, RetrainJob
-from monitor.domain import DatasetSummary, FeatureResult, PerformanceRecord, ReferenceRecord, Role, Run, RunStatus
+from monitor.domain import (
+    DatasetSummary,
+    DeliveryStatus,
+    FeatureResult,
+    JobStatus,
+    MessageKind,
+    OutboxMessage,
+    Outcome,
+    PerformanceRecord,
+    ReferenceRecord,
+    RetrainJob,
+    Role,
+    Run,
+    RunStatus,
+)
+from monitor.stats.check import Status
+from monitor.stats.types import ColumnType, DriftMethod, Rule
 from monitor.storage._types import UtcDateTime, to_utc
 
-__all__ = ["AlertmanagerNotificationRow", "Base", "FeatureResultRow", "OutboxRow", "PerformanceResultRow",
+__all__ = ["FEATURE_FIELDS", "AlertmanagerNotificationRow", "Base", "FeatureResultRow", "feature_result", "OutboxRow", "PerformanceResultRow",
            "ReferenceVersionRow", "RetrainJobRow", "RunRow"]
 
 #: Deterministic constraint names, so migrations can refer to them in every dialect.
@@ -167,28 +184,37 @@ class FeatureResultRow(Base):
     missing_drifted: Mapped[bool]
     new_categories: Mapped[list[str]] = mapped_column(sa.JSON)
     out_of_range_current: Mapped[int | None]
+    effect: Mapped[float | None]
+    effect_floor: Mapped[float | None]
+    null_threshold: Mapped[float | None]
+    alpha: Mapped[float | None]
+    rule: Mapped[str | None] = mapped_column(sa.String(32))
 
     @classmethod
     def from_domain(cls, position: int, f: FeatureResult) -> FeatureResultRow:
-        return cls(
-            position=position, column=f.column, role=str(f.role), type=f.type, method=f.method,
-            reason=f.reason, statistic=f.statistic, p_value=f.p_value, adjusted_p_value=f.adjusted_p_value,
-            threshold=f.threshold, drifted=f.drifted, status=f.status, n_reference=f.n_reference,
-            n_current=f.n_current, missing_reference=f.missing_reference, missing_current=f.missing_current,
-            missing_p_value=f.missing_p_value, missing_drifted=f.missing_drifted,
-            new_categories=list(f.new_categories), out_of_range_current=f.out_of_range_current,
-        )
+        """The row of one result: every field of :class:`FeatureResult` is a column of the same name."""
+        values = {name: getattr(f, name) for name in FEATURE_FIELDS}
+        values["new_categories"] = list(f.new_categories or ())
+        return cls(position=position, **values)
 
     def to_domain(self) -> FeatureResult:
-        return FeatureResult(
-            column=self.column, role=Role(self.role), type=self.type, method=self.method, reason=self.reason,
-            statistic=self.statistic, p_value=self.p_value, adjusted_p_value=self.adjusted_p_value,
-            threshold=self.threshold, drifted=self.drifted, status=self.status, n_reference=self.n_reference,
-            n_current=self.n_current, missing_reference=self.missing_reference,
-            missing_current=self.missing_current, missing_p_value=self.missing_p_value,
-            missing_drifted=self.missing_drifted, new_categories=tuple(self.new_categories),
-            out_of_range_current=self.out_of_range_current,
-        )
+        return feature_result({name: getattr(self, name) for name in FEATURE_FIELDS})
+
+
+#: FeatureResult's fields are the table's columns, by name; a field without a column fails at import.
+FEATURE_FIELDS = tuple(f.name for f in dataclasses.fields(FeatureResult))
+_ENUMS: dict[str, Callable[[str], object]] = {"role": Role, "type": ColumnType, "method": DriftMethod,
+                                                "status": Status, "rule": Rule}
+assert set(FEATURE_FIELDS) <= set(FeatureResultRow.__table__.c.keys()), "a FeatureResult field has no column"
+
+
+def feature_result(values: dict[str, Any]) -> FeatureResult:
+    """A stored result row (column name -> value) as the domain's result, closed sets as enums."""
+    for name, enum in _ENUMS.items():
+        if values[name] is not None:
+            values[name] = enum(values[name])
+    values["new_categories"] = tuple(values["new_categories"] or ())
+    return FeatureResult(**values)
 
 
 class PerformanceResultRow(Base):
@@ -238,7 +264,7 @@ class OutboxRow(Base):
     delivered_at: Mapped[datetime | None]
 
     def to_domain(self) -> OutboxMessage:
-        return OutboxMessage(id=self.id, target=self.target, idempotency_key=self.idempotency_key, kind=self.kind,
+        return OutboxMessage(id=self.id, target=self.target, idempotency_key=self.idempotency_key, kind=MessageKind(self.kind),
                              payload=self.payload, status=DeliveryStatus(self.status), attempts=self.attempts,
                              next_attempt_at=self.next_attempt_at, last_error=self.last_error,
                              created_at=self.created_at, delivered_at=self.delivered_at)

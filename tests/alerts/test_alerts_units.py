@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -18,8 +19,18 @@ from alerts.outbox import DeliveryStatus, OutboxMessage
 from alerts.retrain import JobStatus, Outcome, RetrainJob, decide
 from alerts.rules import evaluate_rules, firing
 from alerts.signing import SIGNATURE_HEADER, sign, verify
-from monitor.config import AlertRule, MonitorConfig, RetrainPolicy, WebhookTarget
-from monitor.domain import DatasetSummary, FeatureResult, PerformanceRecord, Role, Run, RunStatus
+from monitor import domain
+from monitor.config import MonitorConfig
+from monitor.domain import (
+    DatasetSummary,
+    FeatureResult,
+    PerformanceRecord,
+    Role,
+    Run,
+    RunStatus,
+)
+from monitor.stats.check import Status
+from monitor.stats.types import ColumnType, DriftMethod
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 #: Real Alertmanager v4 webhook bodies (one firing, one resolved), kept beside the tests.
@@ -31,17 +42,26 @@ def run(i: int, *, drift: bool, accuracy: float = 0.9) -> Run:
                window_start=None, window_end=T0 + timedelta(minutes=i), rows=100, started_at=T0, finished_at=T0,
                dataset=DatasetSummary(drift_share=0.6 if drift else 0.0, drifted_features=3 if drift else 0,
                                       total_features=5, dataset_drift=drift, threshold=0.5),
-               features=(FeatureResult(column="age", role=Role.FEATURE, type="numerical", method="ks", reason="",
+               features=(FeatureResult(column="age", role=Role.FEATURE, type=ColumnType.NUMERICAL, method=DriftMethod.KS, reason="",
                                        statistic=0.3, p_value=0.001 if drift else 0.5, adjusted_p_value=None,
-                                       threshold=0.05, drifted=drift, status="ok", n_reference=10, n_current=10,
+                                       threshold=0.05, drifted=drift, status=Status.OK, n_reference=10, n_current=10,
                                        missing_reference=0, missing_current=0, missing_p_value=1.0,
                                        missing_drifted=False),),
                performance=(PerformanceRecord(metric="accuracy", value=accuracy, reference_value=0.9),))
 
 
-def monitor(*rules: AlertRule) -> MonitorConfig:
+def _monitor(**extra: Any) -> domain.Monitor:
+    """A monitor written as in driftline.yaml, translated as the service translates it."""
     return MonitorConfig.model_validate({"name": "churn", "model": "m", "every": "1m",
-                                         "schema": {"numerical": ["age"]}, "alerts": [r.model_dump() for r in rules]})
+                                         "schema": {"numerical": ["age"]}, **extra}).to_domain()
+
+
+def AlertRule(**rule: Any) -> domain.AlertRule:  # noqa: N802 -- reads like the config model it stands for
+    return _monitor(alerts=[rule]).alerts[0]
+
+
+def monitor(*rules: domain.AlertRule) -> domain.Monitor:
+    return replace(_monitor(), alerts=rules)
 
 
 def test_persistence_n_of_m_and_one_event_per_episode() -> None:
@@ -98,8 +118,8 @@ class MemoryOutbox:
         self.messages[message.id] = message
 
 
-TARGET = WebhookTarget(name="retrain", url="http://retrain.test/hook", secret_env="DL_TEST_SECRET",
-                       max_attempts=3, backoff="1s", backoff_max="10s")
+TARGET = domain.WebhookTarget(name="retrain", url="http://retrain.test/hook", secret_env="DL_TEST_SECRET",
+                              max_attempts=3, backoff=timedelta(seconds=1), backoff_max=timedelta(seconds=10))
 
 
 @pytest.mark.anyio
@@ -178,8 +198,9 @@ def _job(created: datetime, outcome: Outcome = Outcome.TRIGGERED) -> RetrainJob:
 
 
 def test_retrain_policy_cooldown_budget_dry_run() -> None:
-    policy = RetrainPolicy.model_validate({"on": ["DriftlineDatasetDrift"], "cooldown": "1h", "max_per_day": 2,
-                                           "action": {"type": "command", "argv": ["true"]}})
+    policy = _monitor(retrain={"on": ["DriftlineDatasetDrift"], "cooldown": "1h", "max_per_day": 2,
+                               "action": {"type": "command", "argv": ["true"]}}).retrain
+    assert policy is not None
     assert decide(policy, "Other", T0, []) is Outcome.NOT_CONFIGURED
     assert decide(policy, "DriftlineDatasetDrift", T0, []) is Outcome.TRIGGERED
     assert decide(policy, "DriftlineDatasetDrift", T0, [_job(T0 - timedelta(minutes=30))]) is Outcome.COOLDOWN
@@ -187,5 +208,5 @@ def test_retrain_policy_cooldown_budget_dry_run() -> None:
     assert decide(policy, "DriftlineDatasetDrift", T0, two) is Outcome.BUDGET
     skipped = [_job(T0 - timedelta(minutes=5), Outcome.COOLDOWN)]
     assert decide(policy, "DriftlineDatasetDrift", T0, skipped) is Outcome.TRIGGERED
-    dry = policy.model_copy(update={"dry_run": True})
+    dry = replace(policy, dry_run=True)
     assert decide(dry, "DriftlineDatasetDrift", T0, []) is Outcome.DRY_RUN

@@ -197,7 +197,7 @@ async def test_a_twenty_digit_id_is_kept_exactly(live: Live, config: DriftlineCo
     r = await live.client.post("/v1/models/churn/predictions", content=encode(rows, content_type),
                                headers=auth(content_type=content_type))
     assert r.status_code == 200, r.text
-    window = live.store.read_window(config.monitor("churn"), WindowSpec(start=start - timedelta(minutes=1),
+    window = live.store.read_window(config.monitor("churn").to_domain(), WindowSpec(start=start - timedelta(minutes=1),
                                                                         end=datetime.now(UTC) + timedelta(minutes=1)))
     assert sorted(window["prediction_id"]) == sorted(str(i) for i in ids)
     assert sorted(window["plan"]) == sorted(str(i) for i in ids)
@@ -251,7 +251,7 @@ async def test_invalid_text_in_predictions_is_a_422_naming_row_and_field(live: L
     r = await live.client.post("/v1/models/churn/predictions", content=_body(rows, content_type),
                                headers=auth(content_type=content_type))
     _assert_names_row_1(r, "plan")
-    window = live.store.read_window(config.monitor("churn"), WindowSpec(start=start - timedelta(minutes=1),
+    window = live.store.read_window(config.monitor("churn").to_domain(), WindowSpec(start=start - timedelta(minutes=1),
                                                                         end=datetime.now(UTC) + timedelta(minutes=1)))
     assert len(window) == 0  # nothing was written
 

@@ -9,6 +9,8 @@ import pytest
 
 from monitor.config import DriftlineConfig
 from monitor.domain import FeatureResult, PerformanceRecord, Role, RunStatus
+from monitor.stats.check import Status
+from monitor.stats.types import ColumnType, DriftMethod
 from tests.api.helpers import CSV, PARQUET, auth, encode, prediction_rows
 from tests.fakes import FakeService, FakeStore, make_run
 
@@ -90,9 +92,9 @@ async def test_runs_of_an_unknown_monitor_are_404(client: httpx.AsyncClient) -> 
 async def test_a_run_has_all_its_results(client: httpx.AsyncClient, store: FakeStore,
                                          config: DriftlineConfig) -> None:
     base = make_run(config.monitor("churn"), window_end=T0)
-    feature = FeatureResult(column="age", role=Role.FEATURE, type="numerical", method="ks", reason="auto",
+    feature = FeatureResult(column="age", role=Role.FEATURE, type=ColumnType.NUMERICAL, method=DriftMethod.KS, reason="auto",
                             statistic=0.31, p_value=0.001, adjusted_p_value=0.002, threshold=0.05, drifted=True,
-                            status="ok", n_reference=1000, n_current=500, missing_reference=0, missing_current=3,
+                            status=Status.OK, n_reference=1000, n_current=500, missing_reference=0, missing_current=3,
                             missing_p_value=0.4, missing_drifted=False)
     from dataclasses import replace
     run = replace(base, features=(feature,), labelled_rows=120, label_coverage=0.24, concept_drift=False,

@@ -91,7 +91,7 @@ async def test_every_format_lands_typed_and_idempotent(live: Live, config: Drift
                                    headers=auth())
     assert labels.json() == {"updated": 1, "unknown_ids": ["nobody"]}
 
-    window = live.store.read_window(config.monitor("churn"), WindowSpec(end=datetime.now(UTC) + timedelta(minutes=1),
+    window = live.store.read_window(config.monitor("churn").to_domain(), WindowSpec(end=datetime.now(UTC) + timedelta(minutes=1),
                                                                    start=start - timedelta(minutes=1)))
     assert len(window) == 40
     window = window.set_index("prediction_id")

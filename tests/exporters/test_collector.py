@@ -11,16 +11,31 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporters import DURATION_BUCKETS, DriftCollector, MonitorSnapshot, RunStats, Snapshot
-from monitor.domain import DatasetSummary, FeatureResult, PerformanceRecord, Role, Run, RunStatus
+from exporters import (
+    DURATION_BUCKETS,
+    DriftCollector,
+    MonitorSnapshot,
+    RunStats,
+    Snapshot,
+)
+from monitor.domain import (
+    DatasetSummary,
+    FeatureResult,
+    PerformanceRecord,
+    Role,
+    Run,
+    RunStatus,
+)
+from monitor.stats.check import Status
+from monitor.stats.types import ColumnType, DriftMethod
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
 def feature(name: str, *, drifted: bool, role: Role = Role.FEATURE, stat: float = 0.2) -> FeatureResult:
     return FeatureResult(
-        column=name, role=role, type="numerical", method="wasserstein", reason="auto", statistic=stat,
-        p_value=None, adjusted_p_value=None, threshold=0.1, drifted=drifted, status="ok", n_reference=1000,
+        column=name, role=role, type=ColumnType.NUMERICAL, method=DriftMethod.WASSERSTEIN, reason="auto", statistic=stat,
+        p_value=None, adjusted_p_value=None, threshold=0.1, drifted=drifted, status=Status.OK, n_reference=1000,
         n_current=90, missing_reference=0, missing_current=10, missing_p_value=0.5, missing_drifted=False,
     )
 

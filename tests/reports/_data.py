@@ -1,6 +1,6 @@
 """Data for the report tests: a monitor with a hostile column name, and a real evaluated run.
 
-The run comes from ``runner.evaluate`` (features, prediction and target drift, performance),
+The run comes from ``monitor.run.evaluate`` (features, prediction and target drift, performance),
 so the page is tested against what the service stores, not against hand-made results.
 """
 
@@ -13,9 +13,9 @@ from html.parser import HTMLParser
 import numpy as np
 import pandas as pd
 
-from monitor.config import DriftlineConfig, MonitorConfig
-from monitor.domain import Run, RunStatus
-from monitor.runner import ReferenceBundle, conform, evaluate, fit_reference
+from monitor.config import DriftlineConfig
+from monitor.domain import Monitor, Run, RunStatus
+from monitor.run import ReferenceBundle, conform, evaluate, fit_reference
 
 EVIL = "<script>alert(1)</script>"
 EVIL_CATEGORY = '<img src=x onerror="alert(2)">'
@@ -54,7 +54,7 @@ def make_frame(n: int, *, start: datetime, shift: float = 0.0, seed: int = 0, ne
 
 @dataclass(frozen=True, slots=True)
 class Evaluated:
-    monitor: MonitorConfig
+    monitor: Monitor
     bundle: ReferenceBundle
     current: pd.DataFrame
     run: Run
@@ -62,7 +62,7 @@ class Evaluated:
 
 def evaluated(*, shift: float = 12.0, new_plans: bool = True) -> Evaluated:
     """A reference and a drifted window of monitor ``churn``, evaluated as the service does."""
-    monitor = make_config().monitor("churn")
+    monitor = make_config().monitor("churn").to_domain()
     bundle = fit_reference(monitor, make_frame(1000, start=T0 - timedelta(days=2), seed=1))
     current = make_frame(600, start=T0 - timedelta(hours=1), shift=shift, seed=2, new_plans=new_plans)
     start = Run(id="run-1", monitor=monitor.name, model=monitor.model, status=RunStatus.OK,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from monitor import service as service_module
+from monitor.reports import ReportPages
 from monitor.config import Settings
 from monitor.domain import Run, RunStatus, WindowSpec
 from monitor.errors import StorageError
@@ -47,13 +47,13 @@ async def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
     run = await svc.run_now("churn")
     assert run.status is RunStatus.DRIFT
     reads: list[WindowSpec] = []
-    real_read = svc._read
+    real_read = svc._sources.own_store.read
 
     def counting_read(monitor, spec):  # type: ignore[no-untyped-def]
         reads.append(spec)
         return real_read(monitor, spec)
 
-    monkeypatch.setattr(svc, "_read", counting_read)
+    monkeypatch.setattr(svc._sources.own_store, "read", counting_read)
     yield Live(service=svc, store=store, reads=reads, run=run)
     await svc.stop()
     store.dispose()
@@ -83,7 +83,7 @@ async def test_a_report_is_rendered_once_then_served_from_the_cache(live: Live) 
 async def test_late_labels_redraw_the_page_with_the_performance(live: Live) -> None:
     before = await live.service.report_html(live.run.id)
     assert before is not None and not Elements(before).with_class("perf-row")
-    rows = live.store.read_window(make_config().monitor("churn"),
+    rows = live.store.read_window(make_config().monitor("churn").to_domain(),
                                   WindowSpec(start=live.run.window_start, end=live.run.window_end))
     labels = pd.DataFrame({"prediction_id": rows["prediction_id"], "label": rows["prediction"],
                            "timestamp": pd.Timestamp(T0)})
@@ -117,7 +117,7 @@ async def test_a_failed_window_read_still_serves_the_results_and_is_not_cached(
 
 
 async def test_the_cache_keeps_the_most_recently_used_pages(live: Live, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(service_module, "REPORT_CACHE_SIZE", 1)
+    monkeypatch.setattr(live.service, "_reports", ReportPages(1))
     later = await live.service.run_at("churn", T0 + timedelta(minutes=15))
     live.reads.clear()  # the run's own read
     await live.service.report_html(live.run.id)

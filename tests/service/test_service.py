@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitor import service as service_module
+from monitor.run import execute as run_module
+from monitor.run import fit_reference
 from monitor.config import DriftlineConfig, Settings
 from monitor.domain import RunStatus
 from monitor.errors import StorageError
-from monitor.runner import fit_reference
-from monitor.service import MonitorService, _aligned_end
+from monitor.service import MonitorService
 from monitor.storage import Store
 
 pytestmark = pytest.mark.anyio
@@ -96,7 +96,7 @@ async def test_runs_of_one_monitor_never_overlap(setup, monkeypatch: pytest.Monk
     svc, store, clock = setup
     store.ingest_predictions("churn-v3", frame(200, start=T0 - timedelta(minutes=30), seed=4))
     active, peak = 0, 0
-    real = service_module.evaluate
+    real = run_module.evaluate
 
     def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
         nonlocal active, peak
@@ -107,7 +107,7 @@ async def test_runs_of_one_monitor_never_overlap(setup, monkeypatch: pytest.Monk
         active -= 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(service_module, "evaluate", slow)
+    monkeypatch.setattr(run_module, "evaluate", slow)
 
     async def at(offset: int):  # type: ignore[no-untyped-def]
         return await svc.run_at("churn", T0 + timedelta(seconds=offset))
@@ -127,7 +127,7 @@ async def test_a_window_is_never_written_twice(setup) -> None:  # type: ignore[n
 
 def test_scheduled_window_ends_are_aligned_to_the_period() -> None:
     monitor = make_config().monitor("churn").model_copy(update={"every": "15m"})
-    end = _aligned_end(monitor, datetime(2026, 11, 1, 12, 7, 31, tzinfo=UTC))
+    end = monitor.to_domain().aligned_end(datetime(2026, 11, 1, 12, 7, 31, tzinfo=UTC))
     assert end == datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
@@ -161,9 +161,9 @@ async def test_database_outage_records_the_run_as_error_once_it_is_back(  # type
         m.setattr(store, "save_run", down)
         run = await svc.run_now("churn")  # the service stays up: no exception escapes
         assert run.status is RunStatus.ERROR
-        await svc._flush_pending()  # still down: kept
+        await svc._pending.flush()  # still down: kept
         assert store.list_runs("churn") == [] and len(svc._pending) == 1
-    await svc._flush_pending()  # back: written, as error
+    await svc._pending.flush()  # back: written, as error
     stored = store.list_runs("churn")
     assert [r.status for r in stored] == [RunStatus.ERROR] and "unreachable" in (stored[0].error or "")
 
@@ -203,17 +203,18 @@ def test_reference_fit_needs_the_prediction_column() -> None:
     from monitor.errors import InputError
 
     with pytest.raises(InputError, match="'prediction'"):
-        fit_reference(make_config().monitor("churn"), frame(50, start=T0).drop(columns=["prediction"]))
+        fit_reference(make_config().monitor("churn").to_domain(), frame(50, start=T0).drop(columns=["prediction"]))
 
 
 def test_performance_with_text_class_labels_survives_the_stored_reference() -> None:
     # Labels come back from a stored reference as fixed-width strings; metrics must still work.
-    from monitor.runner import ReferenceBundle, evaluate_performance
+    from monitor.run import ReferenceBundle, evaluate_performance
 
-    monitor = make_config().monitor("churn")
+    monitor = make_config().monitor("churn").to_domain()
     ref = frame(300, start=T0 - timedelta(days=1), seed=9, labels=True)
     bundle = ReferenceBundle.from_bytes(fit_reference(monitor, ref).to_bytes())
-    records, labelled, coverage, _, _ = evaluate_performance(monitor, bundle, ref)
+    outcome = evaluate_performance(monitor, bundle, ref)
+    records, labelled, coverage = outcome.records, outcome.labelled_rows, outcome.label_coverage
     perf = {r.metric: r for r in records}
     assert labelled == 300 and coverage == 1.0
     assert perf["accuracy"].value == perf["accuracy"].reference_value == pytest.approx(
@@ -227,7 +228,7 @@ async def test_an_unexpected_failure_is_still_an_error_run(setup, monkeypatch: p
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise TypeError("a bug")
 
-    monkeypatch.setattr(service_module, "evaluate", broken)
+    monkeypatch.setattr(run_module, "evaluate", broken)
     run = await svc.run_now("churn")
     assert run.status is RunStatus.ERROR and run.error == "internal error: TypeError"
     assert [r.status for r in store.list_runs("churn")] == [RunStatus.ERROR]

@@ -25,8 +25,32 @@ from monitor.config import DriftlineConfig, FileSource, MonitorConfig, Settings,
 from monitor.domain import RunStatus, WindowSpec
 from monitor.errors import InputError, StorageError
 from monitor.service import MonitorService
-from monitor.sources import SqlSources, read_files_window, window_for
+from monitor.domain import FileSourceSpec, SqlSourceSpec
+from monitor.sources import FileSource as FilesReader
+from monitor.sources import SqlEngines, SqlTableSource
 from monitor.storage import Store
+
+
+# The configuration's source models turned into the domain's specs and read through the real
+# adapters (``SqlTableSource``, ``FileSource``), as the service builds them.
+class SqlSources:
+    def __init__(self) -> None:
+        self._engines = SqlEngines()
+
+    def read(self, monitor: MonitorConfig, source: SqlSource, window: WindowSpec) -> pd.DataFrame:
+        spec = SqlSourceSpec(url=source.url, table=source.table, columns=dict(source.columns))
+        return SqlTableSource(spec, self._engines).read(monitor.to_domain(), window)
+
+    def close(self) -> None:
+        self._engines.close()
+
+
+def read_files_window(monitor: MonitorConfig, source: FileSource, window: WindowSpec) -> pd.DataFrame:
+    return FilesReader(FileSourceSpec(path=source.path)).read(monitor.to_domain(), window)
+
+
+def window_for(monitor: MonitorConfig, end: datetime) -> WindowSpec:
+    return monitor.to_domain().window_ending(end)
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 START = T0 - timedelta(hours=1)

@@ -9,7 +9,16 @@ import numpy as np
 import pandas as pd
 
 from monitor.config import DriftlineConfig
-from monitor.domain import DatasetSummary, FeatureResult, PerformanceRecord, Role, Run, RunStatus
+from monitor.domain import (
+    DatasetSummary,
+    FeatureResult,
+    PerformanceRecord,
+    Role,
+    Run,
+    RunStatus,
+)
+from monitor.stats.check import Status
+from monitor.stats.types import ColumnType, DriftMethod
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 
@@ -46,18 +55,18 @@ def make_run(monitor: str = "churn", *, window_end: datetime = T0, run_id: str |
              status: RunStatus = RunStatus.DRIFT) -> Run:
     """A run with every field set: dataset summary, feature and performance results, change points."""
     feature = FeatureResult(
-        column="age", role=Role.FEATURE, type="numerical", method="ks", reason="numerical, n > 1000",
-        statistic=0.25, p_value=1.5e-12, adjusted_p_value=3.0e-12, threshold=0.05, drifted=True, status="drift",
+        column="age", role=Role.FEATURE, type=ColumnType.NUMERICAL, method=DriftMethod.KS, reason="numerical, n > 1000",
+        statistic=0.25, p_value=1.5e-12, adjusted_p_value=3.0e-12, threshold=0.05, drifted=True, status=Status.OK,
         n_reference=5000, n_current=1200, missing_reference=3, missing_current=7, missing_p_value=0.42,
         missing_drifted=False, new_categories=(), out_of_range_current=11)
     plan = FeatureResult(
-        column="plan", role=Role.FEATURE, type="categorical", method="chi_square", reason="categorical",
-        statistic=None, p_value=None, adjusted_p_value=None, threshold=None, drifted=False, status="ok",
+        column="plan", role=Role.FEATURE, type=ColumnType.CATEGORICAL, method=DriftMethod.CHI_SQUARE, reason="categorical",
+        statistic=None, p_value=None, adjusted_p_value=None, threshold=None, drifted=False, status=Status.OK,
         n_reference=5000, n_current=1200, missing_reference=0, missing_current=0, missing_p_value=None,
         missing_drifted=False, new_categories=("gold", "platinum"), out_of_range_current=None)
     prediction = FeatureResult(
-        column="prediction", role=Role.PREDICTION, type="categorical", method="psi", reason="prediction",
-        statistic=0.031, p_value=None, adjusted_p_value=None, threshold=0.1, drifted=False, status="ok",
+        column="prediction", role=Role.PREDICTION, type=ColumnType.CATEGORICAL, method=DriftMethod.PSI, reason="prediction",
+        statistic=0.031, p_value=None, adjusted_p_value=None, threshold=0.1, drifted=False, status=Status.OK,
         n_reference=5000, n_current=1200, missing_reference=0, missing_current=0, missing_p_value=None,
         missing_drifted=False)
     return Run(

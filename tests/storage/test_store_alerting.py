@@ -345,8 +345,13 @@ def _insert_at_0001(conn: sa.Connection, run: Run) -> None:
     conn.execute(sa.insert(tables["runs"]), [{c.name: getattr(row, c.key) for c in tables["runs"].columns
                                               if c.name != "duration_seconds"}])
     for name, children in (("feature_results", row.features), ("performance_results", row.performance)):
-        conn.execute(sa.insert(tables[name]), [{c.name: getattr(child, c.key) for c in tables[name].columns}
+        conn.execute(sa.insert(tables[name]), [{c.name: getattr(child, c.key) for c in tables[name].columns
+                                                if c.name not in _ADDED_BY_0003}
                                                | {"run_id": run.id} for child in children])
+
+
+#: Feature-result columns revision 0003 added (how a calibrated verdict was reached).
+_ADDED_BY_0003 = {"effect", "effect_floor", "null_threshold", "alpha", "rule"}
 
 
 def _schema_diff(conn: sa.Connection) -> list[object]:

@@ -37,7 +37,7 @@ def test_ingest_reads_back_typed_values_and_utc_times(store: Store, config: Drif
         "score": [0.9, 0.1, np.inf, 0.5],
     })
     assert store.ingest_predictions("churn-v3", frame) == IngestResult(accepted=4, duplicates=0)
-    out = store.read_window(config.monitor("churn"), EVERYTHING)
+    out = store.read_window(config.monitor("churn").to_domain(), EVERYTHING)
     assert list(out.columns) == ["prediction_id", "timestamp", "age", "income", "plan", "prediction", "score",
                                  "label", "label_ts"]
     assert out["timestamp"].dt.tz is not None and str(out["timestamp"].dt.tz) == "UTC"
@@ -55,7 +55,7 @@ def test_ingest_reads_back_typed_values_and_utc_times(store: Store, config: Drif
 def test_each_monitor_reads_its_own_columns(store: Store, config: DriftlineConfig) -> None:
     store.ingest_predictions("churn-v3", churn_frame(3))
     store.ingest_predictions("churn-v3", churn_frame(1, start=3).drop(columns=["region", "income"]))
-    out = store.read_window(config.monitor("churn-rows"), EVERYTHING)
+    out = store.read_window(config.monitor("churn-rows").to_domain(), EVERYTHING)
     assert list(out.columns) == ["prediction_id", "timestamp", "age", "region", "prediction", "score", "label",
                                  "label_ts"]
     assert out["region"].tolist()[:3] == ["eu", "us", "eu"]
@@ -69,7 +69,7 @@ def test_regression_predictions_and_labels_are_numbers(store: Store, config: Dri
     labels = pd.DataFrame({"prediction_id": ["h2"], "label": [399_999.0],
                            "timestamp": pd.Series([T0 + timedelta(days=30)], dtype="datetime64[us, UTC]")})
     assert store.ingest_labels("price", labels) == LabelResult(updated=1, unknown_ids=())
-    out = store.read_window(config.monitor("price"), EVERYTHING)
+    out = store.read_window(config.monitor("price").to_domain(), EVERYTHING)
     assert out["price"].tolist() == [250_000.5, 410_000.0]
     assert out["actual"].dtype == np.float64
     np.testing.assert_array_equal(out["actual"], [np.nan, 399_999.0])
@@ -88,7 +88,7 @@ def test_repeated_ids_inside_a_batch_keep_the_first_row(store: Store, config: Dr
     frame.loc[3, "prediction_id"] = "p1"
     store.ingest_predictions("churn-v3", churn_frame(1, start=1))  # p1 is already stored
     assert store.ingest_predictions("churn-v3", frame) == IngestResult(accepted=1, duplicates=3)
-    out = store.read_window(config.monitor("churn"), EVERYTHING)
+    out = store.read_window(config.monitor("churn").to_domain(), EVERYTHING)
     assert out["prediction_id"].tolist() == ["p0", "p1"]
     assert out["age"].tolist() == [20.0, 21.0]  # p0's first row, p1's stored row
 
@@ -162,19 +162,19 @@ def test_late_labels_join_by_id_and_unknown_ids_are_reported(store: Store, confi
     labels = pd.DataFrame({"prediction_id": ["p2", "nope", "p0", "ghost"], "label": ["yes", "no", "no", "yes"],
                            "timestamp": pd.Series([arrived] * 4, dtype="datetime64[us, UTC]")})
     assert store.ingest_labels("churn-v3", labels) == LabelResult(updated=2, unknown_ids=("nope", "ghost"))
-    out = store.read_window(config.monitor("churn"), EVERYTHING)
+    out = store.read_window(config.monitor("churn").to_domain(), EVERYTHING)
     assert out["label"].tolist()[0] == "no" and out["label"].tolist()[2] == "yes"
     assert out["label"].isna().tolist() == [False, True, False, True]
     assert out["label_ts"].tolist()[0] == pd.Timestamp(arrived) and pd.isna(out["label_ts"].iloc[1])
     # A corrected label replaces the first one; a label for a label-less id is still unknown.
     fix = labels.iloc[[2]].assign(label="yes")
     assert store.ingest_labels("churn-v3", fix) == LabelResult(updated=1, unknown_ids=())
-    assert store.read_window(config.monitor("churn"), EVERYTHING)["label"].iloc[0] == "yes"
+    assert store.read_window(config.monitor("churn").to_domain(), EVERYTHING)["label"].iloc[0] == "yes"
 
 
 def test_a_label_sent_with_its_prediction_arrives_with_it(store: Store, config: DriftlineConfig) -> None:
     store.ingest_predictions("churn-v3", churn_frame(2).assign(label=["yes", None]))
-    out = store.read_window(config.monitor("churn"), EVERYTHING)
+    out = store.read_window(config.monitor("churn").to_domain(), EVERYTHING)
     assert out["label"].tolist()[0] == "yes" and pd.isna(out["label"].iloc[1])
     assert out["label_ts"].iloc[0] == out["timestamp"].iloc[0] and pd.isna(out["label_ts"].iloc[1])
 
@@ -182,27 +182,27 @@ def test_a_label_sent_with_its_prediction_arrives_with_it(store: Store, config: 
 def test_time_windows_are_half_open(store: Store, config: DriftlineConfig) -> None:
     store.ingest_predictions("churn-v3", churn_frame(10))  # p0 at T0, p1 at T0 + 1 min, ...
     window = WindowSpec(start=T0 + timedelta(minutes=2), end=T0 + timedelta(minutes=5))
-    out = store.read_window(config.monitor("churn"), window)
+    out = store.read_window(config.monitor("churn").to_domain(), window)
     assert out["prediction_id"].tolist() == ["p2", "p3", "p4"]  # start included, end excluded
     assert out["timestamp"].is_monotonic_increasing
     # The same bounds given in another time zone mean the same instants.
     tz = datetime.now().astimezone().tzinfo
     shifted = WindowSpec(start=window.start.astimezone(tz), end=window.end.astimezone(tz))  # type: ignore[union-attr]
-    assert store.read_window(config.monitor("churn"), shifted)["prediction_id"].tolist() == ["p2", "p3", "p4"]
+    assert store.read_window(config.monitor("churn").to_domain(), shifted)["prediction_id"].tolist() == ["p2", "p3", "p4"]
 
 
 def test_row_windows_take_the_last_rows_before_the_end(store: Store, config: DriftlineConfig) -> None:
     frame = churn_frame(10)
     store.ingest_predictions("churn-v3", frame.iloc[::-1])  # arrival order does not matter
-    out = store.read_window(config.monitor("churn-rows"), WindowSpec(end=T0 + timedelta(minutes=8), rows=5))
+    out = store.read_window(config.monitor("churn-rows").to_domain(), WindowSpec(end=T0 + timedelta(minutes=8), rows=5))
     assert out["prediction_id"].tolist() == ["p3", "p4", "p5", "p6", "p7"]
     assert out["timestamp"].is_monotonic_increasing
-    few = store.read_window(config.monitor("churn-rows"), WindowSpec(end=T0 + timedelta(minutes=2), rows=5))
+    few = store.read_window(config.monitor("churn-rows").to_domain(), WindowSpec(end=T0 + timedelta(minutes=2), rows=5))
     assert few["prediction_id"].tolist() == ["p0", "p1"]
 
 
 def test_an_empty_window_has_the_columns_and_types(store: Store, config: DriftlineConfig) -> None:
-    out = store.read_window(config.monitor("churn"), EVERYTHING)
+    out = store.read_window(config.monitor("churn").to_domain(), EVERYTHING)
     assert len(out) == 0
     assert list(out.columns)[:3] == ["prediction_id", "timestamp", "age"]
     assert out["age"].dtype == np.float64 and str(out["timestamp"].dtype) == "datetime64[us, UTC]"
@@ -210,7 +210,7 @@ def test_an_empty_window_has_the_columns_and_types(store: Store, config: Driftli
 
 def test_a_window_needs_aware_times(store: Store, config: DriftlineConfig) -> None:
     with pytest.raises(ValueError, match="has no time zone"):
-        store.read_window(config.monitor("churn"), WindowSpec(end=datetime(2024, 1, 1)))
+        store.read_window(config.monitor("churn").to_domain(), WindowSpec(end=datetime(2024, 1, 1)))
 
 
 _TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)
@@ -228,7 +228,7 @@ def test_any_text_number_and_time_round_trips(store: Store, config: DriftlineCon
     frame = pd.DataFrame({"prediction_id": ids, "timestamp": times, "age": [x for _, x, _ in rows], "income": 0.0,
                           "plan": pd.Series([t for t, _, _ in rows], dtype=object), "prediction": "yes", "score": 0.5})
     store.ingest_predictions("churn-v3", frame)
-    out = store.read_window(config.monitor("churn"), EVERYTHING).set_index("prediction_id").loc[ids]
+    out = store.read_window(config.monitor("churn").to_domain(), EVERYTHING).set_index("prediction_id").loc[ids]
     np.testing.assert_array_equal(out["age"].to_numpy(), frame["age"].to_numpy())
     assert [None if pd.isna(v) else v for v in out["plan"]] == [t for t, _, _ in rows]
     assert out["timestamp"].tolist() == times.tolist()
@@ -245,7 +245,7 @@ def test_text_columns_backed_by_chunked_arrow_arrays_are_written(store: Store, c
         chunked = pa.chunked_array([values[:2], values[2:5], values[5:]])
         frame[column] = pd.Series(pd.arrays.ArrowExtensionArray(chunked))
     assert store.ingest_predictions("churn-v3", frame) == IngestResult(accepted=6, duplicates=0)
-    back = store.read_window(config.monitor("churn"), WindowSpec(start=T0 - timedelta(days=1),
+    back = store.read_window(config.monitor("churn").to_domain(), WindowSpec(start=T0 - timedelta(days=1),
                                                                         end=T0 + timedelta(days=1)))
     assert sorted(back["prediction_id"]) == sorted(churn_frame(6)["prediction_id"])
     assert sorted(back["plan"]) == sorted(churn_frame(6)["plan"])

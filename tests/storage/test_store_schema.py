@@ -38,7 +38,7 @@ def test_upgrade_is_idempotent_and_creates_every_table(make_store: StoreFactory,
     assert {"runs", "feature_results", "performance_results", "reference_versions", "driftline_alembic_version",
             "outbox", "alertmanager_notifications", "retrain_jobs", "predictions_churn_v3", "predictions_price"} <= tables
     with store.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM driftline_alembic_version").scalars().all() == ["0002"]
+        assert conn.exec_driver_sql("SELECT version_num FROM driftline_alembic_version").scalars().all() == ["0003"]
 
 
 def _static(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
@@ -83,7 +83,7 @@ def test_a_feature_added_later_becomes_a_nullable_column(make_store: StoreFactor
     after.upgrade()
     after.upgrade()
     after.ingest_predictions("churn-v3", churn_frame(2, start=3).drop(columns="region").assign(tenure=[1.0, 2.0]))
-    out = after.read_window(config_of(grown).monitor("churn"), WindowSpec(end=T0 + timedelta(days=1), rows=100))
+    out = after.read_window(config_of(grown).monitor("churn").to_domain(), WindowSpec(end=T0 + timedelta(days=1), rows=100))
     np.testing.assert_array_equal(out["tenure"], [np.nan, np.nan, np.nan, 1.0, 2.0])
 
 
@@ -111,7 +111,7 @@ def test_the_migrations_ship_inside_the_package() -> None:
 ], ids=["task", "role-name", "feature-kind", "reserved", "table-name"])
 def test_monitors_sharing_a_model_must_agree(monitors: list[dict[str, object]], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        build_layouts(config_of(*monitors), sa.MetaData())
+        build_layouts(config_of(*monitors).to_domain(), sa.MetaData())
 
 
 def test_table_names_follow_model_names() -> None:

@@ -27,15 +27,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alerts.alertmanager import AlertmanagerPayload
-from alerts.outbox import DeliveryStatus
-from alerts.retrain import JobStatus, RetrainJob
 from monitor import ingest
 from monitor.api.auth import require_api_key
 from monitor.api.deps import AlertingStoreDep, AlertsDep, ConfigDep, SettingsDep
 from monitor.api.schemas import ErrorMessage, ValidationErrorBody
 from monitor.config import MonitorConfig
+from monitor.domain import DeliveryStatus, JobStatus, RetrainJob
 from monitor.errors import BatchInvalid, InputError, Unauthorized, UnknownRetrainJob
-from monitor.runner import fit_reference
+from monitor.run import fit_reference
 
 __all__ = ["router"]
 
@@ -198,7 +197,7 @@ def _new_reference(monitor: MonitorConfig, rows: list[dict[str, Any]], source: s
     try:
         frame = ingest.parse_batch(json.dumps(rows).encode(), ingest.Format.JSON, ingest.reference_spec(monitor),
                                    now=datetime.now(UTC))
-        bundle = fit_reference(monitor, frame)
+        bundle = fit_reference(monitor.to_domain(), frame)
     except BatchInvalid as exc:
         raise BatchInvalid([ingest.Issue(i.row, _nested(i.field), i.message) for i in exc.issues],
                            exc.total) from exc

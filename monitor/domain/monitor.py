@@ -1,0 +1,222 @@
+"""The monitor as a run sees it: built once from ``driftline.yaml`` by ``MonitorConfig.to_domain()``.
+
+Durations are ``timedelta`` (parsed once, at load), closed sets are enums, and per-column drift
+options are the core's own :class:`~monitor.stats.check.ColumnOptions`, so nothing below the
+configuration layer re-parses or re-validates text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from monitor.domain.alerting import AlertRule, RetrainPolicy, WebhookTarget
+from monitor.domain.results import Run, WindowSpec
+from monitor.errors import UnknownMonitor
+from monitor.stats.check import CheckOptions, ColumnOptions
+from monitor.stats.concept import Detector
+from monitor.stats.correction import Correction
+from monitor.stats.performance import Task
+from monitor.stats.types import ColumnType
+
+__all__ = [
+    "Catalog",
+    "DescribesCatalog",
+    "catalog_of",
+    "FileReferenceSpec",
+    "FileSourceSpec",
+    "Monitor",
+    "PerformanceSpec",
+    "ReferenceSpec",
+    "Schedule",
+    "Schema",
+    "SourceSpec",
+    "SqlSourceSpec",
+    "StoreReferenceSpec",
+    "StoreSourceSpec",
+    "UploadReferenceSpec",
+    "WindowDef",
+]
+
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Schema:
+    """Which columns of the prediction log play which role."""
+
+    prediction_id: str = "prediction_id"
+    timestamp: str = "timestamp"
+    prediction: str = "prediction"
+    prediction_score: str | None = None
+    target: str | None = "label"
+    numerical: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    task: Task = Task.CLASSIFICATION
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """Feature columns in declaration order, numerical first."""
+        return (*self.numerical, *self.categorical)
+
+    @property
+    def prediction_type(self) -> ColumnType:
+        """How the prediction (and the target) is tested: categorical for classification."""
+        return ColumnType.CATEGORICAL if self.task is Task.CLASSIFICATION else ColumnType.NUMERICAL
+
+    def types(self) -> dict[str, ColumnType]:
+        """Column types of the features and the prediction."""
+        types = {c: ColumnType.NUMERICAL for c in self.numerical} | {c: ColumnType.CATEGORICAL for c in self.categorical}
+        types[self.prediction] = self.prediction_type
+        return types
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoreSourceSpec:
+    """Predictions posted to Driftline's own ingest API."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SqlSourceSpec:
+    """A table in any SQLAlchemy database; ``columns`` maps our column names to theirs."""
+
+    url: str = field(repr=False)
+    table: str
+    columns: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileSourceSpec:
+    """Parquet or CSV files matching a glob."""
+
+    path: str
+
+
+SourceSpec = StoreSourceSpec | SqlSourceSpec | FileSourceSpec
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileReferenceSpec:
+    """A reference read from a Parquet or CSV file at start-up."""
+
+    path: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoreReferenceSpec:
+    """A time range ``[start, end)`` of the monitor's own prediction log."""
+
+    start: datetime
+    end: datetime
+    label: str  # how the range was written, for the reference's ``source``
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UploadReferenceSpec:
+    """A reference uploaded later through the API."""
+
+
+ReferenceSpec = FileReferenceSpec | StoreReferenceSpec | UploadReferenceSpec
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Schedule:
+    """When a monitor runs: every fixed period, or on a crontab expression."""
+
+    every: timedelta | None = None
+    cron: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WindowDef:
+    """The current window: the last period of time or the last N rows."""
+
+    last: timedelta | None = None
+    rows: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PerformanceSpec:
+    """Performance and concept drift on rows whose labels have arrived."""
+
+    alpha: float = 0.05
+    bucket: timedelta = timedelta(hours=1)
+    detector: Detector = Detector.PAGE_HINKLEY
+    label_lookback: timedelta = timedelta(hours=24)
+    min_labels: int = 30
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Monitor:
+    """One monitor: a model's prediction log compared with its reference on a schedule."""
+
+    name: str
+    model: str
+    schema: Schema
+    source: SourceSpec = StoreSourceSpec()
+    reference: ReferenceSpec = UploadReferenceSpec()
+    schedule: Schedule = Schedule(every=timedelta(hours=1))
+    window: WindowDef = WindowDef(last=timedelta(hours=1))
+    min_rows: int = 100
+    drift_share: float = 0.5
+    correction: Correction = Correction.NONE
+    columns: Mapping[str, ColumnOptions] = field(default_factory=dict)
+    performance: PerformanceSpec = PerformanceSpec()
+    alerts: tuple[AlertRule, ...] = ()
+    retrain: RetrainPolicy | None = None
+
+    def window_ending(self, end: datetime) -> WindowSpec:
+        """The window a run ending at ``end`` reads: ``[end - last, end)`` or the last N rows."""
+        if self.window.last is not None:
+            return WindowSpec(start=end - self.window.last, end=end)
+        return WindowSpec(end=end, rows=self.window.rows)
+
+    def window_of(self, run: Run) -> WindowSpec:
+        """The window a stored run tested, to read it again (late labels, reports)."""
+        return WindowSpec(start=run.window_start, end=run.window_end,
+                          rows=None if run.window_start else self.window.rows)
+
+    def aligned_end(self, now: datetime) -> datetime:
+        """The window end of a scheduled run: ``now`` floored to the schedule period (or minute).
+
+        Scheduled windows end on multiples of the period since a fixed epoch, so a restarted
+        service computes the same window ends and the store refuses a duplicate.
+        """
+        step = self.schedule.every or timedelta(minutes=1)
+        return _EPOCH + ((now - _EPOCH) // step) * step
+
+    def check_options(self) -> CheckOptions:
+        """How the core tests this monitor's columns (the dataset verdict counts features only)."""
+        return CheckOptions(columns=self.columns, drift_share=self.drift_share, correction=self.correction)
+
+
+class DescribesCatalog(Protocol):
+    """Anything that translates into a :class:`Catalog` (the validated ``driftline.yaml``)."""
+
+    def to_domain(self) -> Catalog: ...
+
+
+def catalog_of(source: Catalog | DescribesCatalog) -> Catalog:
+    """``source`` itself if it is a catalog, else its translation (adapters accept either)."""
+    return source if isinstance(source, Catalog) else source.to_domain()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Catalog:
+    """Every monitor of a deployment and the webhook targets their alerts use."""
+
+    monitors: tuple[Monitor, ...]
+    webhooks: tuple[WebhookTarget, ...] = ()
+
+    def monitor(self, name: str) -> Monitor:
+        """The monitor called ``name``; :class:`UnknownMonitor` if there is none."""
+        for m in self.monitors:
+            if m.name == name:
+                return m
+        raise UnknownMonitor(name)
+
+    def webhook(self, name: str) -> WebhookTarget | None:
+        """The webhook target called ``name``, if declared."""
+        return next((w for w in self.webhooks if w.name == name), None)

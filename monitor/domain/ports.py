@@ -1,0 +1,90 @@
+"""The ports the run layer speaks: what it needs from the clock, the log, storage and the outbox.
+
+Ports are ``Protocol``s, so an adapter implements one by having the methods, and a fake in the
+tests is checked against the same contract as the real adapter.
+
+========================  ==============================================================
+port                      implementations
+========================  ==============================================================
+``Clock``                 ``monitor.run.clock.SystemClock``; tests' fixed clocks
+``PredictionSource``      ``sources.StoreSource`` (own store), ``sources.SqlTableSource``,
+                          ``sources.FileSource``
+``RunStore``              ``storage.Store``; ``tests.fakes.FakeStore``
+``ReferenceStore``        ``storage.Store``; ``tests.fakes.FakeStore``
+``Outbox``                ``storage.Store``; ``tests.fakes.FakeStore``
+========================  ==============================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+import pandas as pd
+
+from monitor.domain.alerting import OutboxMessage
+from monitor.domain.monitor import Monitor
+from monitor.domain.references import ReferenceRecord
+from monitor.domain.results import PerformanceRecord, Run, WindowSpec
+
+__all__ = ["Clock", "Outbox", "PredictionSource", "ReferenceStore", "RunStore"]
+
+
+class Clock(Protocol):
+    """Where runs get the time (tests pass a fixed clock)."""
+
+    def now(self) -> datetime: ...
+
+
+class PredictionSource(Protocol):
+    """Where a monitor's prediction log is read from.
+
+    ``read`` returns the window's rows named as in the monitor's schema (the target column
+    holds labels that have arrived), sorted by time, with an aware UTC timestamp column.
+    """
+
+    def read(self, monitor: Monitor, window: WindowSpec) -> pd.DataFrame: ...
+
+    def close(self) -> None: ...
+
+
+class RunStore(Protocol):
+    """Where runs are written (with their outbox messages, in one transaction) and read back."""
+
+    def save_run(self, run: Run, events: Sequence[OutboxMessage] = ()) -> None: ...
+
+    def get_run(self, run_id: str) -> Run | None: ...
+
+    def list_runs(self, monitor: str, start: datetime | None = None, end: datetime | None = None,
+                  limit: int | None = None) -> list[Run]: ...
+
+    def latest_runs(self) -> dict[str, Run]: ...
+
+    def update_performance(self, run_id: str, performance: Sequence[PerformanceRecord], labelled_rows: int,
+                           label_coverage: float | None, concept_drift: bool | None) -> None: ...
+
+
+class ReferenceStore(Protocol):
+    """Where fitted references are kept, versioned per monitor, one of them active."""
+
+    def add_reference(self, monitor: str, profile: bytes, content_hash: str, source: str, n_rows: int,
+                      *, activate: bool = True) -> ReferenceRecord: ...
+
+    def active_reference(self, monitor: str) -> ReferenceRecord | None: ...
+
+    def reference(self, monitor: str, version: int) -> ReferenceRecord | None: ...
+
+    def references(self, monitor: str) -> list[ReferenceRecord]: ...
+
+    def has_reference_hash(self, monitor: str, content_hash: str) -> bool: ...
+
+
+class Outbox(Protocol):
+    """The durable outbox the deliverer drains."""
+
+    def enqueue(self, messages: Sequence[OutboxMessage]) -> int: ...
+
+    def outbox_due(self, now: datetime, limit: int) -> list[OutboxMessage]: ...
+
+    def outbox_update(self, message: OutboxMessage) -> None: ...

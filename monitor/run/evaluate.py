@@ -1,0 +1,233 @@
+"""One window tested against a monitor's reference: pure, frames in and a :class:`Run` out.
+
+:func:`evaluate` is the CPU-bound middle of a run; :func:`monitor.run.execute.run_monitor` calls it
+off the event loop, between reading the window and writing the run in one transaction.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from monitor.domain import DatasetSummary, FeatureResult, Monitor, PerformanceRecord, Role, Run, RunStatus
+from monitor.errors import InputError
+from monitor.stats.check import CheckOptions, check
+from monitor.stats.concept import Detector, detect_concept_drift, row_errors
+from monitor.stats.performance import (
+    LabelledSample,
+    PerformanceResult,
+    Task,
+    classification_metrics,
+    performance_degradation,
+    regression_metrics,
+)
+from monitor.stats.profile import ReferenceProfile, fit_profile, profile_from_bytes, profile_to_bytes
+
+__all__ = ["PerformanceOutcome", "ReferenceBundle", "conform", "evaluate", "evaluate_performance",
+           "fit_reference", "insufficient"]
+
+_Array = NDArray[np.generic]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReferenceBundle:
+    """A monitor's fitted reference: the drift profile plus the labelled rows for performance."""
+
+    profile: ReferenceProfile
+    y_true: _Array | None
+    y_pred: _Array | None
+    y_score: NDArray[np.float64] | None = None
+
+    def to_bytes(self) -> bytes:
+        """One ``.npz`` holding the profile's own ``.npz`` bytes and the labelled columns."""
+        arrays: dict[str, _Array] = {"profile": np.frombuffer(profile_to_bytes(self.profile), dtype=np.uint8)}
+        for name in ("y_true", "y_pred", "y_score"):
+            value = getattr(self, name)
+            if value is not None:
+                arrays[name] = np.asarray(value, dtype=np.str_ if value.dtype == object else value.dtype)
+        buffer = io.BytesIO()
+        np.savez(buffer, allow_pickle=False, **arrays)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> ReferenceBundle:
+        """Read what :meth:`to_bytes` wrote (the profile's content hash is verified)."""
+        with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+            profile = profile_from_bytes(data["profile"].tobytes())
+            # Labels were saved as fixed-width strings; give them back as the object arrays the
+            # live window has, so both sides compare alike.
+            get = {k: data[k].astype(object) if data[k].dtype.kind == "U" else data[k]
+                   for k in ("y_true", "y_pred", "y_score") if k in data.files}
+        return cls(profile=profile, y_true=get.get("y_true"), y_pred=get.get("y_pred"), y_score=get.get("y_score"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PerformanceOutcome:
+    """Performance and concept drift of a window's labelled rows."""
+
+    records: tuple[PerformanceRecord, ...] = ()
+    labelled_rows: int = 0
+    label_coverage: float | None = None
+    concept_drift: bool | None = None  # None: too few labels to say
+    change_points: tuple[datetime, ...] = ()
+
+
+def conform(monitor: Monitor, frame: pd.DataFrame) -> pd.DataFrame:
+    """Give a frame the schema's types, whatever its source: categories (and classification
+    labels) as text, numerical features as floats, so ``0`` read from a CSV and ``"0"`` from the
+    store are one category. Values that are not numbers in a numerical column become missing
+    (and are counted as such).
+    """
+    s = monitor.schema
+    outputs = [c for c in (s.prediction, s.target) if c]
+    text = [*s.categorical, *(outputs if s.task is Task.CLASSIFICATION else [])]
+    numbers = [*s.numerical, *(outputs if s.task is Task.REGRESSION else [])]
+    out = {}
+    for column in text:
+        if column in frame.columns and not pd.api.types.is_string_dtype(frame[column].dtype):
+            values = frame[column]
+            out[column] = values.astype(object).where(values.isna(), values.map(_text)).astype(object)
+    for column in numbers:
+        if column in frame.columns and frame[column].dtype.kind != "f":
+            out[column] = pd.to_numeric(frame[column], errors="coerce").astype(np.float64)
+    return frame.assign(**out) if out else frame
+
+
+def _text(value: object) -> str:
+    """A category as text; integral floats (``1.0`` from a NaN-holding column) read as ``1``."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _labels(values: pd.Series, task: Task) -> _Array:
+    if task is Task.REGRESSION:
+        return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    return values.astype(object).where(values.notna(), None).map(lambda v: v if v is None else str(v)).to_numpy()
+
+
+def _scores(values: pd.Series) -> NDArray[np.float64]:
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+
+
+def fit_reference(monitor: Monitor, frame: pd.DataFrame) -> ReferenceBundle:
+    """Fit a monitor's reference from a frame holding its features, prediction and (optionally) label."""
+    s = monitor.schema
+    frame = conform(monitor, frame)
+    types = s.types()
+    missing = [c for c in types if c not in frame.columns]
+    if missing:
+        raise InputError(f"reference data has no column {missing[0]!r}", field=missing[0])
+    y_true = y_pred = y_score = None
+    if s.target and s.target in frame.columns:
+        types[s.target] = s.prediction_type
+        y_true, y_pred = _labels(frame[s.target], s.task), _labels(frame[s.prediction], s.task)
+        if s.prediction_score and s.prediction_score in frame.columns:
+            y_score = _scores(frame[s.prediction_score])
+    return ReferenceBundle(profile=fit_profile(frame, types=types), y_true=y_true, y_pred=y_pred, y_score=y_score)
+
+
+def _subprofile(profile: ReferenceProfile, names: list[str]) -> ReferenceProfile:
+    return replace(profile, columns={n: profile.columns[n] for n in names if n in profile.columns})
+
+
+def _metrics(task: Task, y_true: _Array, y_pred: _Array, y_score: NDArray[np.float64] | None) -> PerformanceResult:
+    if task is Task.REGRESSION:
+        return regression_metrics(y_true, y_pred)
+    return classification_metrics(y_true, y_pred, y_score=y_score) if y_score is not None else \
+        classification_metrics(y_true, y_pred)
+
+
+def evaluate_performance(monitor: Monitor, bundle: ReferenceBundle, frame: pd.DataFrame) -> PerformanceOutcome:
+    """Performance and concept drift of the rows whose labels have arrived."""
+    s, perf = monitor.schema, monitor.performance
+    if not s.target or s.target not in frame.columns or len(frame) == 0:
+        return PerformanceOutcome()
+    frame = conform(monitor, frame)
+    labelled = frame[s.target].notna().to_numpy()
+    n_labelled = int(labelled.sum())
+    coverage = n_labelled / len(frame)
+    if n_labelled < perf.min_labels:
+        return PerformanceOutcome(labelled_rows=n_labelled, label_coverage=coverage)
+    cur = frame.loc[labelled]
+    y_true, y_pred = _labels(cur[s.target], s.task), _labels(cur[s.prediction], s.task)
+    y_score = None
+    if s.prediction_score and s.prediction_score in cur.columns:
+        y_score = _scores(cur[s.prediction_score])
+        if np.isnan(y_score).any():
+            y_score = None
+    current = _metrics(s.task, y_true, y_pred, y_score)
+    has_reference = bundle.y_true is not None and bundle.y_pred is not None
+    reference = None
+    if bundle.y_true is not None and bundle.y_pred is not None:
+        reference = _metrics(s.task, bundle.y_true, bundle.y_pred, bundle.y_score if y_score is not None else None)
+    records = [PerformanceRecord(metric=str(metric), value=value,
+                                 reference_value=reference.metrics.get(metric) if reference is not None else None)
+               for metric, value in current.metrics.items()]
+    if has_reference:
+        assert bundle.y_true is not None and bundle.y_pred is not None
+        deg = performance_degradation(
+            LabelledSample(y_true=bundle.y_true, y_pred=bundle.y_pred),
+            LabelledSample(y_true=y_true, y_pred=y_pred), s.task, alpha=perf.alpha,
+        )
+        records = [r if r.metric != str(deg.metric) else replace(r, p_value=deg.p_value, degraded=deg.drifted)
+                   for r in records]
+        if not any(r.metric == str(deg.metric) for r in records):
+            records.append(PerformanceRecord(metric=str(deg.metric), value=deg.current_value,
+                                             reference_value=deg.reference_value, p_value=deg.p_value,
+                                             degraded=deg.drifted))
+    errors = row_errors(s.task, _labels(frame[s.target], s.task), _labels(frame[s.prediction], s.task))
+    # KSWIN samples its reference window at random: a fixed seed keeps a run reproducible.
+    rng = np.random.default_rng(0) if perf.detector is Detector.KSWIN else None
+    concept = detect_concept_drift(frame[s.timestamp], errors, bucket=perf.bucket, detector=perf.detector, rng=rng)
+    return PerformanceOutcome(records=tuple(records), labelled_rows=n_labelled, label_coverage=coverage,
+                              concept_drift=concept.drifted, change_points=concept.change_points)
+
+
+def insufficient(run: Run, rows: int, needed: int) -> Run:
+    """The run of a window with too few rows: recorded, with no verdict."""
+    return replace(run, status=RunStatus.INSUFFICIENT_DATA, rows=rows,
+                   error=f"{rows} rows in the window; the monitor needs at least {needed}")
+
+
+def with_performance(run: Run, outcome: PerformanceOutcome) -> Run:
+    """``run`` with its performance fields set from ``outcome``."""
+    return replace(run, performance=outcome.records, labelled_rows=outcome.labelled_rows,
+                   label_coverage=outcome.label_coverage, concept_drift=outcome.concept_drift,
+                   concept_change_points=outcome.change_points)
+
+
+def evaluate(monitor: Monitor, bundle: ReferenceBundle, frame: pd.DataFrame, run: Run) -> Run:
+    """Test a window against the reference and return ``run`` completed with every result.
+
+    ``run`` carries the identity, window and start time; ``finished_at`` is left to the caller.
+    The dataset verdict is the core's, over the features only (the prediction is tested beside
+    them and reported, not counted).
+    """
+    s = monitor.schema
+    if len(frame) < monitor.min_rows:
+        return insufficient(run, len(frame), monitor.min_rows)
+    frame = conform(monitor, frame)
+    features = list(s.features)
+    main = check(_subprofile(bundle.profile, [*features, s.prediction]), frame,
+                 replace(monitor.check_options(), dataset_columns=frozenset(features)))
+    results = [FeatureResult.of(r, Role.PREDICTION if r.column == s.prediction else Role.FEATURE)
+               for r in main.columns]
+    if s.target and s.target in bundle.profile.columns and s.target in frame.columns:
+        labelled = frame.loc[frame[s.target].notna(), [s.target]]
+        if len(labelled):
+            target = check(_subprofile(bundle.profile, [s.target]), labelled, CheckOptions())
+            results.extend(FeatureResult.of(r, Role.TARGET) for r in target.columns)
+    dataset = DatasetSummary.of(main)
+    outcome = evaluate_performance(monitor, bundle, frame)
+    degraded = any(r.degraded for r in outcome.records)
+    status = RunStatus.DRIFT if dataset.dataset_drift or degraded or bool(outcome.concept_drift) else RunStatus.OK
+    return with_performance(replace(run, status=status, rows=len(frame), dataset=dataset, features=tuple(results)),
+                            outcome)

@@ -1,0 +1,129 @@
+"""One run over the ports: read the window, test it, write the run and its outbox messages.
+
+:func:`run_monitor` is the whole sequence of a run and nothing else; the scheduler and the API
+call it (through the service) with the ports the composition root built. A run that cannot be
+written because the database is down is kept in :class:`PendingRuns` and written, as ``error``,
+once it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Protocol
+
+from monitor.domain import AlertEvent, Clock, Monitor, OutboxMessage, PredictionSource, Run, RunStatus, RunStore
+from monitor.errors import DriftlineError, DuplicateRun, StorageError
+from monitor.run.evaluate import evaluate
+from monitor.run.registry import ReferenceRegistry
+
+__all__ = ["AlertHooks", "PendingRuns", "RunDeps", "run_monitor"]
+
+logger = logging.getLogger(__name__)
+
+
+class AlertHooks(Protocol):
+    """What a run asks of alerting: the events it raises, their messages, and what follows a write."""
+
+    def events_for(self, monitor: Monitor, run: Run) -> list[AlertEvent]: ...
+
+    def messages(self, events: Sequence[AlertEvent]) -> list[OutboxMessage]: ...
+
+    async def after_run(self, monitor: Monitor, run: Run, events: Sequence[AlertEvent]) -> None: ...
+
+
+class PendingRuns:
+    """Runs kept while the database is unreachable, written (oldest first) once it is back."""
+
+    def __init__(self, store: RunStore) -> None:
+        self._store = store
+        self._runs: list[Run] = []
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def keep(self, run: Run) -> None:
+        """Keep a run that could not be written; it is recorded as ``error`` (its verdict was not stored)."""
+        self._runs.append(replace(run, status=RunStatus.ERROR, error=run.error or "the database was unreachable"))
+
+    async def flush(self) -> None:
+        """Write kept runs until the first failure (a duplicate window counts as written)."""
+        while self._runs:
+            try:
+                await asyncio.to_thread(self._store.save_run, self._runs[0])
+            except DuplicateRun:
+                pass
+            except StorageError:
+                return
+            self._runs.pop(0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunDeps:
+    """The ports one run uses."""
+
+    source: PredictionSource
+    store: RunStore
+    references: ReferenceRegistry
+    clock: Clock
+    pending: PendingRuns
+    alerts: AlertHooks | None = None
+
+
+async def run_monitor(monitor: Monitor, end: datetime, deps: RunDeps) -> Run:
+    """Run ``monitor`` on the window ending at ``end`` and store the run (one transaction).
+
+    Never raises for a failed run: any failure becomes an ``error`` run, stored (or kept until
+    the database is back), so a metric and the run list always show it.
+    """
+    spec = monitor.window_ending(end)
+    started = deps.clock.now()
+    run = Run(id=uuid.uuid4().hex, monitor=monitor.name, model=monitor.model, status=RunStatus.OK,
+              window_start=spec.start, window_end=spec.end, rows=0, started_at=started, finished_at=started)
+    logger.info("run started", extra={"monitor": monitor.name, "run_id": run.id, "window_end": end.isoformat()})
+    try:
+        record, bundle = await asyncio.to_thread(deps.references.active, monitor)
+        run = replace(run, reference_version=record.version)
+        frame = await asyncio.to_thread(deps.source.read, monitor, spec)
+        run = await asyncio.to_thread(evaluate, monitor, bundle, frame, run)
+    except StorageError as exc:
+        # The detail (hosts, users, statements) goes to the log; the stored run says what failed.
+        logger.warning("run %s of monitor %s failed: %s", run.id, monitor.name, exc.detail)
+        run = replace(run, status=RunStatus.ERROR, error=str(exc))
+    except (DriftlineError, OSError, ValueError) as exc:
+        logger.warning("run %s of monitor %s failed: %s", run.id, monitor.name, exc)
+        run = replace(run, status=RunStatus.ERROR, error=str(exc))
+    except Exception as exc:  # a bug must still leave an error run behind (and a metric)
+        logger.exception("run %s of monitor %s failed unexpectedly", run.id, monitor.name)
+        run = replace(run, status=RunStatus.ERROR, error=f"internal error: {type(exc).__name__}")
+    run = replace(run, finished_at=deps.clock.now())
+    events: list[AlertEvent] = []
+    if deps.alerts is not None and run.status.has_verdict:
+        try:
+            events = await asyncio.to_thread(deps.alerts.events_for, monitor, run)
+        except StorageError as exc:
+            logger.error("alert rules of monitor %s not evaluated: %s", monitor.name, exc)
+    messages = deps.alerts.messages(events) if deps.alerts is not None else []
+    if await _save(run, messages, deps) and events and deps.alerts is not None:
+        await deps.alerts.after_run(monitor, run, events)
+    logger.info("run finished", extra={"monitor": monitor.name, "run_id": run.id, "status": str(run.status),
+                                       "duration_seconds": run.duration_seconds, "rows": run.rows})
+    return run
+
+
+async def _save(run: Run, messages: list[OutboxMessage], deps: RunDeps) -> bool:
+    """Write the run and its outbox messages in one transaction; True if this call wrote it."""
+    try:
+        await asyncio.to_thread(deps.store.save_run, run, messages)
+        return True
+    except DuplicateRun:
+        logger.info("window ending %s of monitor %s was already run; not written twice",
+                    run.window_end.isoformat(), run.monitor)
+    except StorageError as exc:
+        logger.error("run %s of monitor %s kept until the database is back: %s", run.id, run.monitor, exc.detail)
+        deps.pending.keep(run)
+    return False

@@ -1,0 +1,31 @@
+"""Late labels: recompute the performance of recent runs once their windows' labels arrive."""
+
+from __future__ import annotations
+
+from monitor.domain import Clock, Monitor, PredictionSource, RunStore
+from monitor.run.evaluate import evaluate_performance
+from monitor.run.registry import ReferenceRegistry
+
+__all__ = ["recompute_performance"]
+
+
+def recompute_performance(monitor: Monitor, *, store: RunStore, source: PredictionSource,
+                          references: ReferenceRegistry, clock: Clock) -> int:
+    """Re-evaluate performance of the monitor's runs within its label lookback; how many were updated.
+
+    Drift results never change once written; only performance, label coverage and concept drift
+    are recomputed, against the reference version each run used.
+    """
+    since = clock.now() - monitor.performance.label_lookback
+    updated = 0
+    for run in store.list_runs(monitor.name, start=since):
+        if not run.status.has_verdict:
+            continue
+        bundle = references.version(monitor.name, run.reference_version)
+        if bundle is None:
+            continue
+        outcome = evaluate_performance(monitor, bundle, source.read(monitor, monitor.window_of(run)))
+        store.update_performance(run.id, outcome.records, outcome.labelled_rows, outcome.label_coverage,
+                                 outcome.concept_drift)
+        updated += 1
+    return updated

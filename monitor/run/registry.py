@@ -1,0 +1,103 @@
+"""The reference registry: fits references, stores each content once, and caches fitted ones.
+
+A fitted reference holds a sorted copy of every numerical column, so the cache is bounded
+(:data:`DEFAULT_CACHE_SIZE` entries, least recently used dropped first) instead of growing with
+every version ever promoted. Versions are read one at a time by ``(monitor, version)``; listing
+versions never reads their profiles.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import pandas as pd
+
+from monitor.domain import Monitor, ReferenceRecord, ReferenceStore
+from monitor.errors import InputError
+from monitor.run.evaluate import ReferenceBundle, fit_reference
+
+__all__ = ["DEFAULT_CACHE_SIZE", "ReferenceRegistry"]
+
+#: Fitted references kept in memory: a few per monitor of a typical deployment.
+DEFAULT_CACHE_SIZE = 16
+
+
+class ReferenceRegistry:
+    """Fitted references of every monitor, by version, over a :class:`ReferenceStore`.
+
+    Thread-safe: runs of different monitors fetch references from worker threads at once.
+    """
+
+    def __init__(self, store: ReferenceStore, *, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
+        if cache_size < 1:
+            raise ValueError(f"cache_size ({cache_size}) must be at least 1")
+        self._store = store
+        self._cache_size = cache_size
+        self._cache: OrderedDict[tuple[str, int], ReferenceBundle] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def cached(self) -> int:
+        """How many fitted references are in memory now (at most the cache size)."""
+        return len(self._cache)
+
+    def _remember(self, key: tuple[str, int], bundle: ReferenceBundle) -> ReferenceBundle:
+        with self._lock:
+            self._cache[key] = bundle
+            self._cache.move_to_end(key)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return bundle
+
+    def _cached(self, key: tuple[str, int]) -> ReferenceBundle | None:
+        with self._lock:
+            bundle = self._cache.get(key)
+            if bundle is not None:
+                self._cache.move_to_end(key)
+            return bundle
+
+    def active(self, monitor: Monitor) -> tuple[ReferenceRecord, ReferenceBundle]:
+        """The monitor's active reference; :class:`InputError` if it has none yet."""
+        record = self._store.active_reference(monitor.name)
+        if record is None:
+            raise InputError(f"monitor {monitor.name!r} has no active reference; upload one with "
+                             f"POST /v1/monitors/{monitor.name}/reference", field="reference")
+        key = (monitor.name, record.version)
+        return record, self._cached(key) or self._remember(key, ReferenceBundle.from_bytes(record.profile))
+
+    def version(self, monitor: str, version: int | None) -> ReferenceBundle | None:
+        """A stored version's fitted reference (``None``: no such version is stored)."""
+        if version is None:
+            return None
+        key = (monitor, version)
+        bundle = self._cached(key)
+        if bundle is not None:
+            return bundle
+        record = self._store.reference(monitor, version)
+        return None if record is None else self._remember(key, ReferenceBundle.from_bytes(record.profile))
+
+    def register(self, monitor: Monitor, frame: pd.DataFrame, source: str) -> ReferenceRecord:
+        """Fit ``frame`` and make it the active version (the active one itself if its content is equal)."""
+        bundle = fit_reference(monitor, frame)
+        active = self._store.active_reference(monitor.name)
+        if active is not None and active.content_hash == bundle.profile.content_hash:
+            return active
+        return self._add(monitor, bundle, source, len(frame))
+
+    def register_once(self, monitor: Monitor, frame: pd.DataFrame, source: str) -> ReferenceRecord | None:
+        """Fit ``frame`` and store it, active, unless a version with the same content was ever stored.
+
+        For references named in the configuration: a restart must not re-activate the file over a
+        reference promoted since (by an upload or a retraining job); a changed file is new.
+        """
+        bundle = fit_reference(monitor, frame)
+        if self._store.has_reference_hash(monitor.name, bundle.profile.content_hash):
+            return None
+        return self._add(monitor, bundle, source, bundle.profile.n_rows)
+
+    def _add(self, monitor: Monitor, bundle: ReferenceBundle, source: str, n_rows: int) -> ReferenceRecord:
+        record = self._store.add_reference(monitor.name, bundle.to_bytes(), bundle.profile.content_hash, source,
+                                           n_rows, activate=True)
+        self._remember((monitor.name, record.version), bundle)
+        return record
