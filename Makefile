@@ -8,14 +8,20 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-.PHONY: install demo test bench
+.PHONY: install demo test check bench
 install: $(VENV)/.installed
 
 demo: install
 	$(VENV)/bin/driftline demo
 
-test: install
+test: install check
 	DO_NOT_TRACK=1 $(PY) -m pytest
+
+# The checked contracts (pyproject.toml): lint, strict typing, and the import layers.
+check: install
+	$(VENV)/bin/ruff check monitor alerts exporters dashboards tests benchmarks examples
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench: install
 	DO_NOT_TRACK=1 $(PY) benchmarks/bench_check.py

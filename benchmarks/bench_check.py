@@ -23,10 +23,10 @@ from typing import Any
 os.environ.setdefault("DO_NOT_TRACK", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.stats.check import check  # noqa: E402
-from monitor.stats.profile import fit_profile  # noqa: E402
-from tests.oracles.evidently import evidently_drift  # noqa: E402
-from tests.oracles.frames import mixed_frames  # noqa: E402
+from monitor.stats.check import check
+from monitor.stats.profile import fit_profile
+from tests.oracles.evidently import evidently_drift
+from tests.oracles.frames import mixed_frames
 
 
 def _rss_kib(field: str) -> int:

@@ -39,8 +39,8 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor import ingest  # noqa: E402
-from monitor.config import DriftlineConfig  # noqa: E402
+from monitor import ingest
+from monitor.config import DriftlineConfig
 
 
 def make_batch(rows: int, features: int, seed: int = 0) -> tuple[pd.DataFrame, DriftlineConfig]:

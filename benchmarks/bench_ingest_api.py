@@ -24,14 +24,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
-import uvicorn  # noqa: E402
+import httpx
+import sqlalchemy as sa
+import uvicorn
 
-from benchmarks.bench_ingest import encode, make_batch, pydantic_rows, row_model, to_frame  # noqa: E402
-from monitor import ingest  # noqa: E402
-from monitor.app import create_app  # noqa: E402
-from monitor.config import Settings  # noqa: E402
+from benchmarks.bench_ingest import encode, make_batch, pydantic_rows, row_model, to_frame
+from monitor import ingest
+from monitor.app import create_app
+from monitor.config import Settings
 
 CONTENT_TYPES = {ingest.Format.JSON: "application/json", ingest.Format.NDJSON: "application/x-ndjson",
                  ingest.Format.CSV: "text/csv", ingest.Format.PARQUET: "application/vnd.apache.parquet"}

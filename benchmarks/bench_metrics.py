@@ -20,15 +20,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import sqlalchemy as sa  # noqa: E402
-from prometheus_client import CollectorRegistry, Gauge, generate_latest  # noqa: E402
+import sqlalchemy as sa
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
-from exporters import DriftCollector  # noqa: E402
-from exporters.build import build_snapshot  # noqa: E402
-from exporters.text import render_text  # noqa: E402
-from monitor.config import DriftlineConfig  # noqa: E402
-from monitor.domain import DatasetSummary, FeatureResult, Role, Run, RunStatus  # noqa: E402
-from monitor.storage import Store  # noqa: E402
+from exporters import DriftCollector
+from exporters.build import build_snapshot
+from exporters.text import render_text
+from monitor.config import DriftlineConfig
+from monitor.domain import DatasetSummary, FeatureResult, Role, Run, RunStatus
+from monitor.storage import Store
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

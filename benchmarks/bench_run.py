@@ -23,13 +23,13 @@ from pathlib import Path
 os.environ.setdefault("DO_NOT_TRACK", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
 
-from monitor.config import DriftlineConfig, Settings  # noqa: E402
-from monitor.service import MonitorService  # noqa: E402
-from monitor.storage import Store  # noqa: E402
+from monitor.config import DriftlineConfig, Settings
+from monitor.service import MonitorService
+from monitor.storage import Store
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

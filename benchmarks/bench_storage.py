@@ -33,9 +33,9 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.config import DriftlineConfig  # noqa: E402
-from monitor.domain import WindowSpec  # noqa: E402
-from monitor.storage import Store  # noqa: E402
+from monitor.config import DriftlineConfig
+from monitor.domain import WindowSpec
+from monitor.storage import Store
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 SHAPES = {"narrow": (10, 5), "wide": (40, 10)}  # (numerical, categorical) features per model

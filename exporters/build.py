@@ -34,7 +34,7 @@ def schedule_period_seconds(schedule: Schedule) -> float:
     """The schedule period; for cron, the longest gap between two of the next fire times."""
     if schedule.every is not None:
         return schedule.every.total_seconds()
-    from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
+    from apscheduler.triggers.cron import CronTrigger
 
     trigger = CronTrigger.from_crontab(schedule.cron or "* * * * *", timezone="UTC")
     previous: datetime | None = None

@@ -18,11 +18,10 @@ from typing import TextIO
 from monitor import errors as e
 from monitor.frames import read_frame
 from monitor.schema import load_schema
-from monitor.stats.check import CheckOptions, DatasetResult, check
+from monitor.stats.check import CheckOptions, DatasetResult, Status, check
 from monitor.stats.correction import Correction
 from monitor.stats.profile import fit_profile
 from monitor.stats.types import Compat, DriftMethod
-from monitor.stats.check import Status
 
 __all__ = ["EXIT_CODES", "main"]
 

@@ -11,7 +11,6 @@ import asyncio
 import json
 import logging
 import sys
-from datetime import datetime
 
 from monitor.config import DriftlineConfig, Settings, load_config
 from monitor.domain import Run, RunStatus
@@ -28,7 +27,7 @@ def run_to_dict(run: Run) -> dict[str, object]:
 
 def _settings(args: argparse.Namespace) -> tuple[Settings, DriftlineConfig]:
     overrides = {"config": args.config} if getattr(args, "config", None) else {}
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    settings = Settings(**overrides)
     return settings, load_config(settings.config)
 
 

@@ -23,10 +23,15 @@ import threading
 import time
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
 
 __all__ = ["demo_data", "run_demo"]
 
@@ -68,7 +73,7 @@ def demo_data() -> tuple[pd.DataFrame, pd.DataFrame]:
     """The reference (first 300 days, with predictions and labels) and the stream to replay."""
     from river import datasets
 
-    rows = [{**x, "approval": y} for x, y in datasets.TrumpApproval()]
+    rows = [{**x, "approval": y} for x, y in datasets.TrumpApproval()]  # type: ignore[no-untyped-call]
     frame = pd.DataFrame(rows)
     frame["weekday"] = [date.fromordinal(int(d)).strftime("%a") for d in frame["ordinal_date"]]
     x = np.c_[frame[FEATURES].to_numpy(), np.ones(len(frame))]
@@ -105,7 +110,7 @@ def _say(text: str) -> None:
     print(f"{time.strftime('%H:%M:%S')}  {text}", flush=True)
 
 
-def _serve(app: object, port: int) -> tuple[object, threading.Thread]:
+def _serve(app: FastAPI, port: int) -> tuple[uvicorn.Server, threading.Thread]:
     import uvicorn
 
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -114,27 +119,27 @@ def _serve(app: object, port: int) -> tuple[object, threading.Thread]:
     return server, thread
 
 
-def _describe(run: dict[str, object]) -> str:
+def _describe(run: dict[str, Any]) -> str:
     ds = run.get("dataset") or {}
-    perf = {p["metric"]: p for p in run.get("performance", [])}  # type: ignore[union-attr]
+    perf = {p["metric"]: p for p in run.get("performance", [])}
     mae = perf.get("mae", {}).get("value")
     text = f"run {str(run['status']):<17} rows={run['rows']:<4}"
     if ds:
-        text += f" drifted features {ds['drifted_features']}/{ds['total_features']}"  # type: ignore[index]
+        text += f" drifted features {ds['drifted_features']}/{ds['total_features']}"
     if mae is not None:
         text += f"  MAE {mae:.2f} (reference {perf['mae'].get('reference_value') or 0:.2f})"
     if run.get("label_coverage") is not None:
-        text += f"  labels {100 * float(run['label_coverage']):.0f}%"  # type: ignore[arg-type]
+        text += f"  labels {100 * float(run['label_coverage']):.0f}%"
     return text
 
 
 def run_demo(*, port: int = 8000, seconds: float | None = None, workdir: Path | None = None,
              rows_per_second: float = 10.0, label_delay_seconds: float = 3.0) -> int:
     """Start the service on SQLite in ``./driftline-demo`` and replay the stream through its API."""
+    import logging
+
     from monitor.app import create_app
     from monitor.config import Settings, load_config
-
-    import logging
 
     for noisy in ("httpx", "monitor.api", "monitor.app", "apscheduler", "monitor.service"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -150,7 +155,7 @@ def run_demo(*, port: int = 8000, seconds: float | None = None, workdir: Path | 
     secret = secrets.token_urlsafe(24)
     os.environ["DRIFTLINE_DEMO_WEBHOOK_SECRET"] = secret
     settings = Settings(database_url=f"sqlite:///{root / 'driftline.db'}", config=root / "driftline.yaml",
-                        api_keys=key, port=port, public_url=f"http://127.0.0.1:{port}")  # type: ignore[arg-type]
+                        api_keys=key, port=port, public_url=f"http://127.0.0.1:{port}")
     config = load_config(settings.config)
     reference, stream = demo_data()
     reference = reference.drop(columns=["weekday"])
@@ -190,7 +195,7 @@ def run_demo(*, port: int = 8000, seconds: float | None = None, workdir: Path | 
             logged.unlink(missing_ok=True)
             interval = 1.0 / rows_per_second
             next_poll = time.monotonic()
-            for i, row in stream.iterrows():
+            for _, row in stream.iterrows():
                 if seconds is not None and time.monotonic() - started > seconds:
                     break
                 record = row.drop(labels=["approval"]).to_dict()
@@ -226,7 +231,7 @@ def run_demo(*, port: int = 8000, seconds: float | None = None, workdir: Path | 
     except KeyboardInterrupt:
         pass
     finally:
-        server.should_exit = True  # type: ignore[attr-defined]
+        server.should_exit = True
         if retrainer is not None:
             retrainer.should_exit = True  # type: ignore[attr-defined]
         thread.join(timeout=10)

@@ -562,7 +562,7 @@ def _numbers(s: pd.Series, present: NDArray[np.bool_], textual: bool) -> _Conver
         pass
     elif pd.api.types.is_numeric_dtype(dtype):
         values = s.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
-    elif (_is_text(dtype) or dtype == object) and present.any():
+    elif (_is_text(dtype) or dtype == object) and present.any():  # noqa: E721 -- a dtype, not a type
         if not textual:  # JSON or Parquet: text is not a number
             s = s.where(s.map(_is_real).to_numpy(dtype=bool))
         values = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
@@ -607,9 +607,9 @@ def _categories(s: pd.Series, present: NDArray[np.bool_], *, allow_bool: bool = 
             exact = np.isfinite(x) & (x == np.trunc(x)) & (np.abs(x) < _EXACT_INT)
         values[exact] = x[exact].astype(np.int64).astype(str).astype(object)
         bad = present & ~exact
-    elif _is_text(dtype) or (dtype == object and pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty")):
+    elif _is_text(dtype) or (dtype == object and pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty")):  # noqa: E721 -- a dtype, not a type
         return s.astype("str"), bad  # Arrow-backed text passes through without a copy to Python
-    elif dtype == object:  # mixed Python values: one JSON column holding strings, ints, booleans ...
+    elif dtype == object:  # mixed Python values: one JSON column holding strings, ints, booleans ...  # noqa: E721 -- a dtype, not a type
         convert = np.frompyfunc(lambda v: _category_value(v, allow_bool=allow_bool), 1, 1)
         with np.errstate(invalid="ignore"):  # see _bad_text: a stale FPU flag, not this loop's
             mapped = convert(s.to_numpy(dtype=object))
@@ -644,7 +644,7 @@ def _timestamps(s: pd.Series, present: NDArray[np.bool_], now: datetime) -> _Con
         parsed = s.dt.tz_convert("UTC")
     elif pd.api.types.is_datetime64_dtype(dtype):
         parsed = s.dt.tz_localize("UTC")
-    elif (_is_text(dtype) or dtype == object) and present.any():
+    elif (_is_text(dtype) or dtype == object) and present.any():  # noqa: E721 -- a dtype, not a type
         parsed = _iso_timestamps(s)
     else:
         parsed = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us, UTC]")
@@ -714,7 +714,7 @@ def validate_frame(raw: pd.DataFrame, spec: BatchSpec, *, now: datetime, textual
             rows = np.flatnonzero(raw[name].notna().to_numpy(dtype=bool))[:1]
             listed = ", ".join(accepted[:15]) + (", ..." if len(accepted) > 15 else "")
             issues.add(-1, rows if len(rows) else [0], _safe(name),
-                       lambda r: f"unknown column; {spec.what} takes {listed}")
+                       lambda r: f"unknown column; {spec.what} takes {listed}")  # noqa: B023 -- add() calls it at once
     out: dict[str, pd.Series] = {}
     for order, col in enumerate(spec.columns):
         s = raw[col.name] if col.name in raw.columns else pd.Series(np.full(n, None, dtype=object))

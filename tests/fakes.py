@@ -27,11 +27,11 @@ import pyarrow as pa
 import sqlalchemy as sa  # only for the layouts' table metadata; no engine is ever made
 
 from monitor.config import DriftlineConfig, MonitorConfig
-from monitor.domain import Monitor
 from monitor.domain import (
     DatasetSummary,
     IngestResult,
     LabelResult,
+    Monitor,
     PerformanceRecord,
     ReferenceRecord,
     Run,

@@ -239,7 +239,8 @@ def _complete_rows(frame: pd.DataFrame, features: tuple[str, ...], target: str) 
         columns = ", ".join(map(str, frame.columns))
         raise ValueError(f"the training data has no column {missing[0]!r} (columns: {columns})")
     data = frame[[*features, target]].apply(pd.to_numeric, errors="coerce")
-    return data[np.isfinite(data.to_numpy(dtype=np.float64)).all(axis=1)].reset_index(drop=True)
+    kept: pd.DataFrame = data[np.isfinite(data.to_numpy(dtype=np.float64)).all(axis=1)].reset_index(drop=True)
+    return kept
 
 
 def train(frame: pd.DataFrame, features: tuple[str, ...] = tuple(FEATURES),

@@ -151,7 +151,8 @@ class _FeatureBase(_Out):
 #: :class:`FeatureResult`, generated from it so the API cannot drift from what is stored.
 FeatureOut = create_model(
     "FeatureOut", __base__=_FeatureBase, __doc__="One tested column (a feature, the prediction or the target) of a run.",
-    **{name: (_json_type(hint), ...) for name, hint in typing.get_type_hints(FeatureResult).items()},
+    **typing.cast(dict[str, Any], {name: (_json_type(hint), ...)
+                                   for name, hint in typing.get_type_hints(FeatureResult).items()}),
 )
 
 

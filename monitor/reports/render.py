@@ -21,8 +21,8 @@ from monitor.domain import FeatureResult, PerformanceRecord, Role, Run
 from monitor.reports._distribution import distribution
 from monitor.reports._html import attr_number, e, fmt, page, pct, when
 from monitor.reports._svg import dist_chart
-from monitor.stats.profile import ReferenceProfile
 from monitor.stats.check import Status
+from monitor.stats.profile import ReferenceProfile
 
 __all__ = ["render_report"]
 
@@ -126,11 +126,12 @@ def _quality(features: Sequence[FeatureResult]) -> str:
         changed = ("–" if r.missing_p_value is None else
                    f'<span class="{"yes" if r.missing_drifted else "no"}">{"yes" if r.missing_drifted else "no"}'
                    f"</span> (p {fmt(r.missing_p_value)})")
-        new = ", ".join(e(c) for c in r.new_categories[:_NEW_SHOWN])
-        if len(r.new_categories) > _NEW_SHOWN:
-            new += f" and {len(r.new_categories) - _NEW_SHOWN} more"
+        categories = r.new_categories or ()
+        new = ", ".join(e(c) for c in categories[:_NEW_SHOWN])
+        if len(categories) > _NEW_SHOWN:
+            new += f" and {len(categories) - _NEW_SHOWN} more"
         rows.append(
-            f'<tr class="quality-row" data-feature="{e(r.column)}" data-new-categories="{len(r.new_categories)}">'
+            f'<tr class="quality-row" data-feature="{e(r.column)}" data-new-categories="{len(categories)}">'
             f"<td>{e(r.column)}</td>"
             f'<td class="num">{_share(r.missing_reference, r.n_reference + r.missing_reference)}</td>'
             f'<td class="num">{_share(r.missing_current, r.n_current + r.missing_current)}</td><td>{changed}</td>'

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from monitor.stats.drift.energy_distance import energy_distance
-from monitor.stats.drift.wasserstein import _MIN_SCALE, _w1_sorted
+from monitor.stats.drift.wasserstein import _MIN_SCALE
 from monitor.stats.sample import SortedSample, merge_ecdf
 from monitor.stats.types import DriftMethod
 

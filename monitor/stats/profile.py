@@ -15,8 +15,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,13 +172,13 @@ def categorical_counts(series: pd.Series) -> tuple[pd.Index, NDArray[np.int64], 
         counts = np.bincount(codes[codes >= 0], minlength=len(series.cat.categories))
         present = counts > 0
         index = pd.Index(np.asarray(series.cat.categories)[present])
-        kept = counts[present].astype(np.int64)
+        kept: NDArray[np.int64] = counts[present].astype(np.int64)
         return index, kept, int(series.size - int(kept.sum()))
     if series.dtype.kind == "f":
         series = series.where(np.isfinite(series.to_numpy()), np.nan)
     vc = series.value_counts(dropna=True, sort=False)
     vc = vc[vc.to_numpy() > 0]
-    kept = vc.to_numpy(dtype=np.int64)
+    kept = np.asarray(vc.to_numpy(), dtype=np.int64)
     return pd.Index(vc.index.to_numpy()), kept, int(series.size - int(kept.sum()))
 
 
@@ -312,8 +312,8 @@ def profile_to_bytes(profile: ReferenceProfile) -> bytes:
     header, arrays = _header_and_arrays(profile.columns, profile.n_rows)
     header["content_hash"] = profile.content_hash
     buffer = io.BytesIO()
-    np.savez(buffer, __header__=np.frombuffer(json.dumps(header, default=str).encode(), dtype=np.uint8),
-             **arrays)
+    arrays["__header__"] = np.frombuffer(json.dumps(header, default=str).encode(), dtype=np.uint8)
+    np.savez(buffer, allow_pickle=False, **arrays)
     return buffer.getvalue()
 
 

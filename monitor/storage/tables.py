@@ -34,8 +34,8 @@ from monitor.stats.check import Status
 from monitor.stats.types import ColumnType, DriftMethod, Rule
 from monitor.storage._types import UtcDateTime, to_utc
 
-__all__ = ["FEATURE_FIELDS", "AlertmanagerNotificationRow", "Base", "FeatureResultRow", "feature_result", "OutboxRow", "PerformanceResultRow",
-           "ReferenceVersionRow", "RetrainJobRow", "RunRow"]
+__all__ = ["FEATURE_FIELDS", "AlertmanagerNotificationRow", "Base", "FeatureResultRow", "OutboxRow", "PerformanceResultRow",
+           "ReferenceVersionRow", "RetrainJobRow", "RunRow", "feature_result"]
 
 #: Deterministic constraint names, so migrations can refer to them in every dialect.
 NAMING = {

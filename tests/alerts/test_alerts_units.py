@@ -56,7 +56,7 @@ def _monitor(**extra: Any) -> domain.Monitor:
                                          "schema": {"numerical": ["age"]}, **extra}).to_domain()
 
 
-def AlertRule(**rule: Any) -> domain.AlertRule:  # noqa: N802 -- reads like the config model it stands for
+def AlertRule(**rule: Any) -> domain.AlertRule:
     return _monitor(alerts=[rule]).alerts[0]
 
 

@@ -22,7 +22,7 @@ async def test_given_store_and_service_are_started_stopped_and_on_state(config: 
     settings = Settings(api_keys=SecretStr("k-1234567890"))
     app = create_app(settings, config, store=store, service=service)
     assert not service.started  # nothing happens before the lifespan
-    async with LifespanManager(app) as manager:
+    async with LifespanManager(app):
         assert service.started and not service.stopped
         state = app.state
         assert (state.store, state.service, state.config, state.settings) == (store, service, config, settings)

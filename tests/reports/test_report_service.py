@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from monitor.reports import ReportPages
 from monitor.config import Settings
 from monitor.domain import Run, RunStatus, WindowSpec
 from monitor.errors import StorageError
+from monitor.reports import ReportPages
 from monitor.service import MonitorService
 from monitor.storage import Store
 from tests.reports._data import T0, Elements, make_config, make_frame

@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitor.run import execute as run_module
-from monitor.run import fit_reference
 from monitor.config import DriftlineConfig, Settings
 from monitor.domain import RunStatus
 from monitor.errors import StorageError
+from monitor.run import execute as run_module
+from monitor.run import fit_reference
 from monitor.service import MonitorService
 from monitor.storage import Store
 

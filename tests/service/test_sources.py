@@ -22,10 +22,9 @@ import pytest
 import sqlalchemy as sa
 
 from monitor.config import DriftlineConfig, FileSource, MonitorConfig, Settings, SqlSource
-from monitor.domain import RunStatus, WindowSpec
+from monitor.domain import FileSourceSpec, RunStatus, SqlSourceSpec, WindowSpec
 from monitor.errors import InputError, StorageError
 from monitor.service import MonitorService
-from monitor.domain import FileSourceSpec, SqlSourceSpec
 from monitor.sources import FileSource as FilesReader
 from monitor.sources import SqlEngines, SqlTableSource
 from monitor.storage import Store

@@ -8,7 +8,7 @@ to 0.25 at the start of day 14.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
@@ -208,7 +208,7 @@ def test_bad_arguments_are_refused_with_the_value(kwargs: dict[str, Any], error:
 
 
 def test_result_is_frozen() -> None:
-    ts = [datetime(2024, 1, 1, h, tzinfo=timezone.utc) for h in range(3)]
+    ts = [datetime(2024, 1, 1, h, tzinfo=UTC) for h in range(3)]
     r = detect_concept_drift(ts, [0.0, 1.0, 0.0], bucket="1h")
     assert (r.n_buckets, r.bucket, r.detector) == (3, timedelta(hours=1), Detector.PAGE_HINKLEY)
     with pytest.raises(dataclasses.FrozenInstanceError):

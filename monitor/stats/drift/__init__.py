@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-
 from monitor.stats.drift.anderson import anderson
 from monitor.stats.drift.chi_square import chi_square
 from monitor.stats.drift.cramer_von_mises import cramer_von_mises

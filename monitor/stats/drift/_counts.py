@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,7 +38,7 @@ def contingency_table(ref: NDArray[np.float64], cur: NDArray[np.float64]) -> NDA
 
 
 def contingency_test(ref: NDArray[np.float64], cur: NDArray[np.float64], alpha: float,
-                     method: DriftMethod, lambda_: str | None = None) -> DriftResult:
+                     method: DriftMethod, lambda_: Literal["pearson", "log-likelihood"] | None = None) -> DriftResult:
     """Two-sample test of independence on the table (Pearson, or G with ``log-likelihood``).
 
     A single remaining category is no evidence of a difference: statistic 0, p-value 1.

@@ -8,8 +8,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from monitor.stats.drift._counts import contingency_table
 from monitor.stats._validate import check_alpha, counts_pair
+from monitor.stats.drift._counts import contingency_table
 from monitor.stats.types import DriftMethod, DriftResult, p_value_drifted
 
 __all__ = ["fisher_exact"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from numpy.typing import ArrayLike
 
-from monitor.stats.drift._counts import contingency_test
 from monitor.stats._validate import check_alpha, counts_pair
+from monitor.stats.drift._counts import contingency_test
 from monitor.stats.types import DriftMethod, DriftResult
 
 __all__ = ["g_test"]

@@ -8,8 +8,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.spatial import distance as scipy_distance
 
-from monitor.stats.drift._counts import distance_result
 from monitor.stats._validate import check_threshold, counts_pair
+from monitor.stats.drift._counts import distance_result
 from monitor.stats.types import DriftMethod, DriftResult
 
 __all__ = ["jensen_shannon"]

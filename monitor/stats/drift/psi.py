@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 from numpy.typing import ArrayLike
 
-from monitor.stats.drift._counts import distance_result, smoothed_shares
 from monitor.stats._validate import check_threshold, counts_pair
+from monitor.stats.drift._counts import distance_result, smoothed_shares
 from monitor.stats.types import DriftMethod, DriftResult
 
 __all__ = ["psi"]

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from monitor.stats._validate import check_threshold
 from monitor.stats.sample import SortedSample
