@@ -41,6 +41,10 @@ class Deliverer:
         self._outbox = outbox
         self._client = client
         self._targets = targets
+        # Each target's signing secret, read from its environment variable once, here (the
+        # deployment's environment is fixed for the process), never per delivery or into a log.
+        self._secrets = {name: secret.encode() for name, t in targets.items()
+                         if t.secret_env and (secret := os.environ.get(t.secret_env))}
         self._now = now
         self._rng = rng or np.random.default_rng()
         self._on_outcome = on_outcome or (lambda target, outcome: None)
@@ -81,9 +85,9 @@ class Deliverer:
         now = self._now()
         headers = {"Content-Type": "application/json", "Idempotency-Key": message.idempotency_key,
                    "User-Agent": "driftline"}
-        secret = os.environ.get(target.secret_env) if target.secret_env else None
+        secret = self._secrets.get(message.target)
         if secret:
-            headers[SIGNATURE_HEADER] = sign(secret.encode(), body, int(now.timestamp()))
+            headers[SIGNATURE_HEADER] = sign(secret, body, int(now.timestamp()))
         try:
             await self._post(target, body, headers)
             return replace(message, attempts=attempts, status=DeliveryStatus.DELIVERED, delivered_at=now,
