@@ -26,7 +26,23 @@ _WHERE = {
     **dict.fromkeys(["ColumnType", "Compat", "DriftMethod", "DriftResult", "Rule"], "monitor.stats.types"),
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "CheckOptions",
+    "ColumnOptions",
+    "ColumnResult",
+    "ColumnType",
+    "Compat",
+    "DatasetResult",
+    "DriftMethod",
+    "DriftResult",
+    "ReferenceProfile",
+    "Rule",
+    "Status",
+    "check",
+    "drift",
+    "fit_profile",
+]
+assert sorted(__all__) == sorted(_WHERE)
 
 
 def __getattr__(name: str) -> Any:
