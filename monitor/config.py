@@ -31,7 +31,7 @@ from monitor.stats.check import ColumnOptions
 from monitor.stats.concept import Detector
 from monitor.stats.correction import Correction
 from monitor.stats.performance import Task
-from monitor.stats.types import P_VALUE_METHODS, DriftMethod
+from monitor.stats.types import P_VALUE_METHODS, Compat, DriftMethod
 
 __all__ = [
     "ConfigErrors",
@@ -80,6 +80,7 @@ class PValueOptions(_Frozen):
 
     method: Literal[tuple(m.value for m in DriftMethod if m in P_VALUE_METHODS)]  # type: ignore[valid-type]
     alpha: float = Field(0.05, gt=0, lt=1)
+    effect_floor: float | None = Field(None, ge=0, description="calibrated rule: the smallest effect that alarms")
 
 
 class DistanceOptions(_Frozen):
@@ -87,6 +88,7 @@ class DistanceOptions(_Frozen):
 
     method: Literal[tuple(m.value for m in DriftMethod if m not in P_VALUE_METHODS)]  # type: ignore[valid-type]
     threshold: float = Field(0.1, ge=0)
+    alpha: float | None = Field(None, gt=0, lt=1, description="calibrated rule: level of the null quantile")
 
 
 FeatureOptions = Annotated[PValueOptions | DistanceOptions, Field(discriminator="method")]
@@ -272,6 +274,9 @@ class MonitorConfig(_Frozen):
     min_rows: int = Field(100, ge=1)
     drift_share: float = Field(0.5, gt=0, le=1)
     correction: Correction = Correction.NONE
+    compat: Compat = Field(Compat.CALIBRATED, description="calibrated (default) or evidently (Evidently 0.7.23's verdicts)")
+    fdr: bool = Field(False, description="Benjamini-Hochberg across the features before the dataset verdict")
+    min_features: int = Field(1, ge=1, description="tested features the dataset verdict needs")
     features: dict[str, FeatureOptions] = Field(default_factory=dict)
     performance: PerformanceConfig = PerformanceConfig()
     alerts: tuple[AlertRule, ...] = ()
@@ -310,6 +315,7 @@ class MonitorConfig(_Frozen):
             schedule=domain.Schedule(every=_opt_duration(self.every), cron=self.cron),
             window=domain.WindowDef(last=_opt_duration(self.window.last), rows=self.window.rows),
             min_rows=self.min_rows, drift_share=self.drift_share, correction=self.correction,
+            compat=self.compat, fdr=self.fdr, min_features=self.min_features,
             columns={name: _column_options(opt) for name, opt in self.features.items()},
             performance=domain.PerformanceSpec(alpha=perf.alpha, bucket=parse_duration(perf.bucket),
                                                detector=perf.detector,
@@ -411,8 +417,9 @@ def _retrain(policy: RetrainPolicy | None) -> domain.RetrainPolicy | None:
 
 
 def _column_options(opt: PValueOptions | DistanceOptions) -> ColumnOptions:
-    threshold = opt.alpha if isinstance(opt, PValueOptions) else opt.threshold
-    return ColumnOptions(method=DriftMethod(opt.method), threshold=threshold)
+    if isinstance(opt, PValueOptions):
+        return ColumnOptions(method=DriftMethod(opt.method), threshold=opt.alpha, effect_floor=opt.effect_floor)
+    return ColumnOptions(method=DriftMethod(opt.method), threshold=opt.threshold, alpha=opt.alpha)
 
 
 def _plain(node: yaml.Node, source: str, lines: dict[tuple[Any, ...], int]) -> Any:

@@ -19,7 +19,7 @@ from monitor.stats.check import CheckOptions, ColumnOptions
 from monitor.stats.concept import Detector
 from monitor.stats.correction import Correction
 from monitor.stats.performance import Task
-from monitor.stats.types import ColumnType
+from monitor.stats.types import ColumnType, Compat
 
 __all__ = [
     "Catalog",
@@ -162,6 +162,9 @@ class Monitor:
     min_rows: int = 100
     drift_share: float = 0.5
     correction: Correction = Correction.NONE
+    compat: Compat = Compat.CALIBRATED
+    fdr: bool = False
+    min_features: int = 1
     columns: Mapping[str, ColumnOptions] = field(default_factory=dict)
     performance: PerformanceSpec = PerformanceSpec()
     alerts: tuple[AlertRule, ...] = ()
@@ -189,7 +192,9 @@ class Monitor:
 
     def check_options(self) -> CheckOptions:
         """How the core tests this monitor's columns (the dataset verdict counts features only)."""
-        return CheckOptions(columns=self.columns, drift_share=self.drift_share, correction=self.correction)
+        return CheckOptions(columns=self.columns, drift_share=self.drift_share, correction=self.correction,
+                            compat=self.compat, fdr=self.fdr, min_features=self.min_features,
+                            dataset_columns=frozenset(self.schema.features))
 
 
 class DescribesCatalog(Protocol):

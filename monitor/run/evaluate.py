@@ -216,14 +216,13 @@ def evaluate(monitor: Monitor, bundle: ReferenceBundle, frame: pd.DataFrame, run
         return insufficient(run, len(frame), monitor.min_rows)
     frame = conform(monitor, frame)
     features = list(s.features)
-    main = check(_subprofile(bundle.profile, [*features, s.prediction]), frame,
-                 replace(monitor.check_options(), dataset_columns=frozenset(features)))
+    main = check(_subprofile(bundle.profile, [*features, s.prediction]), frame, monitor.check_options())
     results = [FeatureResult.of(r, Role.PREDICTION if r.column == s.prediction else Role.FEATURE)
                for r in main.columns]
     if s.target and s.target in bundle.profile.columns and s.target in frame.columns:
         labelled = frame.loc[frame[s.target].notna(), [s.target]]
         if len(labelled):
-            target = check(_subprofile(bundle.profile, [s.target]), labelled, CheckOptions())
+            target = check(_subprofile(bundle.profile, [s.target]), labelled, CheckOptions(compat=monitor.compat))
             results.extend(FeatureResult.of(r, Role.TARGET) for r in target.columns)
     dataset = DatasetSummary.of(main)
     outcome = evaluate_performance(monitor, bundle, frame)
