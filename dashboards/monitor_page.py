@@ -14,6 +14,7 @@ from typing import Any
 from dashboards import _layout
 from dashboards import _panels as p
 from dashboards._sdk import Builder, common_models, dashboard_builders, dashboard_models, timeseries_builders
+from monitor.stats.types import P_VALUE_METHODS, DriftMethod
 
 UID = "driftline-monitor"
 TITLE = "Driftline / Monitor"
@@ -31,7 +32,12 @@ def latest(metric: str, by: str = "", labels: str = SEL) -> str:
     return p.one_copy(metric, by=by, labels=labels)
 
 
-THRESHOLD = latest("driftline_feature_drift_threshold", "feature, method", FEATURES)
+#: Distances (their threshold is on the statistic's scale) and tests (their threshold is alpha),
+#: told apart by the method label: under the calibrated rule distances carry a p-value too.
+_DISTANCES = "|".join(sorted(str(m) for m in DriftMethod if m not in P_VALUE_METHODS))
+DISTANCE_THRESHOLD = latest("driftline_feature_drift_threshold", "feature, method",
+                            f'{FEATURES}, method=~"{_DISTANCES}"')
+ALPHA = latest("driftline_feature_drift_threshold", "feature, method", f'{FEATURES}, method!~"{_DISTANCES}"')
 P_VALUE = latest("driftline_feature_drift_p_value", "feature, method", FEATURES)
 
 
@@ -154,7 +160,7 @@ def _score_vs_threshold() -> timeseries_builders.Panel:
             "the dashed line is the threshold it drifts above. P-value tests are judged on the p-value panel.",
             [
                 p.query(latest("driftline_feature_drift_score", "feature, method", FEATURES), "{{method}}"),
-                p.query(f"{THRESHOLD} unless on (feature, method) {P_VALUE}", "threshold ({{method}})"),
+                p.query(DISTANCE_THRESHOLD, "threshold ({{method}})"),
             ],
             w=8,
         )
@@ -185,7 +191,7 @@ def _features_row(d: Dashboard) -> Dashboard:
                 "(dashed).",
                 [
                     p.query(P_VALUE, "{{feature}}"),
-                    p.query(f"{THRESHOLD} and on (feature, method) {P_VALUE}", "alpha {{feature}}"),
+                    p.query(ALPHA, "alpha {{feature}}"),
                 ],
                 unit="none",
                 log_scale=True,

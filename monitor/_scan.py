@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from monitor.errors import InputError
+from monitor.errors import BatchTooLarge, InputError
 
 __all__ = ["BatchTooLarge", "JsonShape", "Limits", "check_parquet", "check_rows", "json_shape"]
 
@@ -36,18 +36,6 @@ class Limits:
     max_values: int = 50_000_000
     max_columns: int = 1_000
     max_decompressed_bytes: int = 512 * 2**20
-
-
-class BatchTooLarge(InputError):
-    """A batch over a size limit (rows, values, decompressed bytes): the API answers 413.
-
-    ``setting`` is the environment variable that raises the limit, ``limit`` its value.
-    """
-
-    def __init__(self, message: str, *, setting: str, limit: int) -> None:
-        super().__init__(f"{message}, over the limit of {limit} ({setting})", field="body")
-        self.setting = setting
-        self.limit = limit
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,24 +16,15 @@ from monitor.config import Settings
 from monitor.errors import InputError
 from monitor.ingest import (
     BatchSpec,
-    BatchTooLarge,
     Format,
     Limits,
     looks_like_parquet,
     parse_batch,
 )
 
-__all__ = ["BATCH_BODY", "BatchOverLimit", "batch_format", "batch_limits", "check_media_type", "media_type",
+__all__ = ["BATCH_BODY", "batch_format", "batch_limits", "check_media_type", "media_type",
            "parse_body", "read_batch", "read_body"]
 
-
-class BatchOverLimit(PayloadTooLarge):
-    """A batch over a row, value or decompressed-size limit: a 413 like an oversized body (the
-    handler of :class:`PayloadTooLarge` answers it), with the message naming the limit passed."""
-
-    def __init__(self, exc: BatchTooLarge) -> None:
-        Exception.__init__(self, str(exc))
-        self.limit = exc.limit
 
 _MEDIA_TYPES = {
     "application/json": Format.JSON,
@@ -118,10 +109,7 @@ def batch_limits(settings: Settings) -> Limits:
 async def parse_body(body: bytes, fmt: Format, spec: BatchSpec, settings: Settings) -> pd.DataFrame:
     """Parse and validate a batch in a worker thread: 422 for bad rows, 413 over a size limit."""
     now, limits = datetime.now(UTC), batch_limits(settings)
-    try:
-        return await anyio.to_thread.run_sync(lambda: parse_batch(body, fmt, spec, now=now, limits=limits))
-    except BatchTooLarge as exc:
-        raise BatchOverLimit(exc) from exc
+    return await anyio.to_thread.run_sync(lambda: parse_batch(body, fmt, spec, now=now, limits=limits))
 
 
 #: The request body of the batch endpoints, for the OpenAPI document (they read raw bytes).

@@ -302,7 +302,8 @@ async def test_a_column_name_with_a_surrogate_is_echoed_escaped(client: httpx.As
 @pytest.mark.parametrize("limit", ["-18446744073709551617", "-1", "0", "1001", "ten"])
 @pytest.mark.parametrize("path", ["/v1/monitors/churn/runs", "/v1/retrain-jobs", "/v1/deliveries",
                                   "/v1/alertmanager/notifications"])
-async def test_every_limit_is_bounded(client: httpx.AsyncClient, path: str, limit: str) -> None:
-    r = await client.get(path, params={"limit": limit})
+async def test_every_limit_is_bounded(live: Live, path: str, limit: str) -> None:
+    # The full app (alerting on): with alerting off its routes answer 404 before reading a parameter.
+    r = await live.client.get(path, params={"limit": limit})
     assert r.status_code == 422, (path, limit, r.status_code, r.text)
     assert r.json()["detail"][0]["field"] == "limit"

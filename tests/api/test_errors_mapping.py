@@ -293,7 +293,7 @@ async def test_an_unparsable_webhook_url_fails_its_message_and_not_the_pass() ->
     so every message behind a misconfigured target waited forever."""
     from alerts.delivery import Deliverer
     from alerts.outbox import DeliveryStatus, OutboxMessage
-    from monitor.config import WebhookTarget
+    from monitor.domain import WebhookTarget
     from tests.alerts.test_alerts_units import MemoryOutbox
 
     targets = {"broken": WebhookTarget(name="broken", url="http://[::1/hook", max_attempts=1),

@@ -388,7 +388,7 @@ async def test_the_compose_flow_against_driftline(tmp_path: Path, monkeypatch: p
 
         store = driftline_app.state.store
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=retrain_app)) as to_retrain:
-            deliverer = Deliverer(store, to_retrain, {w.name: w for w in config.webhooks},
+            deliverer = Deliverer(store, to_retrain, {w.name: w for w in config.to_domain().webhooks},
                                   now=lambda: datetime.now(UTC))
             assert await deliverer.deliver_due() == 1
 

@@ -128,7 +128,7 @@ KILL_AT = {"postgresql": (0.1, 0.5, 0.9, 0.97), "sqlite": (0.4, 0.95)}
 
 def _last_run_seconds(process: ServeProcess) -> float:
     """Wall time of the last finished run, from the log's millisecond timestamps."""
-    stamps = re.findall(r"^(\S+ \S+) INFO monitor\.service: run (started|finished)$", process.text(), re.MULTILINE)
+    stamps = re.findall(r"^(\S+ \S+) INFO monitor\.run\.execute: run (started|finished)$", process.text(), re.MULTILINE)
     pairs = [(a, b) for (a, ka), (b, kb) in zip(stamps, stamps[1:], strict=False)
              if ka == "started" and kb == "finished"]
     start, end = (datetime.strptime(t, "%Y-%m-%d %H:%M:%S,%f") for t in pairs[-1])
