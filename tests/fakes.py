@@ -232,6 +232,12 @@ class FakeStore:
         with self._lock:
             return next((r for r in self._references.get(monitor, []) if r.active), None)
 
+    def active_reference_version(self, monitor: str) -> int | None:
+        self._check()
+        self.config.monitor(monitor)
+        with self._lock:
+            return next((r.version for r in self._references.get(monitor, []) if r.active), None)
+
     def references(self, monitor: str) -> list[ReferenceRecord]:
         self._check()
         self.config.monitor(monitor)

@@ -86,8 +86,8 @@ async def run_monitor(monitor: Monitor, end: datetime, deps: RunDeps) -> Run:
               window_start=spec.start, window_end=spec.end, rows=0, started_at=started, finished_at=started)
     logger.info("run started", extra={"monitor": monitor.name, "run_id": run.id, "window_end": end.isoformat()})
     try:
-        record, bundle = await asyncio.to_thread(deps.references.active, monitor)
-        run = replace(run, reference_version=record.version)
+        version, bundle = await asyncio.to_thread(deps.references.active, monitor)
+        run = replace(run, reference_version=version)
         frame = await asyncio.to_thread(deps.source.read, monitor, spec)
         run = await asyncio.to_thread(evaluate, monitor, bundle, frame, run)
     except StorageError as exc:

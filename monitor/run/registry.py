@@ -57,14 +57,18 @@ class ReferenceRegistry:
                 self._cache.move_to_end(key)
             return bundle
 
-    def active(self, monitor: Monitor) -> tuple[ReferenceRecord, ReferenceBundle]:
-        """The monitor's active reference; :class:`InputError` if it has none yet."""
-        record = self._store.active_reference(monitor.name)
-        if record is None:
+    def active(self, monitor: Monitor) -> tuple[int, ReferenceBundle]:
+        """The monitor's active reference version and its fit; :class:`InputError` if it has none yet.
+
+        Only the version number is read when its fit is cached: the profile blob (megabytes for a
+        large reference) is read once per version, not once per run.
+        """
+        version = self._store.active_reference_version(monitor.name)
+        bundle = self.version(monitor.name, version)
+        if version is None or bundle is None:
             raise InputError(f"monitor {monitor.name!r} has no active reference; upload one with "
                              f"POST /v1/monitors/{monitor.name}/reference", field="reference")
-        key = (monitor.name, record.version)
-        return record, self._cached(key) or self._remember(key, ReferenceBundle.from_bytes(record.profile))
+        return version, bundle
 
     def version(self, monitor: str, version: int | None) -> ReferenceBundle | None:
         """A stored version's fitted reference (``None``: no such version is stored)."""

@@ -177,6 +177,14 @@ class Store:
                                                                        ReferenceVersionRow.active))
             return row.to_domain() if row else None
 
+    def active_reference_version(self, monitor: str) -> int | None:
+        """The active reference version of ``monitor`` (without its profile: a run whose fit is
+        cached needs only the number)."""
+        self._config.monitor(monitor)
+        with self._session(f"read the reference version of monitor {monitor!r}", write=False) as session:
+            return session.scalar(sa.select(ReferenceVersionRow.version).where(
+                ReferenceVersionRow.monitor == monitor, ReferenceVersionRow.active))
+
     def active_reference_versions(self) -> dict[str, tuple[int, str]]:
         """Monitor -> (version, content hash) of its active reference, in one query and without
         the profiles (what a metrics scrape needs: ``driftline_reference_info``)."""

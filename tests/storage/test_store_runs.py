@@ -121,6 +121,20 @@ def test_reference_versions_are_kept_and_one_is_active(store: Store) -> None:
     assert v1.created_at.tzinfo is not None and v1.created_at.utcoffset() == timedelta(0)
 
 
+def test_one_version_is_read_by_number_without_listing_the_others(store: Store) -> None:
+    assert store.active_reference_version("churn") is None
+    assert store.reference("churn", 1) is None and not store.has_reference_hash("churn", "sha256:1")
+    store.add_reference("churn", b"npz-1", "sha256:1", "upload", 1000)
+    v2 = store.add_reference("churn", b"npz-2", "sha256:2", "upload", 2000)
+    assert store.active_reference_version("churn") == 2
+    assert store.reference("churn", 2) == v2
+    one = store.reference("churn", 1)
+    assert one is not None and (one.profile, one.active) == (b"npz-1", False)
+    assert store.has_reference_hash("churn", "sha256:1") and not store.has_reference_hash("churn-rows", "sha256:1")
+    store.activate_reference("churn", 1)
+    assert store.active_reference_version("churn") == 1
+
+
 def test_unknown_references_and_monitors_are_lookup_errors(store: Store) -> None:
     store.add_reference("churn", b"x", "h", "upload", 1)
     with pytest.raises(UnknownReference, match="monitor 'churn' has no reference version 7") as info:
