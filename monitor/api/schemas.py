@@ -162,11 +162,14 @@ class PerformanceOut(_Out):
     reference_value: float | None
     p_value: float | None
     degraded: bool
+    #: Bounds of ``value - reference_value`` (the degradation test's interval), on the tested metric.
+    lower: float | None = None
+    upper: float | None = None
 
     @classmethod
     def from_domain(cls, p: PerformanceRecord) -> PerformanceOut:
         return cls(metric=p.metric, value=p.value, reference_value=p.reference_value, p_value=p.p_value,
-                   degraded=p.degraded)
+                   degraded=p.degraded, lower=p.lower, upper=p.upper)
 
 
 class RunSummary(_Out):

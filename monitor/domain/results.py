@@ -104,13 +104,19 @@ class DatasetSummary:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PerformanceRecord:
-    """One performance metric of a window, with the reference's value and the degradation test."""
+    """One performance metric of a window, with the reference's value and the degradation test.
+
+    ``lower``/``upper`` bound ``value - reference_value`` (the block bootstrap's ``1 - 2 alpha``
+    interval); they, ``p_value`` and ``degraded`` are set on the tested metric only.
+    """
 
     metric: str
     value: float | None
     reference_value: float | None = None
     p_value: float | None = None
     degraded: bool = False
+    lower: float | None = None
+    upper: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

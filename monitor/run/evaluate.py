@@ -15,15 +15,14 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from monitor.domain import DatasetSummary, FeatureResult, Monitor, PerformanceRecord, Role, Run, RunStatus
-from monitor.errors import InputError
+from monitor.errors import InputError, InsufficientData
 from monitor.stats.check import CheckOptions, check
 from monitor.stats.concept import Detector, detect_concept_drift, row_errors
+from monitor.stats.degradation import DegradationTest, ScoredSample, degradation
 from monitor.stats.performance import (
-    LabelledSample,
     PerformanceResult,
     Task,
     classification_metrics,
-    performance_degradation,
     regression_metrics,
 )
 from monitor.stats.profile import ReferenceProfile, fit_profile, profile_from_bytes, profile_to_bytes
@@ -164,31 +163,64 @@ def evaluate_performance(monitor: Monitor, bundle: ReferenceBundle, frame: pd.Da
         if np.isnan(y_score).any():
             y_score = None
     current = _metrics(s.task, y_true, y_pred, y_score)
-    has_reference = bundle.y_true is not None and bundle.y_pred is not None
     reference = None
+    ref_score = bundle.y_score if y_score is not None and _complete(bundle.y_score) else None
     if bundle.y_true is not None and bundle.y_pred is not None:
-        reference = _metrics(s.task, bundle.y_true, bundle.y_pred, bundle.y_score if y_score is not None else None)
+        reference = _metrics(s.task, bundle.y_true, bundle.y_pred, ref_score)
     records = [PerformanceRecord(metric=str(metric), value=value,
                                  reference_value=reference.metrics.get(metric) if reference is not None else None)
                for metric, value in current.metrics.items()]
-    if has_reference:
-        assert bundle.y_true is not None and bundle.y_pred is not None
-        deg = performance_degradation(
-            LabelledSample(y_true=bundle.y_true, y_pred=bundle.y_pred),
-            LabelledSample(y_true=y_true, y_pred=y_pred), s.task, alpha=perf.alpha,
-        )
-        records = [r if r.metric != str(deg.metric) else replace(r, p_value=deg.p_value, degraded=deg.drifted)
-                   for r in records]
-        if not any(r.metric == str(deg.metric) for r in records):
-            records.append(PerformanceRecord(metric=str(deg.metric), value=deg.current_value,
-                                             reference_value=deg.reference_value, p_value=deg.p_value,
-                                             degraded=deg.drifted))
+    deg = _degradation(monitor, bundle, cur, (y_true, y_pred, y_score if ref_score is not None else None), ref_score)
+    if deg is not None:
+        tested = PerformanceRecord(metric=str(deg.metric), value=deg.current_value,
+                                   reference_value=deg.reference_value, p_value=deg.p_value,
+                                   degraded=deg.degraded, lower=deg.lower, upper=deg.upper)
+        if any(r.metric == tested.metric for r in records):  # in place: the order of metrics is kept
+            records = [tested if r.metric == tested.metric else r for r in records]
+        else:
+            records.append(tested)
     errors = row_errors(s.task, _labels(frame[s.target], s.task), _labels(frame[s.prediction], s.task))
     # KSWIN samples its reference window at random: a fixed seed keeps a run reproducible.
     rng = np.random.default_rng(0) if perf.detector is Detector.KSWIN else None
     concept = detect_concept_drift(frame[s.timestamp], errors, bucket=perf.bucket, detector=perf.detector, rng=rng)
     return PerformanceOutcome(records=tuple(records), labelled_rows=n_labelled, label_coverage=coverage,
                               concept_drift=concept.drifted, change_points=concept.change_points)
+
+
+def _complete(score: NDArray[np.float64] | None) -> bool:
+    return score is not None and not bool(np.isnan(score).any())
+
+
+def _degradation(
+    monitor: Monitor, bundle: ReferenceBundle, cur: pd.DataFrame,
+    window: tuple[_Array, _Array, NDArray[np.float64] | None], ref_score: NDArray[np.float64] | None,
+) -> DegradationTest | None:
+    """The block-bootstrap degradation test of the window's labelled rows against the reference.
+
+    The window's blocks are its ``performance.bucket`` time buckets. The reference keeps no
+    timestamps, so its blocks are runs of consecutive rows as long as the window's median
+    bucket (a reference stored in time order then has blocks of about one bucket of traffic).
+    ``None`` when the reference has no labels or the metric is undefined on a side (one class).
+    A fixed seed keeps a run reproducible.
+    """
+    if bundle.y_true is None or bundle.y_pred is None:
+        return None
+    s, perf = monitor.schema, monitor.performance
+    buckets = None
+    block_rows = None
+    if s.timestamp in cur.columns:
+        times = pd.to_datetime(cur[s.timestamp], utc=True, errors="coerce")
+        step = max(1, int(perf.bucket.total_seconds() * 1e9))
+        keys = times.to_numpy(dtype="datetime64[ns]").astype(np.int64) // step
+        buckets = keys
+        block_rows = max(1, int(np.median(np.unique(keys, return_counts=True)[1])))
+    y_true, y_pred, y_score = window
+    try:
+        return degradation(ScoredSample(y_true=bundle.y_true, y_pred=bundle.y_pred, y_score=ref_score),
+                           ScoredSample(y_true=y_true, y_pred=y_pred, y_score=y_score, buckets=buckets),
+                           s.task, rng=np.random.default_rng(0), alpha=perf.alpha, block_rows=block_rows)
+    except InsufficientData:
+        return None
 
 
 def insufficient(run: Run, rows: int, needed: int) -> Run:

@@ -51,6 +51,8 @@ class Metric(StrEnum):
     """Every performance metric Driftline reports; also the key in ``metrics``."""
 
     ACCURACY = "accuracy"
+    #: Mean recall over the classes: unlike accuracy it does not move with prevalence alone.
+    BALANCED_ACCURACY = "balanced_accuracy"
     PRECISION = "precision"
     RECALL = "recall"
     F1 = "f1"

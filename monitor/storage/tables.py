@@ -229,15 +229,17 @@ class PerformanceResultRow(Base):
     reference_value: Mapped[float | None]
     p_value: Mapped[float | None]
     degraded: Mapped[bool]
+    lower: Mapped[float | None]
+    upper: Mapped[float | None]
 
     @classmethod
     def from_domain(cls, position: int, p: PerformanceRecord) -> PerformanceResultRow:
         return cls(position=position, metric=p.metric, value=p.value, reference_value=p.reference_value,
-                   p_value=p.p_value, degraded=p.degraded)
+                   p_value=p.p_value, degraded=p.degraded, lower=p.lower, upper=p.upper)
 
     def to_domain(self) -> PerformanceRecord:
         return PerformanceRecord(metric=self.metric, value=self.value, reference_value=self.reference_value,
-                                 p_value=self.p_value, degraded=self.degraded)
+                                 p_value=self.p_value, degraded=self.degraded, lower=self.lower, upper=self.upper)
 
 
 class OutboxRow(Base):

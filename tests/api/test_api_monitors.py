@@ -99,7 +99,7 @@ async def test_a_run_has_all_its_results(client: httpx.AsyncClient, store: FakeS
     from dataclasses import replace
     run = replace(base, features=(feature,), labelled_rows=120, label_coverage=0.24, concept_drift=False,
                   performance=(PerformanceRecord(metric="accuracy", value=0.81, reference_value=0.86,
-                                                 p_value=0.03, degraded=True),),
+                                                 p_value=0.03, degraded=True, lower=-0.09, upper=-0.01),),
                   concept_change_points=(T0 - timedelta(minutes=20),))
     store.save_run(run)
     r = await client.get(f"/v1/runs/{run.id}")
@@ -111,7 +111,7 @@ async def test_a_run_has_all_its_results(client: httpx.AsyncClient, store: FakeS
     assert body["features"][0]["column"] == "age" and body["features"][0]["p_value"] == 0.001
     assert body["features"][0]["new_categories"] == []
     assert body["performance"] == [{"metric": "accuracy", "value": 0.81, "reference_value": 0.86,
-                                    "p_value": 0.03, "degraded": True}]
+                                    "p_value": 0.03, "degraded": True, "lower": -0.09, "upper": -0.01}]
     assert (body["labelled_rows"], body["label_coverage"], body["concept_drift"]) == (120, 0.24, False)
     assert body["concept_change_points"] == ["2025-02-28T23:40:00Z"]
     assert body["window_end"] == "2025-03-01T00:00:00Z"
