@@ -113,6 +113,23 @@ def _parser() -> argparse.ArgumentParser:
     bf.add_argument("--to", dest="end", type=_when, required=True)
     bf.add_argument("--step", default="1h", type=_step, help="distance between window ends (default 1h)")
 
+    bt = sub.add_parser("backtest", help="replay history in windows: false alarms, detection delay, power")
+    bt.add_argument("reference", help="reference data (.parquet or .csv), fitted once")
+    bt.add_argument("history", help="history to replay (.parquet or .csv), cut into windows by time")
+    bt.add_argument("--time-column", required=True, metavar="COL", help="the history's timestamp column")
+    bt.add_argument("--window", metavar="DURATION", help="window length: 1h, 1d, 7d (or --rows)")
+    bt.add_argument("--step", metavar="DURATION", help="distance between window starts (default: the window)")
+    bt.add_argument("--rows", type=int, metavar="N", help="windows of N consecutive rows instead of --window")
+    bt.add_argument("--min-rows", type=int, default=1, metavar="N", help="skip windows with fewer rows (default 1)")
+    bt.add_argument("--schema", help="YAML/JSON file declaring column types and per-column methods")
+    bt.add_argument("--inject", action="append", metavar="SPEC",
+                    help="known drift at a known time: shift:COL:SIGMAS@T, scale:COL:FACTOR@T, swap:COL@T, "
+                         "missing:COL:SHARE@T (repeatable)")
+    bt.add_argument("--seed", type=int, default=0, help="seed of the injection's random draws (default 0)")
+    bt.add_argument("--budget", metavar="N/month", help="propose per-feature thresholds meeting this false-alarm budget")
+    bt.add_argument("--format", choices=["table", "json"], default="table")
+    bt.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"])
     db.add_argument("--config")
@@ -251,6 +268,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args, sys.stdout)
         if args.command == "report":
             return _report(args, sys.stdout)
+        if args.command == "backtest":
+            from monitor.backtest import backtest_command
+
+            return backtest_command(args, sys.stdout)
         if args.command == "dashboards":
             from dashboards.build import main as build_dashboards
 
