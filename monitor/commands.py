@@ -88,7 +88,10 @@ def _serve(args: argparse.Namespace) -> int:
     settings, config = _settings(args)
     host = args.host or settings.host
     port = args.port or settings.port
-    uvicorn.run(create_app(settings, config), host=host, port=port, log_level="info")
+    from monitor.api.access_log import uvicorn_log_config
+
+    # The access log masks secrets sent in a query string (`?api_key=...`), see monitor.api.access_log.
+    uvicorn.run(create_app(settings, config), host=host, port=port, log_level="info", log_config=uvicorn_log_config())
     return 0
 
 

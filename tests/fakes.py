@@ -65,6 +65,7 @@ class FakeStore:
     def __init__(self, config: DriftlineConfig) -> None:
         self.config = config
         self.fail: str | None = None
+        self.read_only = False  # the database answers but refuses writes (write_probe fails)
         self.upgraded = False
         self.disposed = False
         self.ingest_calls: list[tuple[str, pd.DataFrame]] = []
@@ -134,6 +135,12 @@ class FakeStore:
 
     def ping(self) -> None:
         self._check()
+
+    def write_probe(self) -> None:
+        """Like the store's: fails with every call, or alone when ``read_only`` is set."""
+        self._check()
+        if self.read_only:
+            raise StorageError("write to the database failed: the database refused the statement (ReadOnly)")
 
     def dispose(self) -> None:
         self.disposed = True

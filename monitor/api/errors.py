@@ -14,6 +14,13 @@ class it forgets); a subclass not in it takes its nearest listed base's. The bod
   (``alerting is not enabled: ...``); 409 ``DuplicateRun``; 413 ``PayloadTooLarge`` and
   ``BatchTooLarge`` (an ``InputError``, but the fix is a smaller batch or a higher limit); 415
   ``UnsupportedMediaType``; 502 ``DeliveryError``.
+- the framework's own refusals (an unknown path, a method not allowed) keep their status and get
+  the ``{"detail"}`` body; a body it cannot decode (not UTF-8) is a 422 naming ``body``, like a
+  body that is not JSON.
+
+The OpenAPI document says the same: routes declare their errors with :func:`documented` (each
+status with its body's schema, as JSON even on an HTML route), and FastAPI's default 422
+(``HTTPValidationError``, a shape this app never sends) is rewritten to :class:`ValidationErrorBody`.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from typing import Any, Final
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from monitor.api.schemas import ErrorItem, ErrorMessage, ValidationErrorBody
 from monitor.errors import (
@@ -62,6 +70,7 @@ __all__ = [
     "UnknownJob",
     "UnknownRun",
     "UnsupportedMediaType",
+    "documented",
     "install_error_handlers",
     "status_for",
 ]
@@ -164,7 +173,75 @@ async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
     return _unprocessable(items, first)
 
 
+#: FastAPI's 400 for a JSON body it cannot decode (fastapi.routing).
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
+async def _framework_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's and FastAPI's own refusals, in our ``{"detail"}`` shape.
+
+    FastAPI answers 400 ``There was an error parsing the body`` for a JSON body that is not
+    UTF-8; that is the same fault as a body that is not JSON (a 422 naming ``body``), so it gets
+    the same answer.
+    """
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
+        message = "body: is not valid JSON text (it could not be decoded)"
+        return _unprocessable([ErrorItem(row=None, field="body", message=message)], message)
+    return _message(exc.status_code, str(exc.detail), dict(exc.headers) if exc.headers else None)
+
+
+#: The body of each documented error status (422 is the only one with located items).
+_BODY: Final[Mapping[int, type[ErrorMessage] | type[ValidationErrorBody]]] = {
+    401: ErrorMessage, 404: ErrorMessage, 409: ErrorMessage, 413: ErrorMessage, 415: ErrorMessage,
+    422: ValidationErrorBody, 502: ErrorMessage, 503: ErrorMessage,
+}
+_REF = "#/components/schemas/"
+
+
+def documented(errors: Mapping[int, str], *, html: bool = False) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route: each error status it can return, with what it means there.
+
+    Every body is JSON. On an HTML route (``html=True``) the schema is given as an explicit
+    ``application/json`` reference, because FastAPI files a ``model`` under the route's own media
+    type (``text/html``), which is not what the error handlers send.
+    """
+    unknown = set(errors) - set(_BODY)
+    if unknown:
+        raise ValueError(f"no error body is defined for status {sorted(unknown)}")
+    if not html:
+        return {status: {"model": _BODY[status], "description": text} for status, text in errors.items()}
+    return {status: {"description": text,
+                     "content": {"application/json": {"schema": {"$ref": _REF + _BODY[status].__name__}}}}
+            for status, text in errors.items()}
+
+
+def _our_validation_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Point FastAPI's default 422 (added to any route with parameters) at :class:`ValidationErrorBody`,
+    the body :func:`_request_validation` sends, and drop the two schemas nothing then uses."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            response = operation.get("responses", {}).get("422")
+            content = (response or {}).get("content", {}).get("application/json", {})
+            if content.get("schema", {}).get("$ref") == _REF + "HTTPValidationError":
+                content["schema"] = {"$ref": _REF + ValidationErrorBody.__name__}
+    components = schema.get("components", {}).get("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    return schema
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the one domain-error handler (Starlette finds it through each error's bases)."""
+    """Register the one domain-error handler (Starlette finds it through each error's bases), the
+    framework-error and validation handlers, and the matching 422 in the OpenAPI document."""
     app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(HTTPException, _framework_error)
     app.add_exception_handler(DriftlineError, _domain_error)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _our_validation_errors(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -9,6 +9,7 @@ the store opens their transactions.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
@@ -43,7 +44,7 @@ from monitor.storage._latest import LatestRuns
 from monitor.storage._types import to_utc
 from monitor.storage.aggregates import DURATION_BUCKETS, RunAggregates, row_counts, run_aggregates
 from monitor.storage.layout import Kind, ModelLayout, build_layouts
-from monitor.storage.tables import PerformanceResultRow, ReferenceVersionRow, RunRow
+from monitor.storage.tables import AlertmanagerNotificationRow, PerformanceResultRow, ReferenceVersionRow, RunRow
 
 __all__ = ["NewReference", "Store"]
 
@@ -102,6 +103,24 @@ class Store:
         """Raise :class:`StorageError` when the database is unreachable."""
         with self._errors("reach the database"), self._engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
+
+    def write_probe(self) -> None:
+        """Raise :class:`StorageError` when the database answers but refuses writes.
+
+        A read-only database (a read-only file, ``default_transaction_read_only``, a replica) or
+        a full disk passes :meth:`ping` while every ingest fails. The probe commits one real write:
+        a row inserted and deleted in the same transaction (in ``alertmanager_notifications``,
+        under a fingerprint no Alertmanager sends), so the commit writes the journal or WAL while
+        no reader ever sees the row and nothing is left behind.
+        """
+        table = AlertmanagerNotificationRow.__table__
+        assert isinstance(table, sa.Table)
+        now = datetime.now(UTC)
+        key = f"driftline-write-probe-{uuid.uuid4().hex}"  # replicas probing at once never collide
+        with self._errors("write to the database"), self._writer.begin() as conn:
+            conn.execute(table.insert().values(fingerprint=key, starts_at=now, alertname="", status="probe",
+                                               labels="{}", received_at=now))
+            conn.execute(table.delete().where(table.c.fingerprint == key))
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -22,14 +22,15 @@ async def test_healthz_is_ok_even_when_the_store_is_down(client: httpx.AsyncClie
 
 async def test_readyz_is_ready_when_store_and_scheduler_are(client: httpx.AsyncClient) -> None:
     r = await client.get("/readyz")
-    assert (r.status_code, r.json()) == (200, {"status": "ready", "checks": {"store": "ok", "scheduler": "ok"}})
+    assert (r.status_code, r.json()) == (200, {"status": "ready", "checks": {"store": "ok", "store_writes": "ok", "scheduler": "ok"}})
 
 
 async def test_readyz_is_503_naming_the_store_without_its_error(client: httpx.AsyncClient, store: FakeStore) -> None:
     store.fail = "could not connect to postgresql://driftline:s3cret@10.0.0.5/driftline"
     r = await client.get("/readyz")
     assert r.status_code == 503
-    assert r.json() == {"status": "unavailable", "checks": {"store": "failed", "scheduler": "ok"}}
+    assert r.json() == {"status": "unavailable", "checks": {"store": "failed", "store_writes": "failed",
+                                                     "scheduler": "ok"}}
     assert "s3cret" not in r.text and "10.0.0.5" not in r.text
 
 
@@ -37,7 +38,7 @@ async def test_readyz_is_503_when_the_scheduler_stopped(client: httpx.AsyncClien
     service.running = False
     r = await client.get("/readyz")
     assert r.status_code == 503
-    assert r.json()["checks"] == {"store": "ok", "scheduler": "stopped"}
+    assert r.json()["checks"] == {"store": "ok", "store_writes": "ok", "scheduler": "stopped"}
 
 
 async def test_readyz_ignores_a_disabled_scheduler(config: DriftlineConfig, store: FakeStore,
@@ -47,7 +48,7 @@ async def test_readyz_ignores_a_disabled_scheduler(config: DriftlineConfig, stor
     async with LifespanManager(create_app(settings, config, store=store, service=service)) as manager:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://test") as c:
             r = await c.get("/readyz")
-    assert (r.status_code, r.json()["checks"]) == (200, {"store": "ok", "scheduler": "disabled"})
+    assert (r.status_code, r.json()["checks"]) == (200, {"store": "ok", "store_writes": "ok", "scheduler": "disabled"})
 
 
 async def test_the_openapi_document_lists_every_route(client: httpx.AsyncClient) -> None:

@@ -126,4 +126,5 @@ async def test_reference_run_and_results_through_the_api(live: Live) -> None:
     runs = (await app_client.get("/v1/monitors/churn/runs", params={"limit": 5})).json()
     assert [x["id"] for x in runs] == [run.json()["run_id"]]
     assert (await app_client.get("/readyz")).json() == {"status": "ready",
-                                                       "checks": {"store": "ok", "scheduler": "disabled"}}
+                                                       "checks": {"store": "ok", "store_writes": "ok",
+                                                                  "scheduler": "disabled"}}

@@ -30,7 +30,7 @@ from alerts.alertmanager import AlertmanagerPayload
 from monitor import ingest
 from monitor.api.auth import require_api_key
 from monitor.api.deps import AlertingStoreDep, AlertsDep, ConfigDep, SettingsDep
-from monitor.api.schemas import ErrorMessage, ValidationErrorBody
+from monitor.api.errors import documented
 from monitor.config import MonitorConfig
 from monitor.domain import DeliveryStatus, JobStatus, RetrainJob
 from monitor.errors import BatchInvalid, InputError, Unauthorized, UnknownRetrainJob
@@ -58,16 +58,19 @@ async def require_alertmanager_token(
 #: refuses NUL in text), so it is a 404 before any query.
 JobId = Annotated[str, Path(description="A retraining job's id.")]
 
-_DISABLED: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorMessage, "description": "No such job, or alerting is not enabled in this process."},
-    503: {"model": ErrorMessage, "description": "The store is unavailable."},
-}
-_COMPLETE_ERRORS: dict[int | str, dict[str, Any]] = {
-    **_DISABLED,
-    401: {"model": ErrorMessage, "description": "Missing or invalid API key."},
-    422: {"model": ValidationErrorBody, "description": "A bad field, or a reference row the monitor cannot use "
-                                                       "(`field` is `reference.<column>`, `row` its index)."},
-}
+_NO_ALERTING = "Alerting is not enabled in this process."
+_STORE_DOWN = "The store is unavailable."
+_BAD_QUERY = "A bad query parameter, named in `field`."
+_LIST_ERRORS = documented({404: _NO_ALERTING, 422: _BAD_QUERY, 503: _STORE_DOWN})
+_JOB_ERRORS = documented({404: "No such job, or alerting is not enabled in this process.", 503: _STORE_DOWN})
+_WEBHOOK_ERRORS = documented({401: "Missing or invalid Alertmanager token.", 404: _NO_ALERTING,
+                              422: "Not an Alertmanager version-4 payload; `field` names the key.",
+                              503: _STORE_DOWN})
+_COMPLETE_ERRORS = documented({
+    401: "Missing or invalid API key.", 404: "No such job, or alerting is not enabled in this process.",
+    422: "A bad field, or a reference row the monitor cannot use (`field` is `reference.<column>`, `row` its index).",
+    503: _STORE_DOWN,
+})
 
 
 class JobOut(BaseModel):
@@ -130,7 +133,7 @@ class DeliveryOut(BaseModel):
     delivered_at: datetime | None
 
 
-@router.post("/v1/alertmanager/webhook", dependencies=[Depends(require_alertmanager_token)], responses=_DISABLED,
+@router.post("/v1/alertmanager/webhook", dependencies=[Depends(require_alertmanager_token)], responses=_WEBHOOK_ERRORS,
              summary="Receive an Alertmanager notification (version 4)")
 async def alertmanager_webhook(payload: AlertmanagerPayload, alerts: AlertsDep) -> dict[str, int]:
     return await alerts.alertmanager(payload)
@@ -155,13 +158,13 @@ MonitorFilter = Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$
                                             description="Only this monitor's jobs")]
 
 
-@router.get("/v1/alertmanager/notifications", response_model=list[NotificationOut], responses=_DISABLED,
+@router.get("/v1/alertmanager/notifications", response_model=list[NotificationOut], responses=_LIST_ERRORS,
             summary="Alert episodes received from Alertmanager, most recently received first")
 def list_notifications(store: AlertingStoreDep, limit: Limit = 100) -> list[NotificationOut]:
     return [NotificationOut.model_validate(n) for n in store.alertmanager_notifications(limit)]
 
 
-@router.get("/v1/retrain-jobs", response_model=list[JobOut], responses=_DISABLED, summary="List retraining jobs")
+@router.get("/v1/retrain-jobs", response_model=list[JobOut], responses=_LIST_ERRORS, summary="List retraining jobs")
 def list_jobs(store: AlertingStoreDep, monitor: MonitorFilter = None, limit: Limit = 100) -> list[JobOut]:
     return [JobOut.from_domain(j) for j in store.retrain_jobs(monitor, limit=limit)]
 
@@ -173,7 +176,7 @@ def _known_job(store: AlertingStoreDep, job_id: str) -> RetrainJob:
     return job
 
 
-@router.get("/v1/retrain-jobs/{job_id}", response_model=JobOut, responses=_DISABLED, summary="One retraining job")
+@router.get("/v1/retrain-jobs/{job_id}", response_model=JobOut, responses=_JOB_ERRORS, summary="One retraining job")
 def get_job(job_id: JobId, store: AlertingStoreDep) -> JobOut:
     return JobOut.from_domain(_known_job(store, job_id))
 
@@ -228,7 +231,7 @@ async def complete_job(job_id: JobId, body: Completion, store: AlertingStoreDep,
     return JobOut.from_domain(updated)
 
 
-@router.get("/v1/deliveries", response_model=list[DeliveryOut], responses=_DISABLED,
+@router.get("/v1/deliveries", response_model=list[DeliveryOut], responses=_LIST_ERRORS,
             summary="Webhook deliveries (the outbox)")
 def list_deliveries(store: AlertingStoreDep, status: DeliveryStatus | None = None,
                     limit: Limit = 100) -> list[DeliveryOut]:

@@ -8,8 +8,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from monitor.api._pages import html_page
 from monitor.api.deps import ConfigDep, StoreDep
-from monitor.reports import CONTENT_SECURITY_POLICY, MonitorEntry, render_index
+from monitor.reports import MonitorEntry, render_index
 
 __all__ = ["LATEST_RUNS", "router"]
 
@@ -31,4 +32,4 @@ def home(request: Request, store: StoreDep, config: ConfigDep) -> HTMLResponse:
                                     reference_version=None if reference is None else reference.version,
                                     runs=store.list_runs(m.name, None, None, LATEST_RUNS)))
     page = render_index(entries, version=request.app.version)
-    return HTMLResponse(page, headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY})
+    return html_page(page)

@@ -16,12 +16,8 @@ from monitor import ingest
 from monitor.api._body import BATCH_BODY, parse_body, read_batch
 from monitor.api.auth import require_api_key
 from monitor.api.deps import ConfigDep, ServiceDep, SettingsDep, StoreDep
-from monitor.api.schemas import (
-    ErrorMessage,
-    IngestResponse,
-    LabelResponse,
-    ValidationErrorBody,
-)
+from monitor.api.errors import documented
+from monitor.api.schemas import IngestResponse, LabelResponse
 
 __all__ = ["router"]
 
@@ -31,16 +27,15 @@ router = APIRouter(prefix="/v1/models/{model}", tags=["ingest"], dependencies=[D
 
 ModelName = Annotated[str, Path(description="The model name of one or more monitors in driftline.yaml.")]
 
-_ERRORS: dict[int | str, dict[str, object]] = {
-    401: {"model": ErrorMessage, "description": "Missing or invalid API key."},
-    404: {"model": ErrorMessage, "description": "No monitor watches this model."},
-    413: {"model": ErrorMessage, "description": "The body is over DRIFTLINE_MAX_BODY_BYTES, or the batch over "
-                                                "DRIFTLINE_MAX_BATCH_ROWS, _VALUES or _DECOMPRESSED_BYTES."},
-    415: {"model": ErrorMessage, "description": "A Content-Type other than the accepted ones."},
-    422: {"model": ValidationErrorBody, "description": "Bad rows, each named by row (0-based) and field; "
-                                                        "nothing was written."},
-    503: {"model": ErrorMessage, "description": "The store is unavailable."},
-}
+_ERRORS = documented({
+    401: "Missing or invalid API key.",
+    404: "No monitor watches this model.",
+    413: "The body is over DRIFTLINE_MAX_BODY_BYTES, or the batch over DRIFTLINE_MAX_BATCH_ROWS, _VALUES or "
+         "_DECOMPRESSED_BYTES.",
+    415: "A Content-Type other than the accepted ones.",
+    422: "Bad rows, each named by row (0-based) and field; nothing was written.",
+    503: "The store is unavailable.",
+})
 
 
 @router.post("/predictions", response_model=IngestResponse, responses=_ERRORS, openapi_extra=BATCH_BODY,

@@ -12,15 +12,8 @@ from monitor import ingest
 from monitor.api._body import BATCH_BODY, parse_body, read_batch
 from monitor.api.auth import require_api_key
 from monitor.api.deps import ConfigDep, ServiceDep, SettingsDep, StoreDep
-from monitor.api.schemas import (
-    ErrorMessage,
-    MonitorOut,
-    ReferenceCreated,
-    ReferenceOut,
-    RunCreated,
-    RunSummary,
-    ValidationErrorBody,
-)
+from monitor.api.errors import documented
+from monitor.api.schemas import MonitorOut, ReferenceCreated, ReferenceOut, RunCreated, RunSummary
 from monitor.errors import InputError
 
 __all__ = ["router"]
@@ -31,16 +24,11 @@ router = APIRouter(prefix="/v1/monitors", tags=["monitors"])
 
 MonitorName = Annotated[str, Path(description="A monitor's name in driftline.yaml.")]
 
-_NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": ErrorMessage, "description": "No such monitor."}}
-_READ_ERRORS: dict[int | str, dict[str, object]] = {
-    **_NOT_FOUND,
-    422: {"model": ValidationErrorBody, "description": "A bad parameter, named in `field`."},
-    503: {"model": ErrorMessage, "description": "The store is unavailable."},
-}
-_WRITE_ERRORS: dict[int | str, dict[str, object]] = {
-    **_READ_ERRORS,
-    401: {"model": ErrorMessage, "description": "Missing or invalid API key."},
-}
+_STORE_DOWN = "The store is unavailable."
+_READ_ERRORS = documented({404: "No such monitor.", 422: "A bad parameter, named in `field`.", 503: _STORE_DOWN})
+_WRITE_ERRORS = documented({401: "Missing or invalid API key.", 404: "No such monitor.",
+                            422: "A configuration conflict found at request time, named in `field`.",
+                            503: _STORE_DOWN})
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -50,7 +38,8 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-@router.get("", response_model=list[MonitorOut], responses=_READ_ERRORS, summary="List monitors and their status")
+@router.get("", response_model=list[MonitorOut], responses=documented({503: _STORE_DOWN}),
+            summary="List monitors and their status")
 def list_monitors(store: StoreDep, config: ConfigDep) -> list[MonitorOut]:
     """Every configured monitor with its latest run (any status) and active reference version."""
     latest = store.latest_runs()
@@ -86,9 +75,10 @@ async def run_now(name: MonitorName, response: Response, service: ServiceDep, co
 
 
 @router.post("/{name}/reference", response_model=ReferenceCreated, status_code=201,
-             responses={**_WRITE_ERRORS, 413: {"model": ErrorMessage,
-                                                "description": "Over DRIFTLINE_MAX_BODY_BYTES or a batch limit."},
-                        415: {"model": ErrorMessage, "description": "An unsupported Content-Type."}},
+             responses=documented({401: "Missing or invalid API key.", 404: "No such monitor.",
+                                   413: "Over DRIFTLINE_MAX_BODY_BYTES or a batch limit.",
+                                   415: "An unsupported Content-Type.",
+                                   422: "Bad rows, each named by row (0-based) and field.", 503: _STORE_DOWN}),
              openapi_extra=BATCH_BODY, dependencies=[Depends(require_api_key)], summary="Upload a reference")
 async def upload_reference(name: MonitorName, request: Request, service: ServiceDep, config: ConfigDep,
                            settings: SettingsDep) -> ReferenceCreated:
@@ -107,7 +97,8 @@ async def upload_reference(name: MonitorName, request: Request, service: Service
     return ReferenceCreated.from_domain(record)
 
 
-@router.get("/{name}/references", response_model=list[ReferenceOut], responses=_READ_ERRORS,
+@router.get("/{name}/references", response_model=list[ReferenceOut],
+            responses=documented({404: "No such monitor.", 503: _STORE_DOWN}),
             summary="List a monitor's reference versions")
 def list_references(name: MonitorName, store: StoreDep, config: ConfigDep) -> list[ReferenceOut]:
     """Every stored reference version, with the active one flagged."""

@@ -12,11 +12,11 @@ import anyio.to_thread
 from fastapi import APIRouter, Path
 from fastapi.responses import HTMLResponse
 
+from monitor.api._pages import html_page
 from monitor.api.deps import ConfigDep, ServiceDep, StoreDep, StoreLike
-from monitor.api.schemas import ErrorMessage
+from monitor.api.errors import documented
 from monitor.domain import Run, RunStatus
 from monitor.errors import NoReportableRun, UnknownRun  # NoReportableRun stays importable from here
-from monitor.reports import CONTENT_SECURITY_POLICY
 
 __all__ = ["NoReportableRun", "router"]
 
@@ -28,14 +28,7 @@ _PAGE = 100
 _HTML: dict[int | str, dict[str, object]] = {
     200: {"content": {"text/html": {"schema": {"type": "string"}}},
           "description": "A self-contained HTML page (inline CSS and SVG, no script)."},
-    503: {"model": ErrorMessage, "description": "The store is unavailable."},
 }
-
-
-def _html(page: str) -> HTMLResponse:
-    # The page carries the same policy in a <meta>; the header also covers a browser that
-    # sniffs before parsing it.
-    return HTMLResponse(page, headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY})
 
 
 def _latest_reportable(store: StoreLike, monitor: str) -> Run | None:
@@ -50,20 +43,20 @@ def _latest_reportable(store: StoreLike, monitor: str) -> Run | None:
 
 
 @router.get("/v1/runs/{run_id}/report", response_class=HTMLResponse, summary="A run's HTML drift report",
-            responses={**_HTML, 404: {"model": ErrorMessage, "description": "No such run."}})
+            responses={**_HTML, **documented({404: "No such run.", 503: "The store is unavailable."}, html=True)})
 async def run_report(run_id: Annotated[str, Path(description="The run's id")], service: ServiceDep) -> HTMLResponse:
     """The run's stored verdicts, per-column charts of reference versus current, data quality,
     prediction and target drift, performance and concept drift, as one HTML page."""
     page = await service.report_html(run_id)
     if page is None:
         raise UnknownRun(run_id)
-    return _html(page)
+    return html_page(page)
 
 
 @router.get("/v1/monitors/{name}/report", response_class=HTMLResponse,
             summary="The HTML report of a monitor's latest finished run",
-            responses={**_HTML, 404: {"model": ErrorMessage,
-                                      "description": "No such monitor, or no run with status ok or drift."}})
+            responses={**_HTML, **documented({404: "No such monitor, or no run with status ok or drift.",
+                                              503: "The store is unavailable."}, html=True)})
 async def monitor_report(name: Annotated[str, Path(description="A monitor's name in driftline.yaml.")],
                          store: StoreDep, service: ServiceDep, config: ConfigDep) -> HTMLResponse:
     """The report of the monitor's newest run that ended ``ok`` or ``drift`` (runs that ended in
@@ -73,4 +66,4 @@ async def monitor_report(name: Annotated[str, Path(description="A monitor's name
     page = None if run is None else await service.report_html(run.id)
     if page is None:
         raise NoReportableRun(name)
-    return _html(page)
+    return html_page(page)

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from monitor.api.deps import StoreDep
-from monitor.api.errors import UnknownRun
-from monitor.api.schemas import ErrorMessage, RunDetail
+from monitor.api.errors import UnknownRun, documented
+from monitor.api.schemas import RunDetail
 
 __all__ = ["router"]
 
@@ -16,8 +16,7 @@ router = APIRouter(prefix="/v1/runs", tags=["runs"])
 
 
 @router.get("/{run_id}", response_model=RunDetail, summary="Get a run with all its results",
-            responses={404: {"model": ErrorMessage, "description": "No such run."},
-                       503: {"model": ErrorMessage, "description": "The store is unavailable."}})
+            responses=documented({404: "No such run.", 503: "The store is unavailable."}))
 def get_run(run_id: Annotated[str, Path(description="The run's id")], store: StoreDep) -> RunDetail:
     """The dataset verdict, every column's drift and data quality, performance, label coverage
     and concept drift of one run."""
