@@ -1,8 +1,9 @@
 """The ``driftline`` command line.
 
 Exit codes: 0 success, 1 dataset drift with ``--fail-on-drift``, 2 bad input or usage, or an
-unreachable database (a one-line message on stderr naming the problem). :data:`EXIT_CODES` maps
-every error class to its code in one place.
+unreachable database (a one-line message on stderr naming the problem), 3 (``check`` with
+``--fail-on-drift``) an incomplete check: an empty current file, a reference column missing
+from it, or no column tested. :data:`EXIT_CODES` maps every error class to its code in one place.
 """
 
 from __future__ import annotations
@@ -15,12 +16,19 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
 from monitor import errors as e
+from monitor.aliases import evidently_names, method_names, resolve_method
 from monitor.frames import read_frame
-from monitor.schema import load_schema
+from monitor.schema import Schema, apply_schema, fit_reference, integer_code_warnings, load_schema
 from monitor.stats.check import CheckOptions, DatasetResult, Status, check
 from monitor.stats.correction import Correction
-from monitor.stats.profile import fit_profile
+from monitor.stats.degradation import DegradationTest, ScoredSample, degradation
+from monitor.stats.performance import Metric, Task
+from monitor.stats.profile import ReferenceProfile
 from monitor.stats.types import Compat, DriftMethod
 
 __all__ = ["EXIT_CODES", "main"]
@@ -31,6 +39,8 @@ EXIT_BAD_INPUT = 2
 #: ``run``, ``backfill`` and ``db upgrade`` on an unreachable database (``serve``'s 3 is uvicorn's
 #: start-up failure), so it is 2 as well; a separate code is one change here and there.
 EXIT_UNAVAILABLE = 2
+#: ``check --fail-on-drift`` could not test what it was asked to: a CI gate must not pass on it.
+EXIT_INCOMPLETE = 3
 
 #: Every error class and its exit code, in one place: a test fails for a class missing here.
 #: Errors only the API raises (401, 413, 415) are listed too, so the table stays total.
@@ -65,15 +75,28 @@ def exit_code(exc: e.DriftlineError) -> int:
     return next(EXIT_CODES[c] for c in type(exc).__mro__ if c in EXIT_CODES)
 
 
+_TIME_FORMAT = "ISO 8601, e.g. 2024-01-31 or 2024-01-31T12:00:00Z (no offset: UTC)"
+_METHOD_HELP = (f"one method for every column (default: automatic): {method_names()}; "
+                f"Evidently's names work too ({evidently_names()})")
+
+
+def _method(text: str) -> DriftMethod:
+    """``--method``: a Driftline name or an Evidently alias; an error lists the valid names."""
+    try:
+        return resolve_method(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="driftline", description="Drift monitoring for ML models.")
     sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser("check", help="compare a current data file with a reference data file")
     c.add_argument("reference", help="reference data (.parquet or .csv)")
     c.add_argument("current", help="current data (.parquet or .csv)")
-    c.add_argument("--schema", help="YAML/JSON file declaring column types and per-column methods")
-    c.add_argument("--method", type=DriftMethod, choices=list(DriftMethod), metavar="NAME",
-                   help="one method for every column (default: automatic, as Evidently chooses)")
+    c.add_argument("--schema", help="YAML/JSON file declaring column types and per-column methods; "
+                                    "unlisted columns are inferred")
+    c.add_argument("--method", type=_method, choices=list(DriftMethod), metavar="NAME", help=_METHOD_HELP)
     c.add_argument("--threshold", type=float, help="alpha for p-value tests, or the distance threshold")
     c.add_argument("--drift-share", type=float, default=0.5,
                    help="dataset drift when at least this share of columns drifted (default 0.5)")
@@ -83,18 +106,28 @@ def _parser() -> argparse.ArgumentParser:
                    help="verdict rule: calibrated (default; thresholds account for both window sizes) or "
                         "evidently (Evidently 0.7.23's verdicts exactly)")
     c.add_argument("--format", choices=["table", "json"], default="table")
-    c.add_argument("--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted")
+    c.add_argument("--fail-on-drift", action="store_true",
+                   help="exit 1 when the dataset drifted, 3 when the check is incomplete (empty current "
+                        "file, a reference column missing from it, nothing tested)")
+    c.add_argument("--task", choices=["classification", "regression"],
+                   help="test the model's performance too (needs --target and --prediction)")
+    c.add_argument("--target", metavar="COL", help="the label column (rows without a label are skipped)")
+    c.add_argument("--prediction", metavar="COL", help="the model's prediction column")
+    c.add_argument("--score", metavar="COL", help="binary classification: the score of the positive class")
+    c.add_argument("--metric", metavar="NAME",
+                   help="metric of the degradation test (default: roc_auc with --score, else balanced_accuracy; "
+                        "mae for regression)")
 
     rp = sub.add_parser("report", help="write an HTML drift report of a current data file against a reference")
     rp.add_argument("reference", help="reference data (.parquet or .csv)")
     rp.add_argument("current", help="current data (.parquet or .csv)")
     rp.add_argument("-o", "--output", required=True, metavar="FILE", help="the HTML file to write")
-    rp.add_argument("--schema", help="YAML/JSON file declaring column types and per-column methods")
-    rp.add_argument("--method", type=DriftMethod, choices=list(DriftMethod), metavar="NAME",
-                    help="one method for every column (default: automatic, as Evidently chooses)")
+    rp.add_argument("--schema", help="YAML/JSON file declaring column types and per-column methods; "
+                                     "unlisted columns are inferred")
+    rp.add_argument("--method", type=_method, choices=list(DriftMethod), metavar="NAME", help=_METHOD_HELP)
 
     cc = sub.add_parser("check-config", help="validate a driftline.yaml and print every error with its line")
-    cc.add_argument("file")
+    cc.add_argument("file", help="the driftline.yaml to validate (example: examples/driftline.yaml)")
 
     sv = sub.add_parser("serve", help="run the API and the scheduler")
     sv.add_argument("--config", help="driftline.yaml (default: $DRIFTLINE_CONFIG or ./driftline.yaml)")
@@ -102,16 +135,19 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int)
 
     rn = sub.add_parser("run", help="run one monitor once and print the run as JSON")
-    rn.add_argument("monitor")
+    rn.add_argument("monitor", help="the name of a monitor of driftline.yaml")
     rn.add_argument("--config")
-    rn.add_argument("--at", type=_when, help="window end (ISO 8601, default now)")
+    rn.add_argument("--at", type=_when, help=f"window end, {_TIME_FORMAT} (default now)")
 
     bf = sub.add_parser("backfill", help="run a monitor over historical windows")
-    bf.add_argument("monitor")
+    bf.add_argument("monitor", help="the name of a monitor of driftline.yaml")
     bf.add_argument("--config")
-    bf.add_argument("--from", dest="start", type=_when, required=True)
-    bf.add_argument("--to", dest="end", type=_when, required=True)
-    bf.add_argument("--step", default="1h", type=_step, help="distance between window ends (default 1h)")
+    bf.add_argument("--from", dest="start", type=_when, required=True, metavar="TIME",
+                    help=f"first window end, {_TIME_FORMAT}")
+    bf.add_argument("--to", dest="end", type=_when, required=True, metavar="TIME",
+                    help=f"last window end (included), {_TIME_FORMAT}")
+    bf.add_argument("--step", default="1h", type=_step, metavar="DURATION",
+                    help="distance between window ends: 30s, 15m, 1h, 7d, 2w (default 1h)")
 
     bt = sub.add_parser("backtest", help="replay history in windows: false alarms, detection delay, power")
     bt.add_argument("reference", help="reference data (.parquet or .csv), fitted once")
@@ -131,11 +167,11 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
 
     db = sub.add_parser("db", help="database maintenance")
-    db.add_argument("action", choices=["upgrade"])
+    db.add_argument("action", choices=["upgrade"], help="upgrade: bring the database to the latest schema")
     db.add_argument("--config")
 
     dash = sub.add_parser("dashboards", help="Grafana dashboards as code")
-    dash.add_argument("action", choices=["build"])
+    dash.add_argument("action", choices=["build"], help="build: write the dashboards' JSON")
     dash.add_argument("--out", default="grafana/dashboards", help="output folder (default grafana/dashboards)")
 
     dm = sub.add_parser("demo", help="the full local loop on SQLite: ingest, labels, scheduled runs")
@@ -202,24 +238,66 @@ def _table(result: DatasetResult, out: TextIO) -> None:
           f"(share {result.drift_share:.2f}, threshold {result.threshold:.2f})", file=out)
 
 
-def _check(args: argparse.Namespace, out: TextIO) -> int:
-    reference, current = read_frame(args.reference), read_frame(args.current)
+def _inputs(args: argparse.Namespace) -> tuple[Schema | None, ReferenceProfile, pd.DataFrame]:
+    """The schema, the reference's profile and the current frame of ``check`` and ``report``.
+
+    Declared categoricals are read as text on both sides (:func:`monitor.schema.apply_schema`);
+    undeclared numerical columns that look like integer codes draw a warning on stderr.
+    """
     schema = load_schema(args.schema) if args.schema else None
+    reference = apply_schema(read_frame(args.reference), schema)
+    current = apply_schema(read_frame(args.current), schema)
+    profile = fit_reference(reference, schema)
+    for warning in integer_code_warnings(profile, schema):
+        print(f"driftline: warning: {warning}", file=sys.stderr)
+    return schema, profile, current
+
+
+def incomplete(profile: ReferenceProfile, current: pd.DataFrame, result: DatasetResult) -> str | None:
+    """Why a check did not test what it was asked to, or ``None`` when it is complete.
+
+    An empty current window, a reference column absent from the current file, or no tested
+    column would otherwise read as "0 of 0 columns drifted" and pass a CI gate.
+    """
+    problems = []
+    if len(current) == 0:
+        problems.append("the current data has no rows")
+    absent = [c for c in profile.columns if c not in current.columns]
+    if absent:
+        problems.append(f"{len(absent)} reference column(s) missing from the current data: "
+                        + ", ".join(absent[:10]) + (", ..." if len(absent) > 10 else ""))
+    if result.total_columns == 0:
+        problems.append("no column was tested")
+    return "; ".join(problems) or None
+
+
+def _check(args: argparse.Namespace, out: TextIO) -> int:
+    schema, profile, current = _inputs(args)
     options = CheckOptions(
         method=args.method, threshold=args.threshold, drift_share=args.drift_share,
         correction=args.correction, columns=schema.options if schema else {}, compat=args.compat,
         # A schema's target/label/prediction columns are tested but do not count in the verdict.
-        dataset_columns=schema.features if schema else None,
+        dataset_columns=schema.dataset_columns(profile) if schema else None,
     )
-    profile = fit_profile(reference, types=schema.types if schema else None,
-                          periods=schema.periods if schema else None)
     result = check(profile, current, options)
+    performance = _performance(args, current)
     if args.format == "json":
-        json.dump(result.to_dict(), out, indent=2, allow_nan=False)
+        json.dump({**result.to_dict(), "performance": [_performance_dict(p) for p in performance]}, out,
+                  indent=2, allow_nan=False)
         out.write("\n")
     else:
         _table(result, out)
-    return 1 if args.fail_on_drift and result.dataset_drift else 0
+        _performance_table(performance, out)
+    if args.fail_on_drift and result.dataset_drift:
+        return 1
+    problem = incomplete(profile, current, result)
+    if problem is None:
+        return 0
+    if args.fail_on_drift:
+        print(f"driftline: error: incomplete check (exit {EXIT_INCOMPLETE}): {problem}", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    print(f"driftline: warning: incomplete check: {problem}", file=sys.stderr)
+    return 0
 
 
 def _report(args: argparse.Namespace, out: TextIO) -> int:
@@ -235,11 +313,13 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
     from monitor.errors import InputError
     from monitor.reports import render_report
 
-    reference, current = read_frame(args.reference), read_frame(args.current)
-    schema = load_schema(args.schema) if args.schema else None
-    options = CheckOptions(method=args.method, columns=schema.options if schema else {})
-    profile = fit_profile(reference, types=schema.types if schema else None)
+    schema, profile, current = _inputs(args)
+    options = CheckOptions(method=args.method, columns=schema.options if schema else {},
+                           dataset_columns=schema.dataset_columns(profile) if schema else None)
     result = check(profile, current, options)
+    problem = incomplete(profile, current, result)
+    if problem is not None:
+        print(f"driftline: warning: incomplete check: {problem}", file=sys.stderr)
     now = datetime.now(UTC)
     run = Run(
         id=uuid.uuid4().hex, monitor="", model="", status=RunStatus.DRIFT if result.dataset_drift else RunStatus.OK,
@@ -258,6 +338,61 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
     print(f"wrote {target}: {verdict} ({result.drifted_columns} of {result.total_columns} columns drifted)",
           file=out)
     return 0
+
+
+def _cli_labels(values: pd.Series, task: Task) -> NDArray[np.generic]:
+    """Labels as the service compares them: numbers for regression, text for classification
+    (``1.0`` from a NaN-holding CSV column reads as ``1``); missing stays missing."""
+    if task is Task.REGRESSION:
+        return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    return values.map(lambda v: None if pd.isna(v) else
+                      str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)).to_numpy(dtype=object)
+
+
+def _performance(args: argparse.Namespace, current: pd.DataFrame) -> list[DegradationTest]:
+    """``check --task --target --prediction``: the block-bootstrap degradation test of the model.
+
+    The files hold no time buckets, so blocks are runs of consecutive rows (files in time order
+    keep errors of one period together). Seeded: the same files give the same verdict.
+    """
+    if args.task is None and args.target is None and args.prediction is None:
+        return []
+    for flag in ("task", "target", "prediction"):
+        if getattr(args, flag) is None:
+            raise e.InputError(f"--{flag} is required to test performance (--task, --target and --prediction "
+                               "go together)", field=flag)
+    task = Task(args.task)
+    metric = None
+    if args.metric is not None:
+        try:
+            metric = Metric(args.metric)
+        except ValueError:
+            raise e.InputError(f"--metric {args.metric!r} is not one of {', '.join(Metric)}", field="metric") from None
+    reference = read_frame(args.reference)
+    samples = []
+    for name, frame in (("reference", reference), ("current", current)):
+        for column in (args.target, args.prediction, args.score):
+            if column is not None and column not in frame.columns:
+                raise e.InputError(f"{name} data has no column {column!r}", field=column)
+        score = pd.to_numeric(frame[args.score], errors="coerce").to_numpy(dtype=np.float64) if args.score else None
+        samples.append(ScoredSample(y_true=_cli_labels(frame[args.target], task),
+                                    y_pred=_cli_labels(frame[args.prediction], task), y_score=score))
+    return [degradation(samples[0], samples[1], task, metric=metric, rng=np.random.default_rng(0))]
+
+
+def _performance_dict(p: DegradationTest) -> dict[str, object]:
+    return {"metric": str(p.metric), "reference": p.reference_value, "current": p.current_value,
+            "lower": p.lower, "upper": p.upper, "p_value": p.p_value, "degraded": p.degraded, "warning": p.warning}
+
+
+def _performance_table(performance: list[DegradationTest], out: TextIO) -> None:
+    for p in performance:
+        verdict = "DEGRADED" if p.degraded else "not degraded"
+        print(f"\nperformance {p.metric}: reference {_fmt(p.reference_value)}, current {_fmt(p.current_value)}, "
+              f"difference {_fmt(p.delta)} [{_fmt(p.lower)}, {_fmt(p.upper)}], p-value {_fmt(p.p_value)}: {verdict}",
+              file=out)
+        if p.warning:
+            print(f"  warning: {p.warning}", file=out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

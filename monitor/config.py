@@ -31,7 +31,7 @@ from monitor.stats.check import ColumnOptions
 from monitor.stats.concept import Detector
 from monitor.stats.correction import Correction
 from monitor.stats.performance import Task
-from monitor.stats.types import P_VALUE_METHODS, Compat, DriftMethod
+from monitor.stats.types import CATEGORICAL_METHODS, NUMERICAL_METHODS, P_VALUE_METHODS, Compat, DriftMethod
 
 __all__ = [
     "ConfigErrors",
@@ -298,9 +298,22 @@ class MonitorConfig(_Frozen):
     def _check(self) -> MonitorConfig:
         if (self.every is None) == (self.cron is None):
             raise ValueError("give exactly one of 'every' and 'cron'")
-        unknown = sorted(set(self.features) - set(self.schema_.features))
-        if unknown:
-            raise ValueError(f"features.{unknown[0]} is not a feature of the schema")
+        # Every problem of the features at once, one per line, each led by its key path: load_config
+        # reports each line at the line of that key (FILE:LINE monitors.0.features.plan.method: ...).
+        problems = []
+        allowed = {**dict.fromkeys(self.schema_.numerical, ("numerical", NUMERICAL_METHODS)),
+                   **dict.fromkeys(self.schema_.categorical, ("categorical", CATEGORICAL_METHODS))}
+        for name, opt in self.features.items():
+            if name not in allowed:
+                problems.append(f"features.{name}: {name!r} is not a feature of the schema")
+                continue
+            kind, methods = allowed[name]
+            if DriftMethod(opt.method) not in methods:
+                names = ", ".join(sorted(m.value for m in methods))
+                problems.append(f"features.{name}.method: {opt.method} does not apply to {kind} feature "
+                                f"{name!r}; use one of: {names}")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     def to_domain(self) -> domain.Monitor:
@@ -455,11 +468,29 @@ def load_config(path: str | Path) -> DriftlineConfig:
         for err in exc.errors():
             loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and ("[" in x or x in _UNION_TAGS)))
             loc = tuple("schema" if x == "schema_" else x for x in loc)
-            line = next((lines[loc[:k]] for k in range(len(loc), -1, -1) if loc[:k] in lines), 1)
-            where = ".".join(str(x) for x in loc)
-            msg = err["msg"].removeprefix("Value error, ")
-            errors.append(f"{p}:{line} {where}: {msg}" if where else f"{p}:{line} {msg}")
+            for msg in err["msg"].removeprefix("Value error, ").split("\n"):
+                at, msg = _relative_key(loc, msg, lines)
+                line = next((lines[at[:k]] for k in range(len(at), -1, -1) if at[:k] in lines), 1)
+                where = ".".join(str(x) for x in at)
+                errors.append(f"{p}:{line} {where}: {msg}" if where else f"{p}:{line} {msg}")
         raise ConfigErrors(errors) from None
+
+
+_KEY_PATH = re.compile(r"^([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*): (.*)$", re.DOTALL)
+
+
+def _relative_key(loc: tuple[Any, ...], msg: str, lines: dict[tuple[Any, ...], int]) -> tuple[tuple[Any, ...], str]:
+    """A cross-field message led by a key path below ``loc`` (``features.plan.method: ...``), located there.
+
+    Model validators can only fail as a whole, at the model's location; a message that names
+    the offending key by its path is moved to that key, so the error carries the key's line.
+    """
+    m = _KEY_PATH.match(msg)
+    if m:
+        sub = tuple(int(x) if x.isdigit() else x for x in m[1].split("."))
+        if loc + sub in lines or loc + sub[:-1] in lines:
+            return loc + sub, m[2]
+    return loc, msg
 
 
 #: Tags pydantic inserts into error locations for union members; not keys of the file.

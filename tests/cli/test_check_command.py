@@ -96,7 +96,9 @@ def test_schema_declares_types_and_per_column_methods(files: tuple[Path, Path], 
     schema.write_text("columns:\n  age: {type: numerical, method: psi, threshold: 0.2}\n")
     assert main(["check", str(files[0]), str(files[1]), "--schema", str(schema), "--format", "json"]) == 0
     cols = json.loads(capsys.readouterr().out)["columns"]
-    assert [(c["column"], c["method"], c["threshold"]) for c in cols] == [("age", "psi", 0.2)]
+    assert [(c["column"], c["method"], c["threshold"]) for c in cols][0] == ("age", "psi", 0.2)
+    # The unlisted column is not dropped: it is typed by inference, as without a schema.
+    assert [(c["column"], c["type"], c["status"]) for c in cols][1:] == [("plan", "categorical", "ok")]
 
 
 def test_installed_script_runs_the_bundled_example() -> None:

@@ -48,7 +48,7 @@ def test_a_valid_file_loads_with_its_defaults(tmp_path: Path) -> None:
         (("every: 15m", "every: 15m\n    cron: '*/5 * * * *'"), ":2 monitors.0: give exactly one of 'every' and 'cron'"),
         (("method: ks", "method: kss"), ":11 monitors.0.features.age"),
         (("alpha: 0.01", "alpha: 1.5"), ":11 monitors.0.features.age.alpha: Input should be less than 1"),
-        (("plan: {method", "nope: {method"), "features.nope is not a feature of the schema"),
+        (("plan: {method", "nope: {method"), ":12 monitors.0.features.nope: 'nope' is not a feature of the schema"),
         (("min_rows: 200", "min_rows: -1"), ":9 monitors.0.min_rows"),
     ],
     ids=["typo", "duration", "two-schedules", "unknown-method", "alpha-range", "unknown-feature", "min-rows"],
