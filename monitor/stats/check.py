@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from monitor.errors import ConfigError
 from monitor.stats import drift
 from monitor.stats._validate import check_alpha
-from monitor.stats.auto import FEW_DISTINCT, choose_method, default_threshold
+from monitor.stats.auto import FEW_DISTINCT, choose_method, default_threshold, tail_span
 from monitor.stats.binning import bin_counts, value_counts_sorted
 from monitor.stats.calibration import (
     DEFAULT_EFFECT_FLOORS,
@@ -428,7 +428,8 @@ def _numerical(prof: NumericalProfile, series: pd.Series, ctx: _Context) -> Colu
         n_distinct = prof.n_distinct
         if n_distinct <= FEW_DISTINCT:
             n_distinct = int(np.union1d(value_counts_sorted(ref.values)[0], value_counts_sorted(cur.values)[0]).size)
-        choice = choose_method(ColumnType.NUMERICAL, ref.size, n_distinct, ctx.options.compat)
+        choice = choose_method(ColumnType.NUMERICAL, ref.size, n_distinct, ctx.options.compat,
+                               span=tail_span(ref.values) if ctx.options.compat is Compat.CALIBRATED else 0.0)
         method, as_categories, reason = choice.method, choice.as_categories, choice.reason
     else:
         reason = "configured"
