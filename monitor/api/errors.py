@@ -166,8 +166,12 @@ async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     items = []
     for err in exc.errors():
-        field = _field(err.get("loc", ()))
+        loc = err.get("loc", ())
+        field = _field(loc)
         msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        if err.get("type") == "json_invalid":  # loc is ("body", offset): name the body, say where
+            field = "body"
+            msg = f"{msg} at character {loc[1]}" if len(loc) > 1 else msg
         items.append(ErrorItem(row=None, field=field, message=f"{field}: {msg}" if field else msg))
     first = items[0].message if items else "invalid request"
     return _unprocessable(items, first)
