@@ -200,7 +200,7 @@ class Store:
         """The active reference version of ``monitor`` (without its profile: a run whose fit is
         cached needs only the number)."""
         self._config.monitor(monitor)
-        with self._session(f"read the reference version of monitor {monitor!r}", write=False) as session:
+        with self._session(f"read the reference of monitor {monitor!r}", write=False) as session:
             return session.scalar(sa.select(ReferenceVersionRow.version).where(
                 ReferenceVersionRow.monitor == monitor, ReferenceVersionRow.active))
 

@@ -264,7 +264,7 @@ async def test_a_run_during_a_database_outage_stores_no_database_address(
     client, store = sqlite_app
     down, words = unreachable
     # The run's reference read goes to the unreachable database: a real, translated StorageError.
-    monkeypatch.setattr(store, "active_reference", down.active_reference)
+    monkeypatch.setattr(store, "active_reference_version", down.active_reference_version)
     started = await client.post("/v1/monitors/churn/runs", headers=auth())
     assert started.status_code == 201 and started.json()["status"] == "error"
     monkeypatch.undo()
