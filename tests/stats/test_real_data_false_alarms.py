@@ -29,9 +29,9 @@ def image_segments() -> pd.DataFrame:
 def test_windows_of_the_same_real_population_rarely_call_dataset_drift(window: int) -> None:
     frame = image_segments()
     rng = np.random.default_rng(11)
-    draws = 40
+    draws = 60
     calibrated = evidently = 0
-    feature_alarms, feature_tests = 0, 0
+    shares = []  # per window: the share of its tested features that alarmed
     for _ in range(draws):
         # A fresh shuffle per draw: reference and window are an exact null pair each time (windows
         # cut from one fixed held-out pool would share that pool's own sampling error).
@@ -43,12 +43,12 @@ def test_windows_of_the_same_real_population_rarely_call_dataset_drift(window: i
         calibrated += cal.dataset_drift
         evidently += evi.dataset_drift
         tested = [c for c in cal.columns if c.method is not None]
-        feature_alarms += sum(c.drifted for c in tested)
-        feature_tests += len(tested)
-    # Per feature, the calibrated rule is at alpha = 0.05 within the exact 99% bound (features of
-    # one window are not independent, so this pooled bound is generous, not exact).
-    assert stats.binomtest(feature_alarms, feature_tests).proportion_ci(0.99).low <= 0.05, (
-        f"{feature_alarms}/{feature_tests} feature alarms")
+        shares.append(sum(c.drifted for c in tested) / len(tested))
+    # Per feature, the calibrated rule is at alpha = 0.05: the mean share of alarming features
+    # (windows are independent draws; features of one window are not, these are strongly
+    # correlated colour channels, hence an interval over windows, not a pooled binomial).
+    low = stats.ttest_1samp(shares, 0.05).confidence_interval(0.99).low
+    assert low <= 0.05, f"mean feature alarm share {np.mean(shares):.3f} (99% CI low {low:.3f})"
     assert calibrated <= 2, f"calibrated: {calibrated}/{draws} windows called dataset drift"
     if window == 30:
         # The peer's rule, measured on the same windows: small windows page most of the time.
