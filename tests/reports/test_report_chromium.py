@@ -72,8 +72,10 @@ def test_the_console_check_sees_a_script_error(chromium: str, tmp_path: Path) ->
 
 def test_the_cli_report_renders_in_chromium(chromium: str, tmp_path: Path) -> None:
     start = datetime(2026, 11, 1, tzinfo=UTC)
-    make_frame(800, start=start, seed=1).to_csv(tmp_path / "reference.csv", index=False)
-    make_frame(600, start=start, shift=12, seed=2, new_plans=True).to_csv(tmp_path / "current.csv", index=False)
+    # Only the schema's columns in the files: a schema no longer drops the columns it leaves out.
+    keep = ["age", "income", EVIL, "plan", "prediction"]
+    make_frame(800, start=start, seed=1)[keep].to_csv(tmp_path / "reference.csv", index=False)
+    make_frame(600, start=start, shift=12, seed=2, new_plans=True)[keep].to_csv(tmp_path / "current.csv", index=False)
     columns = {"age": "numerical", "income": "numerical", EVIL: "numerical", "plan": "categorical",
                "prediction": "categorical"}
     (tmp_path / "schema.json").write_text(json.dumps({"columns": columns}))

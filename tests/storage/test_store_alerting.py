@@ -346,12 +346,14 @@ def _insert_at_0001(conn: sa.Connection, run: Run) -> None:
                                               if c.name != "duration_seconds"}])
     for name, children in (("feature_results", row.features), ("performance_results", row.performance)):
         conn.execute(sa.insert(tables[name]), [{c.name: getattr(child, c.key) for c in tables[name].columns
-                                                if c.name not in _ADDED_BY_0003}
+                                                if c.name not in _ADDED_LATER.get(name, set())}
                                                | {"run_id": run.id} for child in children])
 
 
-#: Feature-result columns revision 0003 added (how a calibrated verdict was reached).
-_ADDED_BY_0003 = {"effect", "effect_floor", "null_threshold", "alpha", "rule"}
+#: Result columns later revisions added: 0003 (how a calibrated verdict was reached), 0004 (the
+#: degradation test's interval).
+_ADDED_LATER = {"feature_results": {"effect", "effect_floor", "null_threshold", "alpha", "rule"},
+                "performance_results": {"lower", "upper"}}
 
 
 def _schema_diff(conn: sa.Connection) -> list[object]:
