@@ -1,4 +1,7 @@
-"""The ``driftline`` command line.
+"""The ``driftline`` command line: the parser, the exit codes, and the dispatch to each command.
+
+Commands import their dependencies when they run (``monitor.check_command``, ``monitor.commands``,
+``monitor.backtest``), so ``driftline --help`` and argument errors answer without pandas or SciPy.
 
 Exit codes: 0 success, 1 dataset drift with ``--fail-on-drift``, 2 bad input or usage, or an
 unreachable database (a one-line message on stderr naming the problem), 3 (``check`` with
@@ -9,26 +12,13 @@ from it, or no column tested. :data:`EXIT_CODES` maps every error class to its c
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TextIO
-
-import numpy as np
-import pandas as pd
-from numpy.typing import NDArray
 
 from monitor import errors as e
 from monitor.aliases import evidently_names, method_names, resolve_method
-from monitor.frames import read_frame
-from monitor.schema import Schema, apply_schema, fit_reference, integer_code_warnings, load_schema
-from monitor.stats.check import CheckOptions, DatasetResult, Status, check
 from monitor.stats.correction import Correction
-from monitor.stats.degradation import DegradationTest, ScoredSample, degradation
-from monitor.stats.performance import Metric, Task
-from monitor.stats.profile import ReferenceProfile
 from monitor.stats.types import Compat, DriftMethod
 
 __all__ = ["EXIT_CODES", "main"]
@@ -150,13 +140,21 @@ def _parser() -> argparse.ArgumentParser:
                     help="distance between window ends: 30s, 15m, 1h, 7d, 2w (default 1h)")
 
     bt = sub.add_parser("backtest", help="replay history in windows: false alarms, detection delay, power")
-    bt.add_argument("reference", help="reference data (.parquet or .csv), fitted once")
-    bt.add_argument("history", help="history to replay (.parquet or .csv), cut into windows by time")
-    bt.add_argument("--time-column", required=True, metavar="COL", help="the history's timestamp column")
+    bt.add_argument("reference", nargs="?", help="reference data (.parquet or .csv), fitted once (or --monitor)")
+    bt.add_argument("history", nargs="?", help="history to replay (.parquet or .csv), cut into windows by time")
+    bt.add_argument("--time-column", metavar="COL", help="the history's timestamp column (required with files)")
     bt.add_argument("--window", metavar="DURATION", help="window length: 1h, 1d, 7d (or --rows)")
-    bt.add_argument("--step", metavar="DURATION", help="distance between window starts (default: the window)")
+    bt.add_argument("--step", metavar="DURATION",
+                    help="distance between window starts (default: the window); with --monitor, between window "
+                         "ends (default: the monitor's schedule period, 1h for cron)")
     bt.add_argument("--rows", type=int, metavar="N", help="windows of N consecutive rows instead of --window")
-    bt.add_argument("--min-rows", type=int, default=1, metavar="N", help="skip windows with fewer rows (default 1)")
+    bt.add_argument("--min-rows", type=int, metavar="N", help="skip windows with fewer rows (default 1)")
+    bt.add_argument("--monitor", metavar="NAME",
+                    help="replay this monitor of driftline.yaml over its stored history instead of two files")
+    bt.add_argument("--config", help="driftline.yaml (with --monitor; default DRIFTLINE_CONFIG)")
+    bt.add_argument("--from", dest="start", metavar="TIME", help=f"with --monitor: first window end, {_TIME_FORMAT}")
+    bt.add_argument("--to", dest="end", metavar="TIME",
+                    help=f"with --monitor: last window end (included), {_TIME_FORMAT}")
     bt.add_argument("--schema", help="YAML/JSON file declaring column types and per-column methods")
     bt.add_argument("--inject", action="append", metavar="SPEC",
                     help="known drift at a known time: shift:COL:SIGMAS@T, scale:COL:FACTOR@T, swap:COL@T, "
@@ -197,212 +195,15 @@ def _when(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _fmt(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.3g}" if abs(value) < 1e-3 and value != 0 else f"{value:.4f}"
-
-
-def _color(out: TextIO) -> bool:
-    return out.isatty() and "NO_COLOR" not in os.environ
-
-
-def _table(result: DatasetResult, out: TextIO) -> None:
-    color = _color(out)
-
-    def paint(text: str, code: str) -> str:
-        return f"\033[{code}m{text}\033[0m" if color else text
-
-    header = ("column", "type", "method", "statistic", "p-value", "threshold", "missing", "verdict")
-    rows = []
-    for c in result.columns:
-        verdict = "drift" if c.drifted else ("no drift" if c.status is Status.OK else "not tested")
-        missing = f"{c.missing_reference}/{c.missing_current}" + (" !" if c.missing_drifted else "")
-        p = c.adjusted_p_value if c.adjusted_p_value is not None else c.p_value
-        rows.append((c.column, str(c.type or "-"), str(c.method or "-"), _fmt(c.statistic), _fmt(p),
-                     _fmt(c.threshold), missing, verdict))
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), file=out)
-    for row in rows:
-        cells = [v.ljust(w) for v, w in zip(row, widths, strict=True)]
-        code = {"drift": "31;1", "no drift": "32", "not tested": "33"}[row[-1]]
-        cells[-1] = paint(cells[-1], code)
-        print("  ".join(cells).rstrip(), file=out)
-    for c in result.columns:
-        if c.status is not Status.OK:
-            print(f"  {c.column}: not tested: {c.reason}", file=out)
-        elif c.new_categories:
-            print(f"  {c.column}: new categories: {', '.join(c.new_categories[:10])}", file=out)
-    verdict = paint("DATASET DRIFT", "31;1") if result.dataset_drift else paint("no dataset drift", "32")
-    print(f"\n{verdict}: {result.drifted_columns} of {result.total_columns} columns drifted "
-          f"(share {result.drift_share:.2f}, threshold {result.threshold:.2f})", file=out)
-
-
-def _inputs(args: argparse.Namespace) -> tuple[Schema | None, ReferenceProfile, pd.DataFrame]:
-    """The schema, the reference's profile and the current frame of ``check`` and ``report``.
-
-    Declared categoricals are read as text on both sides (:func:`monitor.schema.apply_schema`);
-    undeclared numerical columns that look like integer codes draw a warning on stderr.
-    """
-    schema = load_schema(args.schema) if args.schema else None
-    reference = apply_schema(read_frame(args.reference), schema)
-    current = apply_schema(read_frame(args.current), schema)
-    profile = fit_reference(reference, schema)
-    for warning in integer_code_warnings(profile, schema):
-        print(f"driftline: warning: {warning}", file=sys.stderr)
-    return schema, profile, current
-
-
-def incomplete(profile: ReferenceProfile, current: pd.DataFrame, result: DatasetResult) -> str | None:
-    """Why a check did not test what it was asked to, or ``None`` when it is complete.
-
-    An empty current window, a reference column absent from the current file, or no tested
-    column would otherwise read as "0 of 0 columns drifted" and pass a CI gate.
-    """
-    problems = []
-    if len(current) == 0:
-        problems.append("the current data has no rows")
-    absent = [c for c in profile.columns if c not in current.columns]
-    if absent:
-        problems.append(f"{len(absent)} reference column(s) missing from the current data: "
-                        + ", ".join(absent[:10]) + (", ..." if len(absent) > 10 else ""))
-    if result.total_columns == 0:
-        problems.append("no column was tested")
-    return "; ".join(problems) or None
-
-
-def _check(args: argparse.Namespace, out: TextIO) -> int:
-    schema, profile, current = _inputs(args)
-    options = CheckOptions(
-        method=args.method, threshold=args.threshold, drift_share=args.drift_share,
-        correction=args.correction, columns=schema.options if schema else {}, compat=args.compat,
-        # A schema's target/label/prediction columns are tested but do not count in the verdict.
-        dataset_columns=schema.dataset_columns(profile) if schema else None,
-    )
-    result = check(profile, current, options)
-    performance = _performance(args, current)
-    if args.format == "json":
-        json.dump({**result.to_dict(), "performance": [_performance_dict(p) for p in performance]}, out,
-                  indent=2, allow_nan=False)
-        out.write("\n")
-    else:
-        _table(result, out)
-        _performance_table(performance, out)
-    if args.fail_on_drift and result.dataset_drift:
-        return 1
-    problem = incomplete(profile, current, result)
-    if problem is None:
-        return 0
-    if args.fail_on_drift:
-        print(f"driftline: error: incomplete check (exit {EXIT_INCOMPLETE}): {problem}", file=sys.stderr)
-        return EXIT_INCOMPLETE
-    print(f"driftline: warning: incomplete check: {problem}", file=sys.stderr)
-    return 0
-
-
-def _report(args: argparse.Namespace, out: TextIO) -> int:
-    """``driftline report``: the check of ``driftline check``, written as the service's HTML page.
-
-    The page is drawn from the check's results turned into a domain ``Run`` (the service's
-    conversion), so a file report and a served report show the same thing the same way.
-    """
-    import uuid
-    from pathlib import Path
-
-    from monitor.domain import DatasetSummary, FeatureResult, Role, Run, RunStatus
-    from monitor.errors import InputError
-    from monitor.reports import render_report
-
-    schema, profile, current = _inputs(args)
-    options = CheckOptions(method=args.method, columns=schema.options if schema else {},
-                           dataset_columns=schema.dataset_columns(profile) if schema else None)
-    result = check(profile, current, options)
-    problem = incomplete(profile, current, result)
-    if problem is not None:
-        print(f"driftline: warning: incomplete check: {problem}", file=sys.stderr)
-    now = datetime.now(UTC)
-    run = Run(
-        id=uuid.uuid4().hex, monitor="", model="", status=RunStatus.DRIFT if result.dataset_drift else RunStatus.OK,
-        window_start=None, window_end=now, rows=len(current), started_at=now, finished_at=now,
-        dataset=DatasetSummary.of(result), features=tuple(FeatureResult.of(c, Role.FEATURE) for c in result.columns),
-    )
-    page = render_report(title=f"Drift report: {Path(args.current).name} against {Path(args.reference).name}",
-                         monitor=None, model=None, window=None, reference_version=None, run=run,
-                         bundle_profile=profile, current=current)
-    target = Path(args.output)
-    try:
-        target.write_text(page, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{target}: cannot write: {exc.strerror or exc}", field="output") from exc
-    verdict = "dataset drift" if result.dataset_drift else "no dataset drift"
-    print(f"wrote {target}: {verdict} ({result.drifted_columns} of {result.total_columns} columns drifted)",
-          file=out)
-    return 0
-
-
-def _cli_labels(values: pd.Series, task: Task) -> NDArray[np.generic]:
-    """Labels as the service compares them: numbers for regression, text for classification
-    (``1.0`` from a NaN-holding CSV column reads as ``1``); missing stays missing."""
-    if task is Task.REGRESSION:
-        return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
-    return values.map(lambda v: None if pd.isna(v) else
-                      str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)).to_numpy(dtype=object)
-
-
-def _performance(args: argparse.Namespace, current: pd.DataFrame) -> list[DegradationTest]:
-    """``check --task --target --prediction``: the block-bootstrap degradation test of the model.
-
-    The files hold no time buckets, so blocks are runs of consecutive rows (files in time order
-    keep errors of one period together). Seeded: the same files give the same verdict.
-    """
-    if args.task is None and args.target is None and args.prediction is None:
-        return []
-    for flag in ("task", "target", "prediction"):
-        if getattr(args, flag) is None:
-            raise e.InputError(f"--{flag} is required to test performance (--task, --target and --prediction "
-                               "go together)", field=flag)
-    task = Task(args.task)
-    metric = None
-    if args.metric is not None:
-        try:
-            metric = Metric(args.metric)
-        except ValueError:
-            raise e.InputError(f"--metric {args.metric!r} is not one of {', '.join(Metric)}", field="metric") from None
-    reference = read_frame(args.reference)
-    samples = []
-    for name, frame in (("reference", reference), ("current", current)):
-        for column in (args.target, args.prediction, args.score):
-            if column is not None and column not in frame.columns:
-                raise e.InputError(f"{name} data has no column {column!r}", field=column)
-        score = pd.to_numeric(frame[args.score], errors="coerce").to_numpy(dtype=np.float64) if args.score else None
-        samples.append(ScoredSample(y_true=_cli_labels(frame[args.target], task),
-                                    y_pred=_cli_labels(frame[args.prediction], task), y_score=score))
-    return [degradation(samples[0], samples[1], task, metric=metric, rng=np.random.default_rng(0))]
-
-
-def _performance_dict(p: DegradationTest) -> dict[str, object]:
-    return {"metric": str(p.metric), "reference": p.reference_value, "current": p.current_value,
-            "lower": p.lower, "upper": p.upper, "p_value": p.p_value, "degraded": p.degraded, "warning": p.warning}
-
-
-def _performance_table(performance: list[DegradationTest], out: TextIO) -> None:
-    for p in performance:
-        verdict = "DEGRADED" if p.degraded else "not degraded"
-        print(f"\nperformance {p.metric}: reference {_fmt(p.reference_value)}, current {_fmt(p.current_value)}, "
-              f"difference {_fmt(p.delta)} [{_fmt(p.lower)}, {_fmt(p.upper)}], p-value {_fmt(p.p_value)}: {verdict}",
-              file=out)
-        if p.warning:
-            print(f"  warning: {p.warning}", file=out)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``driftline`` console script."""
     args = _parser().parse_args(argv)
     try:
-        if args.command == "check":
-            return _check(args, sys.stdout)
-        if args.command == "report":
-            return _report(args, sys.stdout)
+        if args.command in ("check", "report"):
+            # Imported here: pandas and SciPy would cost every other command (and --help) a second.
+            from monitor.check_command import check_command, report_command
+
+            return (check_command if args.command == "check" else report_command)(args, sys.stdout)
         if args.command == "backtest":
             from monitor.backtest import backtest_command
 

@@ -25,6 +25,7 @@ from scipy import stats
 
 from monitor.errors import InputError, InsufficientData
 from monitor.stats._validate import check_alpha
+from monitor.stats.types import Metric, Task  # defined with the other closed sets; re-exported here
 
 __all__ = [
     "DegradationResult", "LabelledSample", "Labels", "Metric", "PerformanceResult", "Task",
@@ -38,32 +39,6 @@ _EPS = float(np.finfo(np.float64).eps)
 
 #: Labels or values of one column; lists may hold ``None`` for a missing label.
 Labels: TypeAlias = "ArrayLike | Sequence[object]"
-
-
-class Task(StrEnum):
-    """What the model predicts."""
-
-    CLASSIFICATION = "classification"
-    REGRESSION = "regression"
-
-
-class Metric(StrEnum):
-    """Every performance metric Driftline reports; also the key in ``metrics``."""
-
-    ACCURACY = "accuracy"
-    #: Mean recall over the classes: unlike accuracy it does not move with prevalence alone.
-    BALANCED_ACCURACY = "balanced_accuracy"
-    PRECISION = "precision"
-    RECALL = "recall"
-    F1 = "f1"
-    ROC_AUC = "roc_auc"
-    LOG_LOSS = "log_loss"
-    ERROR_RATE = "error_rate"
-    MAE = "mae"
-    RMSE = "rmse"
-    MAPE = "mape"
-    R2 = "r2"
-    BIAS = "bias"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = [
+    "Metric",
+    "Task",
     "CIRCULAR_METHODS",
     "ColumnType",
     "Compat",
@@ -171,3 +173,29 @@ def p_value_drifted(method: DriftMethod, p_value: float, alpha: float) -> bool:
 def distance_drifted(method: DriftMethod, statistic: float, threshold: float) -> bool:
     """The verdict of a distance: ``>`` for energy_distance, ``>=`` for the others (Evidently's rules)."""
     return statistic > threshold if method is DriftMethod.ENERGY_DISTANCE else statistic >= threshold
+
+
+class Task(StrEnum):
+    """What the model predicts."""
+
+    CLASSIFICATION = "classification"
+    REGRESSION = "regression"
+
+
+class Metric(StrEnum):
+    """Every performance metric Driftline reports; also the key in ``metrics``."""
+
+    ACCURACY = "accuracy"
+    #: Mean recall over the classes: unlike accuracy it does not move with prevalence alone.
+    BALANCED_ACCURACY = "balanced_accuracy"
+    PRECISION = "precision"
+    RECALL = "recall"
+    F1 = "f1"
+    ROC_AUC = "roc_auc"
+    LOG_LOSS = "log_loss"
+    ERROR_RATE = "error_rate"
+    MAE = "mae"
+    RMSE = "rmse"
+    MAPE = "mape"
+    R2 = "r2"
+    BIAS = "bias"

@@ -189,7 +189,9 @@ def test_each_class_exits_with_its_code_and_one_line(cls: type[e.DriftlineError]
     def fail(*_: object) -> int:
         raise sample
 
-    monkeypatch.setattr(cli, "_check", fail)
+    from monitor import check_command
+
+    monkeypatch.setattr(check_command, "check_command", fail)
     assert cli.main(["check", "reference.csv", "current.csv"]) == cli.EXIT_CODES[cls]
     err = capsys.readouterr().err
     assert err.startswith("driftline: error: ")
