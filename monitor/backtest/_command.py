@@ -1,4 +1,4 @@
-"""``driftline backtest REFERENCE HISTORY``: read, inject, replay, summarise, render.
+"""``driftline backtest``: read (two files, or a stored monitor), inject, replay, summarise, render.
 
 Every bad input (a spec, a missing column, an empty history) is an :class:`InputError`, which
 ``driftline`` turns into a one-line message and exit 2.
@@ -9,68 +9,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
-from datetime import datetime
 from typing import TextIO
 
 import numpy as np
 
-from monitor.backtest._budget import Proposal, parse_budget, propose, snippets
-from monitor.backtest._inject import Injection, apply_injections, parse_injection
-from monitor.backtest._replay import RULES, Rates, Replay, cut_windows, iso, rates, replay, timestamps
+from monitor.backtest._budget import parse_budget
+from monitor.backtest._inject import apply_injections, parse_injection
+from monitor.backtest._replay import RULES, Rates, cut_windows, replay, timestamps
+from monitor.backtest._stored import run_stored
+from monitor.backtest._summary import Backtest, summarise
 from monitor.errors import InputError
 from monitor.frames import read_frame
 from monitor.schema import apply_schema, fit_reference, load_schema
 from monitor.stats.check import CheckOptions
-from monitor.stats.types import Compat
 
-__all__ = ["Backtest", "backtest_command", "run_backtest"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Backtest:
-    """A finished backtest: the replay, the injections, and the rates of every signal."""
-
-    replayed: Replay
-    injections: tuple[Injection, ...]
-    at: datetime | None
-    dataset: dict[Compat, Rates]
-    #: Per column and rule: (type, method, drift rates, missing-rate rates).
-    features: tuple[tuple[str, str | None, dict[Compat, tuple[str | None, Rates, Rates]]], ...]
-    budget: float | None
-    allowed: int | None
-    proposals: tuple[Proposal, ...]
-    yaml: str | None
-    schema: str | None
-
-    def to_dict(self) -> dict[str, object]:
-        """The JSON contract of ``driftline backtest --format json`` (docs/json-output.md)."""
-        w = self.replayed.windows
-        clean, injected = w.stretches(self.at)
-        checked = self.replayed.checked
-        return {
-            "windows": {
-                "total": int(w.lo.size), "checked": int(checked.sum()), "skipped": int((~checked).sum()),
-                "clean": int((clean & checked).sum()), "injected": int((injected & checked).sum()),
-                "boundary": int((~clean & ~injected & checked).sum()),
-                "per_month": w.per_month, "spacing_seconds": w.spacing.total_seconds(),
-                "first_start": iso(int(w.start[0])), "last_end": iso(int(w.end[-1])),
-            },
-            "injections": [i.to_dict() for i in self.injections],
-            "injected_at": None if self.at is None else self.at.isoformat(),
-            "rules": [str(r) for r in RULES],
-            "dataset": {str(rule): r.to_dict() for rule, r in self.dataset.items()},
-            "features": [
-                {"column": name, "type": kind,
-                 **{str(rule): {"method": method, **drift.to_dict(), "missing": missing.to_dict()}
-                    for rule, (method, drift, missing) in by_rule.items()}}
-                for name, kind, by_rule in self.features
-            ],
-            "budget": None if self.budget is None else {
-                "per_month": self.budget, "allowed_alarms": self.allowed,
-                "proposals": [p.to_dict() for p in self.proposals], "yaml": self.yaml, "schema": self.schema,
-            },
-        }
+__all__ = ["backtest_command", "run_backtest"]
 
 
 def _progress(done: int, total: int) -> None:
@@ -79,15 +32,21 @@ def _progress(done: int, total: int) -> None:
     print(f"\r[{bar:<30}] {done}/{total} windows", end=end, file=sys.stderr, flush=True)
 
 
-def _signals(replayed: Replay, rule: Compat, index: int, at: datetime | None) -> tuple[str | None, Rates, Rates]:
-    record = replayed.columns[rule][index]
-    return record.method, rates(record.drifted, replayed, at), rates(record.missing_drifted, replayed, at)
-
-
 def run_backtest(args: argparse.Namespace, *, progress: bool = True) -> Backtest:
     """Fit the reference once, cut the (injected) history into windows, replay, summarise."""
     from monitor.config import parse_duration  # the CLI's duration syntax; config is heavy, import late
 
+    stored_only = [flag for flag, value in (("--from", args.start), ("--to", args.end), ("--config", args.config))
+                   if value is not None]
+    if stored_only:
+        raise InputError(f"{stored_only[0]} replays a stored monitor: give --monitor NAME (or drop it to replay "
+                         "REFERENCE and HISTORY files)", field="monitor")
+    if args.reference is None or args.history is None:
+        raise InputError("give REFERENCE and HISTORY files, or --monitor NAME --from TIME --to TIME",
+                         field="history")
+    if args.time_column is None:
+        raise InputError("--time-column COL is required to replay a history file", field="time_column")
+    min_rows = 1 if args.min_rows is None else args.min_rows
     injections = [parse_injection(s) for s in args.inject or ()]
     budget = parse_budget(args.budget) if args.budget else None
     if (args.window is None) == (args.rows is None):
@@ -99,8 +58,8 @@ def run_backtest(args: argparse.Namespace, *, progress: bool = True) -> Backtest
         raise InputError(f"--window/--step: {exc}", field="window") from None
     if args.rows is not None and args.rows < 1:
         raise InputError(f"--rows ({args.rows}) must be at least 1", field="rows")
-    if args.min_rows < 1:
-        raise InputError(f"--min-rows ({args.min_rows}) must be at least 1", field="min_rows")
+    if min_rows < 1:
+        raise InputError(f"--min-rows ({min_rows}) must be at least 1", field="min_rows")
     reference, history = read_frame(args.reference), read_frame(args.history)
     if history.empty:
         raise InputError(f"{args.history}: the history has no rows", field="history")
@@ -118,28 +77,12 @@ def run_backtest(args: argparse.Namespace, *, progress: bool = True) -> Backtest
     windows = cut_windows(times, window=window, step=step, rows=args.rows)
     options = CheckOptions(columns=schema.options if schema else {},
                            dataset_columns=schema.dataset_columns(profile) if schema else None)
-    replayed = replay(profile, history, windows, options, min_rows=args.min_rows,
+    replayed = replay(profile, history, windows, options, min_rows=min_rows,
                       progress=_progress if progress else None)
     if not replayed.checked.any():
-        raise InputError(f"{args.history}: no window has --min-rows ({args.min_rows}) rows", field="min_rows")
-    at = min((i.at for i in injections), default=None)
-    features = tuple(
-        (rec.column, rec.type, {rule: _signals(replayed, rule, k, at) for rule in RULES})
-        for k, rec in enumerate(replayed.columns[Compat.CALIBRATED])
-    )
-    allowed: int | None = None
-    proposals: list[Proposal] = []
-    yaml_text: str | None = None
-    schema_text: str | None = None
-    if budget is not None:
-        allowed, proposals = propose(replayed, replayed.columns[Compat.CALIBRATED], at, budget)
-        types = {rec.column: rec.type for rec in replayed.columns[Compat.CALIBRATED]}
-        roles = {c: "target" for c in (schema.non_features if schema else ())}
-        yaml_text, schema_text = snippets(proposals, types, roles, dict(schema.periods or {}) if schema else {})
-    return Backtest(replayed=replayed, injections=tuple(injections), at=at,
-                    dataset={rule: rates(replayed.dataset[rule], replayed, at) for rule in RULES},
-                    features=features, budget=budget, allowed=allowed, proposals=tuple(proposals),
-                    yaml=yaml_text, schema=schema_text)
+        raise InputError(f"{args.history}: no window has --min-rows ({min_rows}) rows", field="min_rows")
+    roles = {c: "target" for c in (schema.non_features if schema else ())}
+    return summarise(replayed, injections, budget, roles=roles, periods=dict(schema.periods or {}) if schema else {})
 
 
 def _num(value: float | None, digits: int = 2) -> str:
@@ -156,8 +99,16 @@ def _delay(r: Rates) -> str:
 def _table(result: Backtest, out: TextIO) -> None:
     d = result.to_dict()["windows"]
     assert isinstance(d, dict)
-    print(f"{d['checked']} windows checked ({d['skipped']} skipped): {d['clean']} clean, {d['injected']} injected, "
-          f"{d['boundary']} straddling the injection; {d['per_month']:.1f} windows per 30 days", file=out)
+    m = result.monitor
+    if m is not None:
+        print(f"monitor {m.name} (model {m.model}, its rule {m.rule}), reference version {m.reference_version}; "
+              f"window ends {m.start.isoformat()} to {m.end.isoformat()} every {m.step_seconds:g}s", file=out)
+        print(f"{d['checked']} windows checked ({d['skipped']} insufficient: fewer than min_rows {m.min_rows} "
+              f"rows; {d['rows']} rows read): {d['clean']} clean, {d['injected']} injected, "
+              f"{d['boundary']} straddling the injection; {d['per_month']:.1f} windows per 30 days", file=out)
+    else:
+        print(f"{d['checked']} windows checked ({d['skipped']} skipped): {d['clean']} clean, {d['injected']} injected, "
+              f"{d['boundary']} straddling the injection; {d['per_month']:.1f} windows per 30 days", file=out)
     header = ("signal", "rule", "method", "false/month", "power", "delay")
     rows: list[tuple[str, ...]] = []
     for rule in RULES:
@@ -190,7 +141,9 @@ def _table(result: Backtest, out: TextIO) -> None:
 
 def backtest_command(args: argparse.Namespace, out: TextIO) -> int:
     """``driftline backtest``: exit 0 with the report on ``out``; bad input raises :class:`InputError`."""
-    result = run_backtest(args, progress=not args.quiet)
+    progress = not args.quiet
+    result = run_stored(args, progress=_progress if progress else None) if args.monitor is not None else \
+        run_backtest(args, progress=progress)
     if args.format == "json":
         json.dump(result.to_dict(), out, indent=2, allow_nan=False)
         out.write("\n")

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from monitor.errors import InputError
 from monitor.stats.profile import CategoricalProfile, NumericalProfile, ReferenceProfile
 
-__all__ = ["Injection", "InjectionKind", "apply_injections", "parse_injection"]
+__all__ = ["Injection", "InjectionKind", "apply_injections", "check_injections", "parse_injection"]
 
 
 class InjectionKind(StrEnum):
@@ -113,6 +113,15 @@ def _check_target(injection: Injection, profile: ReferenceProfile) -> None:
                          field="inject")
 
 
+def check_injections(injections: list[Injection], profile: ReferenceProfile) -> None:
+    """Refuse an injection whose column is not a tested column of the reference, or of the wrong type.
+
+    Called once before a replay reads its windows, so a bad spec fails before the first read.
+    """
+    for injection in injections:
+        _check_target(injection, profile)
+
+
 def apply_injections(history: pd.DataFrame, times: NDArray[np.int64], profile: ReferenceProfile,
                      injections: list[Injection], rng: np.random.Generator) -> pd.DataFrame:
     """A copy of ``history`` with every injection applied to its rows at or after its time.
@@ -121,8 +130,7 @@ def apply_injections(history: pd.DataFrame, times: NDArray[np.int64], profile: R
     (its standard deviation, its mean, its most common categories), so one spec means the same
     change on any data set.
     """
-    for injection in injections:
-        _check_target(injection, profile)
+    check_injections(injections, profile)
     out = history.copy()
     for injection in injections:
         after = times >= pd.Timestamp(injection.at).value

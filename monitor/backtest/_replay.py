@@ -9,8 +9,8 @@ other thresholds without re-running (:mod:`monitor.backtest._budget`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -22,7 +22,8 @@ from monitor.stats.check import CheckOptions, DatasetResult, Status, check
 from monitor.stats.profile import ReferenceProfile
 from monitor.stats.types import Compat
 
-__all__ = ["RULES", "Rates", "Record", "Replay", "Windows", "cut_windows", "iso", "rates", "replay", "timestamps"]
+__all__ = ["RULES", "Rates", "Record", "Replay", "Windows", "cut_windows", "iso", "rates", "replay", "replay_frames",
+           "timestamps"]
 
 _MONTH = timedelta(days=30)
 #: The rules compared side by side: ours (default) and Evidently 0.7.23's.
@@ -48,14 +49,24 @@ def timestamps(frame: pd.DataFrame, column: str) -> NDArray[np.int64]:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Windows:
-    """Windows over time-sorted rows: ``[lo, hi)`` row ranges and their start and end times (UTC ns)."""
+    """Windows' start and end times (UTC ns) and, over a time-sorted history file, their rows.
 
-    lo: NDArray[np.int64]
-    hi: NDArray[np.int64]
+    ``lo`` and ``hi`` are the ``[lo, hi)`` row ranges of a history cut by :func:`cut_windows`;
+    windows read one by one from a monitor's source (:mod:`monitor.backtest._stored`) have none
+    (empty arrays), since each read returns its own frame.
+    """
+
     start: NDArray[np.int64]
     end: NDArray[np.int64]
     #: Mean distance between window starts, for scaling alarms to a month.
     spacing: timedelta
+    lo: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    hi: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+    @property
+    def size(self) -> int:
+        """How many windows."""
+        return int(self.start.size)
 
     @property
     def per_month(self) -> float:
@@ -68,7 +79,7 @@ class Windows:
         A window straddling ``at`` belongs to neither: it is part drifted, part not.
         """
         if at is None:
-            return np.ones(self.lo.size, dtype=bool), np.zeros(self.lo.size, dtype=bool)
+            return np.ones(self.size, dtype=bool), np.zeros(self.size, dtype=bool)
         t = pd.Timestamp(at).value
         return self.end <= t, self.start >= t
 
@@ -132,6 +143,8 @@ class Replay:
     """Every window's verdicts under each rule: the dataset's and each column's."""
 
     windows: Windows
+    #: Rows read in each window.
+    rows: NDArray[np.int64]
     #: Windows with enough rows to be checked (the others are skipped, as the service skips them).
     checked: NDArray[np.bool_]
     dataset: dict[Compat, NDArray[np.bool_]]
@@ -162,19 +175,36 @@ def _record(column: str, results: list[DatasetResult | None], index: int) -> Rec
 
 def replay(profile: ReferenceProfile, history: pd.DataFrame, windows: Windows, options: CheckOptions, *,
            min_rows: int, progress: Callable[[int, int], None] | None = None) -> Replay:
-    """Check every window with enough rows under each rule in :data:`RULES`; record the results."""
-    checked = (windows.hi - windows.lo) >= min_rows
+    """Check every window of a sorted history file under each rule in :data:`RULES`."""
+    frames = (history.iloc[int(lo):int(hi)] for lo, hi in zip(windows.lo, windows.hi, strict=True))
+    return replay_frames(profile, frames, windows, options, min_rows=min_rows, progress=progress)
+
+
+def replay_frames(profile: ReferenceProfile, frames: Iterable[pd.DataFrame], windows: Windows,
+                  options: CheckOptions, *, min_rows: int,
+                  progress: Callable[[int, int], None] | None = None) -> Replay:
+    """Check each window's frame (one per window, in order) with enough rows under each rule; record.
+
+    A frame with fewer than ``min_rows`` rows is skipped, as the service records such a window as
+    ``insufficient_data`` without a verdict. Frames are consumed one at a time, so a source read
+    window by window never holds more than one window in memory.
+    """
     by_rule: dict[Compat, list[DatasetResult | None]] = {rule: [] for rule in RULES}
-    total = windows.lo.size
-    for i in range(total):
-        frame = history.iloc[int(windows.lo[i]):int(windows.hi[i])] if checked[i] else None
+    rows: list[int] = []
+    total = windows.size
+    for i, frame in enumerate(frames):
+        rows.append(len(frame))
         for rule in RULES:
-            by_rule[rule].append(None if frame is None else check(profile, frame, replace(options, compat=rule)))
+            ok = len(frame) >= min_rows
+            by_rule[rule].append(check(profile, frame, replace(options, compat=rule)) if ok else None)
         if progress is not None:
             progress(i + 1, total)
+    if len(rows) != total:
+        raise ValueError(f"{len(rows)} frames for {total} windows")
+    counts = np.array(rows, dtype=np.int64)
     names = list(profile.columns)
     return Replay(
-        windows=windows, checked=checked,
+        windows=windows, rows=counts, checked=counts >= min_rows,
         dataset={rule: np.array([r is not None and r.dataset_drift for r in res], dtype=bool)
                  for rule, res in by_rule.items()},
         columns={rule: tuple(_record(name, res, i) for i, name in enumerate(names)) for rule, res in by_rule.items()},

@@ -150,7 +150,9 @@ def test_json_has_the_documented_keys(tmp_path, capsys):
     documented = {key for cell in first_cells for key in cell.split("`")[1::2]}
     rate_keys = {"windows_clean", "alarms_clean", "false_alarms_per_month", "windows_injected",
                  "alarms_injected", "power", "delay_windows", "delay_seconds"}
-    assert set(result) == {"windows", "injections", "injected_at", "rules", "dataset", "features", "budget"}
+    assert set(result) == {"monitor", "windows", "injections", "injected_at", "rules", "dataset", "features",
+                           "budget"}
+    assert result["monitor"] is None  # a history file, not a stored monitor
     assert {f"windows.{k}" for k in result["windows"]} <= documented  # type: ignore[union-attr]
     assert {f"budget.{k}" for k in result["budget"]} <= documented  # type: ignore[union-attr]
     assert {f"rates.{k}" for k in rate_keys} <= documented

@@ -1,0 +1,120 @@
+"""A finished backtest and its JSON form, shared by both forms (a history file, a stored monitor).
+
+Both forms end in the same :class:`Backtest`: the replay, the injections, every signal's rates
+under each rule and the budget's proposals, so false alarms per month, delay, power and
+``--budget`` mean the same whichever way the windows were read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from monitor.backtest._budget import Proposal, propose, snippets
+from monitor.backtest._inject import Injection
+from monitor.backtest._replay import RULES, Rates, Replay, iso, rates
+from monitor.stats.types import Compat
+
+__all__ = ["Backtest", "StoredMonitor", "summarise"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredMonitor:
+    """What a backtest over a monitor's stored history replayed: which monitor, reference and ends."""
+
+    name: str
+    model: str
+    #: The monitor's own rule (its ``compat``); the other one is reported beside it.
+    rule: Compat
+    reference_version: int
+    start: datetime
+    end: datetime
+    step_seconds: float
+    min_rows: int
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON form (docs/json-output.md)."""
+        return {"name": self.name, "model": self.model, "rule": str(self.rule),
+                "reference_version": self.reference_version, "from": self.start.isoformat(),
+                "to": self.end.isoformat(), "step_seconds": self.step_seconds, "min_rows": self.min_rows}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Backtest:
+    """A finished backtest: the replay, the injections, and the rates of every signal."""
+
+    replayed: Replay
+    injections: tuple[Injection, ...]
+    at: datetime | None
+    dataset: dict[Compat, Rates]
+    #: Per column and rule: (type, method, drift rates, missing-rate rates).
+    features: tuple[tuple[str, str | None, dict[Compat, tuple[str | None, Rates, Rates]]], ...]
+    budget: float | None
+    allowed: int | None
+    proposals: tuple[Proposal, ...]
+    yaml: str | None
+    schema: str | None
+    #: The stored monitor replayed (``None``: a history file).
+    monitor: StoredMonitor | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON contract of ``driftline backtest --format json`` (docs/json-output.md)."""
+        w = self.replayed.windows
+        clean, injected = w.stretches(self.at)
+        checked = self.replayed.checked
+        return {
+            "monitor": None if self.monitor is None else self.monitor.to_dict(),
+            "windows": {
+                "total": w.size, "checked": int(checked.sum()), "skipped": int((~checked).sum()),
+                "clean": int((clean & checked).sum()), "injected": int((injected & checked).sum()),
+                "boundary": int((~clean & ~injected & checked).sum()),
+                "per_month": w.per_month, "spacing_seconds": w.spacing.total_seconds(),
+                "first_start": iso(int(w.start[0])), "last_end": iso(int(w.end[-1])),
+                "rows": int(self.replayed.rows.sum()),
+            },
+            "injections": [i.to_dict() for i in self.injections],
+            "injected_at": None if self.at is None else self.at.isoformat(),
+            "rules": [str(r) for r in RULES],
+            "dataset": {str(rule): r.to_dict() for rule, r in self.dataset.items()},
+            "features": [
+                {"column": name, "type": kind,
+                 **{str(rule): {"method": method, **drift.to_dict(), "missing": missing.to_dict()}
+                    for rule, (method, drift, missing) in by_rule.items()}}
+                for name, kind, by_rule in self.features
+            ],
+            "budget": None if self.budget is None else {
+                "per_month": self.budget, "allowed_alarms": self.allowed,
+                "proposals": [p.to_dict() for p in self.proposals], "yaml": self.yaml, "schema": self.schema,
+            },
+        }
+
+
+def _signals(replayed: Replay, rule: Compat, index: int, at: datetime | None) -> tuple[str | None, Rates, Rates]:
+    record = replayed.columns[rule][index]
+    return record.method, rates(record.drifted, replayed, at), rates(record.missing_drifted, replayed, at)
+
+
+def summarise(replayed: Replay, injections: list[Injection], budget: float | None, *, roles: dict[str, str],
+              periods: dict[str, float], monitor: StoredMonitor | None = None) -> Backtest:
+    """Every signal's rates under each rule and, with a budget, the proposals and their snippets.
+
+    ``roles`` and ``periods`` go into the proposed ``--schema`` file (a target's role, a circular
+    column's period), so it tests the columns as the replay did.
+    """
+    at = min((i.at for i in injections), default=None)
+    features = tuple(
+        (rec.column, rec.type, {rule: _signals(replayed, rule, k, at) for rule in RULES})
+        for k, rec in enumerate(replayed.columns[Compat.CALIBRATED])
+    )
+    allowed: int | None = None
+    proposals: list[Proposal] = []
+    yaml_text: str | None = None
+    schema_text: str | None = None
+    if budget is not None:
+        allowed, proposals = propose(replayed, replayed.columns[Compat.CALIBRATED], at, budget)
+        types = {rec.column: rec.type for rec in replayed.columns[Compat.CALIBRATED]}
+        yaml_text, schema_text = snippets(proposals, types, roles, periods)
+    return Backtest(replayed=replayed, injections=tuple(injections), at=at,
+                    dataset={rule: rates(replayed.dataset[rule], replayed, at) for rule in RULES},
+                    features=features, budget=budget, allowed=allowed, proposals=tuple(proposals),
+                    yaml=yaml_text, schema=schema_text, monitor=monitor)
