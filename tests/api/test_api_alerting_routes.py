@@ -201,10 +201,11 @@ async def test_a_refused_job_update_takes_the_promotion_with_it(live: Live, monk
     _nothing_written(live)
 
 
+# PostgreSQL only (SQLite stores NUL in text): the backend is chosen, not skipped.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_a_text_postgresql_refuses_rolls_the_promotion_back(live: Live, config: DriftlineConfig) -> None:
     """The real refusal behind the old 503-after-promotion: PostgreSQL text cannot hold NUL."""
-    if not live.postgres:
-        pytest.skip("SQLite stores NUL in text; the refusal is PostgreSQL's")
+    assert live.postgres
     from monitor.api.routes.alerting import _new_reference
 
     reference = _new_reference(config.monitor("churn"), _reference(100, np.random.default_rng(7)), "retrain:x")
