@@ -78,8 +78,18 @@ def _method(text: str) -> DriftMethod:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("driftline")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="driftline", description="Drift monitoring for ML models.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser("check", help="compare a current data file with a reference data file")
     c.add_argument("reference", help="reference data (.parquet or .csv)")
@@ -209,8 +219,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return backtest_command(args, sys.stdout)
         if args.command == "dashboards":
-            from dashboards.build import main as build_dashboards
-
+            try:
+                from dashboards.build import main as build_dashboards
+            except ModuleNotFoundError as exc:
+                if not (exc.name or "").startswith("grafana_foundation_sdk"):
+                    raise
+                print("driftline: error: `driftline dashboards build` needs the dashboards extra: "
+                      "pip install 'driftline[dashboards]'", file=sys.stderr)
+                return EXIT_BAD_INPUT
             return build_dashboards(args.out)
         from monitor import commands  # the service's commands import its heavier dependencies
 

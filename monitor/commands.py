@@ -99,6 +99,9 @@ def dispatch(args: argparse.Namespace) -> int:
     """Run one of the service's commands."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # APScheduler logs two INFO lines per job execution (the deliverer runs every second: ~170k
+    # lines a day); runs log their own start and finish. Its warnings and errors still show.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     if args.command == "check-config":
         config = load_config(args.file)
         print(f"{args.file}: ok, {len(config.monitors)} monitor(s): " + ", ".join(m.name for m in config.monitors))
