@@ -8,10 +8,9 @@ of its own. Without the server those cases skip, and under ``CI=true`` they fail
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -70,25 +69,6 @@ async def test_the_alertmanager_webhook_says_alerting_is_off_once_the_token_is_r
 
 
 # -- alerting on, on a real store ---------------------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """SQLite in a temporary file, or a schema of its own in the session's PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'driftline.db'}"
-        return
-    base = sa.make_url(request.getfixturevalue("postgres_url"))  # skips (or fails under CI) without a server
-    schema = f"alerting_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 @dataclass(frozen=True)

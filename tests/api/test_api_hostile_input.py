@@ -6,7 +6,7 @@ Invalid text runs on SQLite and PostgreSQL (``live`` of ``test_api_with_store``)
 once became a 503 and a lone surrogate a 500.
 """
 
-# ruff: noqa: F811  (``live`` and ``database_url`` are fixtures imported from test_api_with_store)
+# ruff: noqa: F811  (``live`` is a fixture imported from test_api_with_store)
 from __future__ import annotations
 
 import io
@@ -29,7 +29,7 @@ from monitor._scan import json_shape
 from monitor.config import DriftlineConfig
 from monitor.domain import WindowSpec
 from tests.api.helpers import CSV, JSON, NDJSON, PARQUET, auth, encode, prediction_rows
-from tests.api.test_api_with_store import Live, database_url, live  # noqa: F401  (fixtures, both backends)
+from tests.api.test_api_with_store import Live, live  # noqa: F401  (fixtures, both backends)
 
 pytestmark = pytest.mark.anyio
 

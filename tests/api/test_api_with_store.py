@@ -7,17 +7,14 @@ of its own, dropped afterwards. Without the server the PostgreSQL cases skip, an
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import numpy as np
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
 
@@ -28,25 +25,6 @@ from monitor.storage import Store
 from tests.api.helpers import API_KEY, CSV, JSON, NDJSON, PARQUET, auth, encode
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """SQLite in a temporary file, or a schema of its own in the session's PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'driftline.db'}"
-        return
-    base = sa.make_url(request.getfixturevalue("postgres_url"))  # skips (or fails under CI) without a server
-    schema = f"api_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 @dataclass(frozen=True)
