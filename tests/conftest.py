@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NoReturn
 
 import pytest
@@ -31,6 +32,28 @@ def service_unavailable(reason: str) -> NoReturn:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{reason} (CI=true: real services are required, tests never skip)", pytrace=False)
     pytest.skip(reason)
+
+
+@contextmanager
+def postgres_schema(postgres_url: str, prefix: str) -> Iterator[str]:
+    """A URL of a schema of its own (``<prefix>_<random>``) in the session's PostgreSQL database,
+    reached through ``search_path``; the schema is dropped afterwards, so tests never see each
+    other's rows."""
+    import sqlalchemy as sa
+
+    base = sa.make_url(postgres_url)
+    schema = f"{prefix}_{secrets.token_hex(6)}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            # A killed client's backend may hold its locks until the server notices the closed socket.
+            conn.exec_driver_sql("SET lock_timeout = '30s'")
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")

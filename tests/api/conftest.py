@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
 
 from monitor.app import create_app
 from monitor.config import DriftlineConfig, Settings
 from tests.api.helpers import API_KEY, OTHER_KEY
+from tests.conftest import postgres_schema
 from tests.fakes import FakeService, FakeStore
 
 
@@ -66,14 +65,5 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'driftline.db'}"
         return
-    base = sa.make_url(request.getfixturevalue("postgres_url"))  # skips (or fails under CI) without a server
-    schema = f"api_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with postgres_schema(request.getfixturevalue("postgres_url"), "api") as url:
+        yield url  # skips (or fails under CI) without a server, through postgres_url

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import shutil
 import signal
 import socket
@@ -24,7 +23,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
+
+from tests.conftest import postgres_schema
 
 API_KEY = "k-e2e-5d0c9a31f7b24e68"
 
@@ -166,16 +166,5 @@ def pg_url(postgres_url: str) -> Iterator[str]:
 
     Skips (or fails under ``CI=true``) without a PostgreSQL server, through ``postgres_url``.
     """
-    base = sa.make_url(postgres_url)
-    schema = f"e2e_{secrets.token_hex(6)}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            # A killed client's backend may hold its locks until the server notices the closed socket.
-            conn.exec_driver_sql("SET lock_timeout = '30s'")
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.dispose()
+    with postgres_schema(postgres_url, "e2e") as url:
+        yield url

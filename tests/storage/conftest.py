@@ -14,15 +14,14 @@ see each other's rows. Teardown asserts that no pooled connection was left check
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from monitor.config import DriftlineConfig
 from monitor.storage import Store
+from tests.conftest import postgres_schema
 from tests.fakes import FakeStore
 from tests.storage.builders import CHURN, CHURN_BY_ROWS, PRICE, config_of
 
@@ -63,17 +62,8 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Any) ->
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'driftline.db'}"
         return
-    base = sa.make_url(request.getfixturevalue("postgres_url"))
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    with postgres_schema(request.getfixturevalue("postgres_url"), "t") as url:
+        yield url  # skips (or fails under CI) without a server, through postgres_url
 
 
 @pytest.fixture
