@@ -129,6 +129,9 @@ def _parser() -> argparse.ArgumentParser:
     cc = sub.add_parser("check-config", help="validate a driftline.yaml and print every error with its line")
     cc.add_argument("file", help="the driftline.yaml to validate (example: examples/driftline.yaml)")
 
+    sub.add_parser("config-schema", help="print the JSON Schema of driftline.yaml (for editor completion; "
+                                         "docs/driftline.schema.json)")
+
     sv = sub.add_parser("serve", help="run the API and the scheduler")
     sv.add_argument("--config", help="driftline.yaml (default: $DRIFTLINE_CONFIG or ./driftline.yaml)")
     sv.add_argument("--host")
@@ -214,6 +217,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from monitor.check_command import check_command, report_command
 
             return (check_command if args.command == "check" else report_command)(args, sys.stdout)
+        if args.command == "config-schema":
+            from monitor.config_schema import schema_text
+
+            sys.stdout.write(schema_text())
+            return 0
         if args.command == "backtest":
             from monitor.backtest import backtest_command
 
