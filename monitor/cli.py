@@ -91,6 +91,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="driftline", description="Drift monitoring for ML models.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
+    # The service commands' logging (monitor.logs): level here or DRIFTLINE_LOG_LEVEL, format DRIFTLINE_LOG_FORMAT.
+    logged = argparse.ArgumentParser(add_help=False)
+    logged.add_argument("--log-level", choices=["debug", "info", "warning", "error"], metavar="LEVEL",
+                        help="debug, info, warning or error (default: $DRIFTLINE_LOG_LEVEL or info); "
+                             "DRIFTLINE_LOG_FORMAT=json writes one JSON object per line")
     c = sub.add_parser("check", help="compare a current data file with a reference data file")
     c.add_argument("reference", help="reference data (.parquet or .csv)")
     c.add_argument("current", help="current data (.parquet or .csv)")
@@ -117,6 +122,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--metric", metavar="NAME",
                    help="metric of the degradation test (default: roc_auc with --score, else balanced_accuracy; "
                         "mae for regression)")
+    c.add_argument("--max-rows", type=_non_negative, default=5_000_000, metavar="N",
+                   help="per file: above N rows, check a uniform random sample of N rows (seeded by --seed; the "
+                        "output says so); 0 reads every row (default 5000000)")
+    c.add_argument("--seed", type=int, default=0, help="seed of the --max-rows sample (default 0)")
+    c.add_argument("--progress", action="store_true",
+                   help="progress of the reading on stderr even when it is not a terminal (on a terminal it is shown)")
 
     rp = sub.add_parser("report", help="write an HTML drift report of a current data file against a reference")
     rp.add_argument("reference", help="reference data (.parquet or .csv)")
@@ -132,17 +143,17 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("config-schema", help="print the JSON Schema of driftline.yaml (for editor completion; "
                                          "docs/driftline.schema.json)")
 
-    sv = sub.add_parser("serve", help="run the API and the scheduler")
+    sv = sub.add_parser("serve", parents=[logged], help="run the API and the scheduler")
     sv.add_argument("--config", help="driftline.yaml (default: $DRIFTLINE_CONFIG or ./driftline.yaml)")
     sv.add_argument("--host")
     sv.add_argument("--port", type=int)
 
-    rn = sub.add_parser("run", help="run one monitor once and print the run as JSON")
+    rn = sub.add_parser("run", parents=[logged], help="run one monitor once and print the run as JSON")
     rn.add_argument("monitor", help="the name of a monitor of driftline.yaml")
     rn.add_argument("--config")
     rn.add_argument("--at", type=_when, help=f"window end, {_TIME_FORMAT} (default now)")
 
-    bf = sub.add_parser("backfill", help="run a monitor over historical windows")
+    bf = sub.add_parser("backfill", parents=[logged], help="run a monitor over historical windows")
     bf.add_argument("monitor", help="the name of a monitor of driftline.yaml")
     bf.add_argument("--config")
     bf.add_argument("--from", dest="start", type=_when, required=True, metavar="TIME",
@@ -177,7 +188,7 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--format", choices=["table", "json"], default="table")
     bt.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
 
-    db = sub.add_parser("db", help="database maintenance")
+    db = sub.add_parser("db", parents=[logged], help="database maintenance")
     db.add_argument("action", choices=["upgrade"], help="upgrade: bring the database to the latest schema")
     db.add_argument("--config")
 
@@ -185,10 +196,20 @@ def _parser() -> argparse.ArgumentParser:
     dash.add_argument("action", choices=["build"], help="build: write the dashboards' JSON")
     dash.add_argument("--out", default="grafana/dashboards", help="output folder (default grafana/dashboards)")
 
-    dm = sub.add_parser("demo", help="the full local loop on SQLite: ingest, labels, scheduled runs")
+    dm = sub.add_parser("demo", parents=[logged], help="the full local loop on SQLite: ingest, labels, scheduled runs")
     dm.add_argument("--port", type=int, default=8000)
     dm.add_argument("--seconds", type=float, default=None, help="stop after this long (default: run until Ctrl-C)")
     return parser
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
 
 
 def _step(text: str) -> timedelta:
