@@ -6,7 +6,6 @@ off the event loop, between reading the window and writing the run in one transa
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -16,6 +15,7 @@ from numpy.typing import NDArray
 
 from monitor.domain import DatasetSummary, FeatureResult, Monitor, PerformanceRecord, Role, Run, RunStatus
 from monitor.errors import InputError, InsufficientData
+from monitor.run.bundle import ReferenceBundle, encode_window, reference_labels
 from monitor.stats.check import CheckOptions, check
 from monitor.stats.concept import Detector, detect_concept_drift, row_errors
 from monitor.stats.degradation import DegradationTest, ScoredSample, degradation
@@ -25,44 +25,12 @@ from monitor.stats.performance import (
     classification_metrics,
     regression_metrics,
 )
-from monitor.stats.profile import ReferenceProfile, fit_profile, profile_from_bytes, profile_to_bytes
+from monitor.stats.profile import ReferenceProfile, fit_profile
 
 __all__ = ["PerformanceOutcome", "ReferenceBundle", "conform", "evaluate", "evaluate_performance",
            "fit_reference", "insufficient"]
 
 _Array = NDArray[np.generic]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ReferenceBundle:
-    """A monitor's fitted reference: the drift profile plus the labelled rows for performance."""
-
-    profile: ReferenceProfile
-    y_true: _Array | None
-    y_pred: _Array | None
-    y_score: NDArray[np.float64] | None = None
-
-    def to_bytes(self) -> bytes:
-        """One ``.npz`` holding the profile's own ``.npz`` bytes and the labelled columns."""
-        arrays: dict[str, _Array] = {"profile": np.frombuffer(profile_to_bytes(self.profile), dtype=np.uint8)}
-        for name in ("y_true", "y_pred", "y_score"):
-            value = getattr(self, name)
-            if value is not None:
-                arrays[name] = np.asarray(value, dtype=np.str_ if value.dtype == object else value.dtype)
-        buffer = io.BytesIO()
-        np.savez(buffer, allow_pickle=False, **arrays)
-        return buffer.getvalue()
-
-    @classmethod
-    def from_bytes(cls, blob: bytes) -> ReferenceBundle:
-        """Read what :meth:`to_bytes` wrote (the profile's content hash is verified)."""
-        with np.load(io.BytesIO(blob), allow_pickle=False) as data:
-            profile = profile_from_bytes(data["profile"].tobytes())
-            # Labels were saved as fixed-width strings; give them back as the object arrays the
-            # live window has, so both sides compare alike.
-            get = {k: data[k].astype(object) if data[k].dtype.kind == "U" else data[k]
-                   for k in ("y_true", "y_pred", "y_score") if k in data.files}
-        return cls(profile=profile, y_true=get.get("y_true"), y_pred=get.get("y_pred"), y_score=get.get("y_score"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,7 +98,11 @@ def fit_reference(monitor: Monitor, frame: pd.DataFrame) -> ReferenceBundle:
         y_true, y_pred = _labels(frame[s.target], s.task), _labels(frame[s.prediction], s.task)
         if s.prediction_score and s.prediction_score in frame.columns:
             y_score = _scores(frame[s.prediction_score])
-    return ReferenceBundle(profile=fit_profile(frame, types=types), y_true=y_true, y_pred=y_pred, y_score=y_score)
+    classes = None
+    if y_true is not None and y_pred is not None:
+        y_true, y_pred, y_score, classes = reference_labels(s.task, y_true, y_pred, y_score)
+    return ReferenceBundle(profile=fit_profile(frame, types=types), y_true=y_true, y_pred=y_pred, y_score=y_score,
+                           classes=classes)
 
 
 def _subprofile(profile: ReferenceProfile, names: list[str]) -> ReferenceProfile:
@@ -162,15 +134,27 @@ def evaluate_performance(monitor: Monitor, bundle: ReferenceBundle, frame: pd.Da
         y_score = _scores(cur[s.prediction_score])
         if np.isnan(y_score).any():
             y_score = None
-    current = _metrics(s.task, y_true, y_pred, y_score)
-    reference = None
     ref_score = bundle.y_score if y_score is not None and _complete(bundle.y_score) else None
-    if bundle.y_true is not None and bundle.y_pred is not None:
-        reference = _metrics(s.task, bundle.y_true, bundle.y_pred, ref_score)
+    ref_codes: tuple[_Array, _Array] | None = None
+    if s.task is Task.CLASSIFICATION and bundle.classes is not None and bundle.labelled:
+        # Both sides as codes into one sorted vocabulary: the reference's million rows are never
+        # turned back into strings, and label order (hence the positive label) is kept.
+        union, window = encode_window(bundle.classes, y_true, y_pred)
+        y_true, y_pred = window.y_true, window.y_pred
+        coded = bundle.codes().remapped(union)
+        ref_codes = (coded.y_true, coded.y_pred)
+    elif bundle.labelled:
+        assert bundle.y_true is not None and bundle.y_pred is not None
+        ref_codes = (bundle.y_true, bundle.y_pred)
+    current = _metrics(s.task, y_true, y_pred, y_score)
+    reference = bundle.metrics(s.task, with_score=ref_score is not None) if bundle.labelled else None
     records = [PerformanceRecord(metric=str(metric), value=value,
                                  reference_value=reference.metrics.get(metric) if reference is not None else None)
                for metric, value in current.metrics.items()]
-    deg = _degradation(monitor, bundle, cur, (y_true, y_pred, y_score if ref_score is not None else None), ref_score)
+    deg = None
+    if ref_codes is not None:
+        deg = _degradation(monitor, (*ref_codes, ref_score), cur,
+                           (y_true, y_pred, y_score if ref_score is not None else None))
     if deg is not None:
         tested = PerformanceRecord(metric=str(deg.metric), value=deg.current_value,
                                    reference_value=deg.reference_value, p_value=deg.p_value,
@@ -192,8 +176,8 @@ def _complete(score: NDArray[np.float64] | None) -> bool:
 
 
 def _degradation(
-    monitor: Monitor, bundle: ReferenceBundle, cur: pd.DataFrame,
-    window: tuple[_Array, _Array, NDArray[np.float64] | None], ref_score: NDArray[np.float64] | None,
+    monitor: Monitor, reference: tuple[_Array, _Array, NDArray[np.float64] | None], cur: pd.DataFrame,
+    window: tuple[_Array, _Array, NDArray[np.float64] | None],
 ) -> DegradationTest | None:
     """The block-bootstrap degradation test of the window's labelled rows against the reference.
 
@@ -203,8 +187,6 @@ def _degradation(
     ``None`` when the reference has no labels or the metric is undefined on a side (one class).
     A fixed seed keeps a run reproducible.
     """
-    if bundle.y_true is None or bundle.y_pred is None:
-        return None
     s, perf = monitor.schema, monitor.performance
     buckets = None
     block_rows = None
@@ -216,7 +198,7 @@ def _degradation(
         block_rows = max(1, int(np.median(np.unique(keys, return_counts=True)[1])))
     y_true, y_pred, y_score = window
     try:
-        return degradation(ScoredSample(y_true=bundle.y_true, y_pred=bundle.y_pred, y_score=ref_score),
+        return degradation(ScoredSample(y_true=reference[0], y_pred=reference[1], y_score=reference[2]),
                            ScoredSample(y_true=y_true, y_pred=y_pred, y_score=y_score, buckets=buckets),
                            s.task, rng=np.random.default_rng(0), alpha=perf.alpha, block_rows=block_rows)
     except InsufficientData:

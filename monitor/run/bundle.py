@@ -1,0 +1,169 @@
+"""A monitor's fitted reference as the run keeps it: the drift profile plus compact labelled rows.
+
+Why codes: a labelled reference of a million rows held as object arrays of strings costs ~60 MB
+of Python objects per label column and a multi-second ``np.unique`` on every run. Classification
+labels are therefore kept as ``int32`` codes into ``classes`` (the sorted distinct labels, as
+text), and only the labelled rows are kept. Codes keep the order of the sorted labels, so every
+rule that depends on label order (the positive label of a binary task is the larger one) gives
+the same answer on codes as on the labels.
+
+Why a memo: the reference's own metrics do not change between runs, so they are computed once
+per fitted version (on first use) and kept with it in the registry's cache.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from monitor.errors import InputError
+from monitor.stats.performance import PerformanceResult, Task, classification_metrics, regression_metrics
+from monitor.stats.profile import ReferenceProfile, profile_from_bytes, profile_to_bytes
+
+__all__ = ["LabelCodes", "ReferenceBundle", "encode_window", "reference_labels"]
+
+_Array = NDArray[np.generic]
+
+
+def _text_labels(values: _Array) -> NDArray[np.str_]:
+    return np.asarray([str(v) for v in values.tolist()], dtype=np.str_) if values.size else np.asarray([], dtype=np.str_)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LabelCodes:
+    """Truth and prediction of labelled rows as codes into one sorted vocabulary."""
+
+    classes: NDArray[np.str_]
+    y_true: NDArray[np.int32]
+    y_pred: NDArray[np.int32]
+
+    def remapped(self, classes: NDArray[np.str_]) -> LabelCodes:
+        """The same rows coded into ``classes``, a sorted superset of this vocabulary."""
+        if classes.size == self.classes.size:
+            return self
+        lookup = np.searchsorted(classes, self.classes).astype(np.int32)
+        return LabelCodes(classes=classes, y_true=lookup[self.y_true], y_pred=lookup[self.y_pred])
+
+
+_Labelled = tuple[_Array, _Array, NDArray[np.float64] | None, NDArray[np.str_] | None]
+
+
+def reference_labels(task: Task, y_true: _Array, y_pred: _Array, y_score: NDArray[np.float64] | None) -> _Labelled:
+    """The reference's labelled rows in the bundle's form: codes and classes for classification.
+
+    Rows without a truth are dropped (they carry no performance information); a labelled row
+    without a prediction is refused here, at fit time, naming the row.
+    """
+    labelled = ~np.asarray(pd.isna(y_true), dtype=bool)
+    missing = np.flatnonzero(labelled & np.asarray(pd.isna(y_pred), dtype=bool))
+    if missing.size:
+        raise InputError(f"reference prediction is missing at row {int(missing[0])}; every labelled row needs "
+                         "a prediction", field="prediction", row=int(missing[0]))
+    t, p = y_true[labelled], y_pred[labelled]
+    score = None if y_score is None else y_score[labelled]
+    if task is Task.REGRESSION:
+        return t, p, score, None
+    tt, pt = _text_labels(t), _text_labels(p)
+    classes = np.unique(np.concatenate([tt, pt]))
+    return (np.searchsorted(classes, tt).astype(np.int32), np.searchsorted(classes, pt).astype(np.int32),
+            score, classes)
+
+
+def encode_window(classes: NDArray[np.str_], y_true: _Array, y_pred: _Array) -> tuple[NDArray[np.str_], LabelCodes]:
+    """Code a window's labelled rows into the union of ``classes`` and the window's labels.
+
+    Returns the union (sorted) and the window's codes; a missing prediction raises as the core's
+    metrics do.
+    """
+    missing = np.flatnonzero(np.asarray(pd.isna(y_pred), dtype=bool))
+    if missing.size:
+        raise InputError(f"y_pred is missing at row {missing[0]}; every row needs a prediction",
+                         field="y_pred", row=int(missing[0]))
+    tt, pt = _text_labels(y_true), _text_labels(y_pred)
+    union = np.union1d(classes, np.unique(np.concatenate([tt, pt]))) if tt.size else classes
+    return union, LabelCodes(classes=union, y_true=np.searchsorted(union, tt).astype(np.int32),
+                             y_pred=np.searchsorted(union, pt).astype(np.int32))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReferenceBundle:
+    """A monitor's fitted reference: the drift profile plus the labelled rows for performance.
+
+    For classification ``y_true``/``y_pred`` are ``int32`` codes into ``classes``; for
+    regression they are float arrays and ``classes`` is ``None``. Only labelled rows are kept.
+    """
+
+    profile: ReferenceProfile
+    y_true: _Array | None
+    y_pred: _Array | None
+    y_score: NDArray[np.float64] | None = None
+    classes: NDArray[np.str_] | None = None
+    _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    @property
+    def labelled(self) -> bool:
+        """Whether the reference carries labels (performance can be compared)."""
+        return self.y_true is not None and self.y_pred is not None and self.y_true.size > 0
+
+    def codes(self) -> LabelCodes:
+        """The classification labels as :class:`LabelCodes` (raises for a regression bundle)."""
+        if self.classes is None or self.y_true is None or self.y_pred is None:
+            raise ValueError("a regression reference or one without labels has no label codes")
+        return LabelCodes(classes=self.classes, y_true=self.y_true.astype(np.int32, copy=False),
+                          y_pred=self.y_pred.astype(np.int32, copy=False))
+
+    def metrics(self, task: Task, *, with_score: bool) -> PerformanceResult:
+        """The reference's own metrics, computed on first use and kept (they never change)."""
+        key = f"metrics:{task}:{with_score}"
+        with self._lock:
+            cached = self._memo.get(key)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        assert self.y_true is not None and self.y_pred is not None
+        if task is Task.REGRESSION:
+            result = regression_metrics(self.y_true, self.y_pred)
+        elif with_score and self.y_score is not None:
+            result = classification_metrics(self.y_true, self.y_pred, y_score=self.y_score)
+        else:
+            result = classification_metrics(self.y_true, self.y_pred)
+        with self._lock:
+            self._memo[key] = result
+        return result
+
+    def to_bytes(self) -> bytes:
+        """One ``.npz`` holding the profile's own ``.npz`` bytes and the labelled columns."""
+        arrays: dict[str, _Array] = {"profile": np.frombuffer(profile_to_bytes(self.profile), dtype=np.uint8)}
+        for name in ("y_true", "y_pred", "y_score", "classes"):
+            value = getattr(self, name)
+            if value is not None:
+                arrays[name] = np.asarray(value)
+        buffer = io.BytesIO()
+        np.savez(buffer, allow_pickle=False, **arrays)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> ReferenceBundle:
+        """Read what :meth:`to_bytes` wrote (the profile's content hash is verified).
+
+        Bundles written before labels were coded (fixed-width strings, unlabelled rows kept)
+        are converted on load.
+        """
+        with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+            profile = profile_from_bytes(data["profile"].tobytes())
+            get = {k: data[k] for k in ("y_true", "y_pred", "y_score", "classes") if k in data.files}
+        y_true, y_pred, y_score, classes = get.get("y_true"), get.get("y_pred"), get.get("y_score"), get.get("classes")
+        if classes is None and y_true is not None and y_pred is not None and y_true.dtype.kind == "U":
+            # The earlier form: text labels, "None" for a missing truth.
+            t = y_true.astype(object)
+            t[y_true == "None"] = None
+            y_true, y_pred, y_score, classes = reference_labels(Task.CLASSIFICATION, t, y_pred.astype(object), y_score)
+        elif classes is None and y_true is not None and y_pred is not None:
+            y_true, y_pred, y_score, _ = reference_labels(Task.REGRESSION, y_true, y_pred, y_score)
+        return cls(profile=profile, y_true=y_true, y_pred=y_pred, y_score=y_score, classes=classes)
