@@ -311,11 +311,20 @@ class FakeStore:
 
     def latest_runs(self) -> dict[str, Run]:
         """Newest run (by window end, any status) of every configured monitor that has one."""
+        return self._newest(verdict=False)
+
+    def latest_verdicts(self) -> dict[str, Run]:
+        """Newest run with a verdict (``ok`` or ``drift``) of every configured monitor that has one."""
+        return self._newest(verdict=True)
+
+    def _newest(self, *, verdict: bool) -> dict[str, Run]:
         self._check()
         configured = {m.name for m in self.config.monitors}
         with self._lock:
             latest: dict[str, Run] = {}
             for run in self._runs.values():
+                if verdict and not run.status.has_verdict:
+                    continue
                 if run.monitor in configured and (run.monitor not in latest
                                                   or run.window_end > latest[run.monitor].window_end):
                     latest[run.monitor] = run

@@ -1,8 +1,13 @@
 """The newest run of every monitor, read for each ``/metrics`` scrape, in three statements.
 
+:class:`LatestRuns` reads the newest run of any status (the API's monitor list) or, with
+``verdict=True``, the newest run with a verdict (``ok`` or ``drift``: the drift series
+``/metrics`` keeps exporting across ``insufficient_data`` and ``error`` runs).
+
 1. The runs: one correlated ``ORDER BY window_end DESC LIMIT 1`` per monitor name, each an index
    probe on ``(monitor, window_end)`` however long the history (a ``GROUP BY max()`` would read
-   every run of every monitor). The names come from the configuration as one bound array,
+   every run of every monitor); with ``verdict=True`` the probe walks back past the runs without
+   a verdict, as many as the monitor's latest quiet stretch has. The names come from the configuration as one bound array,
    unnested by the dialect's table function (``unnest`` or ``json_each``).
 2. Their performance results, through the ORM (a handful of rows).
 3. Their feature results, as plain rows: thousands of them, and building ORM objects for each
@@ -20,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, selectinload
 
-from monitor.domain import FeatureResult, Run
+from monitor.domain import FeatureResult, Run, RunStatus
 from monitor.storage.tables import FEATURE_FIELDS, FeatureResultRow, RunRow, feature_result
 
 __all__ = ["LatestRuns"]
@@ -39,16 +44,25 @@ def _names(dialect: str, monitors: Sequence[str]) -> sa.TableValuedAlias:
     return sa.func.json_each(json.dumps(list(monitors))).table_valued("value")
 
 
-class LatestRuns:
-    """Reads the newest run (by window end, any status) of each monitor; thread-safe."""
+_VERDICTS = tuple(s.value for s in RunStatus if s.has_verdict)
 
-    def __init__(self) -> None:
+
+class LatestRuns:
+    """Reads the newest run (by window end; of any status, or with a verdict) of each monitor; thread-safe.
+
+    One instance per kind of answer: each keeps the features of the runs it returned last.
+    """
+
+    def __init__(self, *, verdict: bool = False) -> None:
+        self._verdict = verdict
         self._features: dict[str, tuple[FeatureResult, ...]] = {}  # run id -> features, of the last answer
 
     def read(self, session: Session, monitors: Sequence[str]) -> dict[str, Run]:
         names = _names(session.get_bind().dialect.name, monitors)
-        newest = (sa.select(RunRow.id).where(RunRow.monitor == names.c.value)
-                  .order_by(RunRow.window_end.desc()).limit(1).scalar_subquery())
+        probe = sa.select(RunRow.id).where(RunRow.monitor == names.c.value)
+        if self._verdict:
+            probe = probe.where(RunRow.status.in_(_VERDICTS))
+        newest = probe.order_by(RunRow.window_end.desc()).limit(1).scalar_subquery()
         ids = [run_id for run_id in session.scalars(sa.select(newest).select_from(names)) if run_id is not None]
         if not ids:
             return {}

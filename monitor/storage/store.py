@@ -83,6 +83,7 @@ class Store:
         self._metadata = sa.MetaData()
         self._layouts = build_layouts(config, self._metadata)
         self._latest = LatestRuns()
+        self._verdicts = LatestRuns(verdict=True)
 
     @classmethod
     def from_url(cls, url: str, config: Catalog | DescribesCatalog) -> Store:
@@ -307,6 +308,11 @@ class Store:
         """Latest run (by window end, any status) of every monitor in the configuration that has one."""
         with self._session("read the latest runs", write=False) as session:
             return self._latest.read(session, self._monitor_names())
+
+    def latest_verdicts(self) -> dict[str, Run]:
+        """Latest run with a verdict (``ok`` or ``drift``) of every configured monitor that has one."""
+        with self._session("read the latest verdicts", write=False) as session:
+            return self._verdicts.read(session, self._monitor_names())
 
     def run_stats(self, buckets: Sequence[float] = DURATION_BUCKETS) -> dict[str, RunAggregates]:
         """Aggregates over all stored runs of every configured monitor that has runs (one query).
