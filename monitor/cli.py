@@ -1,7 +1,7 @@
 """The ``driftline`` command line: the parser, the exit codes, and the dispatch to each command.
 
-Commands import their dependencies when they run (``monitor.check_command``, ``monitor.commands``,
-``monitor.backtest``), so ``driftline --help`` and argument errors answer without pandas or SciPy.
+Commands import their dependencies when they run (``monitor.check_command``, ``monitor.estimate_command``,
+``monitor.commands``, ``monitor.backtest``), so ``driftline --help`` and argument errors answer without pandas or SciPy.
 
 Exit codes: 0 success, 1 dataset drift with ``--fail-on-drift``, 2 bad input or usage, or an
 unreachable database (a one-line message on stderr naming the problem), 3 (``check`` with
@@ -54,6 +54,7 @@ EXIT_CODES: dict[type[e.DriftlineError], int] = {
     e.Unauthorized: EXIT_BAD_INPUT,
     e.PayloadTooLarge: EXIT_BAD_INPUT,
     e.UnsupportedMediaType: EXIT_BAD_INPUT,
+    e.MissingExtra: EXIT_BAD_INPUT,
     e.StorageError: EXIT_UNAVAILABLE,
     e.DuplicateRun: EXIT_UNAVAILABLE,
     e.DeliveryError: EXIT_UNAVAILABLE,
@@ -129,6 +130,24 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--progress", action="store_true",
                    help="progress of the reading on stderr even when it is not a terminal (on a terminal it is shown)")
 
+    es = sub.add_parser("estimate", help="estimate a model's performance on unlabelled data (CBPE, DLE)")
+    es.add_argument("reference", help="labelled reference data (.parquet or .csv): the estimator is fitted on it")
+    es.add_argument("current", help="current data (.parquet or .csv); labels optional (realized is null without)")
+    es.add_argument("--task", choices=["classification", "regression"], required=True,
+                    help="classification: CBPE from the scores; regression: DLE (needs the estimate extra)")
+    es.add_argument("--target", required=True, metavar="COL", help="the label column")
+    es.add_argument("--prediction", required=True, metavar="COL", help="the model's prediction column")
+    es.add_argument("--score", action="append", metavar="[CLASS=]COL",
+                    help="classification: a probability column (repeat per class for multiclass); binary: one "
+                         "column, the positive class's; a bare COL belongs to the class whose label ends its name "
+                         "(p_a -> a), or name it: --score a=p_a")
+    es.add_argument("--feature", action="append", metavar="COL",
+                    help="regression: a feature of the error model (repeatable; default: every column but "
+                         "target, prediction and scores)")
+    es.add_argument("--concept-drift", action="store_true",
+                    help="concept drift was detected elsewhere: say the estimate assumes none")
+    es.add_argument("--format", choices=["table", "json"], default="table")
+
     rp = sub.add_parser("report", help="write an HTML drift report of a current data file against a reference")
     rp.add_argument("reference", help="reference data (.parquet or .csv)")
     rp.add_argument("current", help="current data (.parquet or .csv)")
@@ -195,6 +214,8 @@ def _parser() -> argparse.ArgumentParser:
     dash = sub.add_parser("dashboards", help="Grafana dashboards as code")
     dash.add_argument("action", choices=["build"], help="build: write the dashboards' JSON")
     dash.add_argument("--out", default="grafana/dashboards", help="output folder (default grafana/dashboards)")
+    dash.add_argument("--import-out", default="grafana/import",
+                      help="folder of the importable variants, with __inputs (default grafana/import)")
 
     dm = sub.add_parser("demo", parents=[logged], help="the full local loop on SQLite: ingest, labels, scheduled runs")
     dm.add_argument("--port", type=int, default=8000)
@@ -243,6 +264,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             sys.stdout.write(schema_text())
             return 0
+        if args.command == "estimate":
+            from monitor.estimate_command import estimate_command
+
+            return estimate_command(args, sys.stdout)
         if args.command == "backtest":
             from monitor.backtest import backtest_command
 
@@ -256,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print("driftline: error: `driftline dashboards build` needs the dashboards extra: "
                       "pip install 'driftline[dashboards]'", file=sys.stderr)
                 return EXIT_BAD_INPUT
-            return build_dashboards(args.out)
+            return build_dashboards(args.out, args.import_out)
         from monitor import commands  # the service's commands import its heavier dependencies
 
         return commands.dispatch(args)

@@ -24,6 +24,7 @@ StorageError(...) from exc``), so nothing above them sees SQLAlchemy, psycopg or
     │   ├── UnknownRetrainJob                .job_id
     │   └── UnknownOutboxMessage             .message_id
     ├── FeatureDisabled                      .feature         e.g. alerting is not wired in this process
+    │   └── MissingExtra                     .extra           an optional dependency is not installed
     ├── Unauthorized                                          a write without a valid API key
     ├── PayloadTooLarge                      .limit           a body over DRIFTLINE_MAX_BODY_BYTES
     ├── UnsupportedMediaType                                  a body in a format the endpoint does not read
@@ -53,6 +54,7 @@ __all__ = [
     "FeatureDisabled",
     "InputError",
     "InsufficientData",
+    "MissingExtra",
     "NoReportableRun",
     "NotFound",
     "PayloadTooLarge",
@@ -243,6 +245,18 @@ class FeatureDisabled(DriftlineError):
     def __init__(self, feature: str, reason: str) -> None:
         super().__init__(f"{feature} is not enabled: {reason}")
         self.feature = feature
+
+
+class MissingExtra(FeatureDisabled):
+    """A feature whose optional dependency is not installed; ``extra`` names the extra that brings it.
+
+    The message is one line a user can act on: ``... needs the estimate extra: pip install 'driftline[estimate]'``.
+    """
+
+    def __init__(self, feature: str, extra: str) -> None:
+        DriftlineError.__init__(self, f"{feature} needs the {extra} extra: pip install 'driftline[{extra}]'")
+        self.feature = feature
+        self.extra = extra
 
 
 class Unauthorized(DriftlineError):

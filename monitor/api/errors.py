@@ -46,6 +46,7 @@ from monitor.errors import (
     FeatureDisabled,
     InputError,
     InsufficientData,
+    MissingExtra,
     NoReportableRun,
     NotFound,
     PayloadTooLarge,
@@ -95,6 +96,8 @@ HTTP_STATUS: Final[Mapping[type[DriftlineError], int]] = {
     UnknownRetrainJob: 404,
     UnknownOutboxMessage: 404,
     FeatureDisabled: 404,
+    # The deployment lacks an optional dependency: the server cannot do it, the request is fine.
+    MissingExtra: 501,
     Unauthorized: 401,
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,

@@ -1,0 +1,1 @@
+"""Performance estimated before the labels arrive: CBPE for classifiers, DLE for regressors."""
