@@ -2,12 +2,17 @@
 
 The YAML file is composed node by node (``yaml.compose``) so every value keeps its line, then
 validated by frozen pydantic models that forbid unknown keys; every error is reported as
-``driftline.yaml:7 monitors.0.window.last: <what is wrong>``.
+``driftline.yaml:7 monitors.0.window.last: <what is wrong>``, in Driftline's words
+(:mod:`monitor.config_errors`). URLs may reference environment variables, ``${PGPASSWORD}``
+(:mod:`monitor._env`). The models' descriptions become the JSON Schema of the file
+(:mod:`monitor.config_schema`, ``driftline config-schema``).
 """
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,6 +21,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -26,6 +32,8 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from monitor import _yaml, domain
+from monitor._env import substitute_env
+from monitor.config_errors import format_errors
 from monitor.errors import ConfigError, ConfigErrors  # ConfigErrors: importable from here too
 from monitor.stats.check import ColumnOptions
 from monitor.stats.concept import Detector
@@ -68,7 +76,37 @@ def _valid_duration(text: str) -> str:
 
 
 #: A duration as written in the file; checked here once, turned into a ``timedelta`` by ``to_domain()``.
-Duration = Annotated[str, AfterValidator(_valid_duration), Field(description="30s, 15m, 1h, 7d ...")]
+Duration = Annotated[str, AfterValidator(_valid_duration),
+                     Field(description="a Prometheus-style duration: 500ms, 30s, 15m, 1h, 7d, 2w",
+                           json_schema_extra={"pattern": r"^\s*0*[1-9][0-9]*(ms|s|m|h|d|w)\s*$"})]
+#: The names of monitors, models, webhook targets and alert rules.
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+def _sqlalchemy_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        make_url(url)
+    except (ArgumentError, ValueError):  # never echo the URL: it may hold a substituted password
+        raise ValueError("not a SQLAlchemy URL such as postgresql+psycopg://user:${PGPASSWORD}@host/database") from None
+    return url
+
+
+def _http_url(url: str) -> str:
+    if not re.match(r"^https?://", url):
+        raise ValueError("must start with http:// or https://")
+    return url
+
+
+#: A URL that may carry credentials: ``${VAR}`` substituted from the environment, never echoed in errors.
+SqlUrl = Annotated[str, BeforeValidator(substitute_env), AfterValidator(_sqlalchemy_url),
+                   Field(repr=False, description="a SQLAlchemy URL, dialect+driver://user:password@host/database; "
+                                                 "${VAR} and ${VAR:-default} are read from the environment")]
+HttpUrl = Annotated[str, BeforeValidator(substitute_env), AfterValidator(_http_url),
+                    Field(repr=False, json_schema_extra={"pattern": r"^(https?://|\$\{)"},
+                          description="http:// or https:// URL; ${VAR} and ${VAR:-default} are read from the environment")]
 
 
 class _Frozen(BaseModel):
@@ -78,17 +116,22 @@ class _Frozen(BaseModel):
 class PValueOptions(_Frozen):
     """A p-value test for one feature, with its significance level."""
 
-    method: Literal[tuple(m.value for m in DriftMethod if m in P_VALUE_METHODS)]  # type: ignore[valid-type]
-    alpha: float = Field(0.05, gt=0, lt=1)
-    effect_floor: float | None = Field(None, ge=0, description="calibrated rule: the smallest effect that alarms")
+    method: Literal[tuple(m.value for m in DriftMethod if m in P_VALUE_METHODS)] = Field(  # type: ignore[valid-type]
+        description="a p-value test; it takes alpha (a distance takes threshold)")
+    alpha: float = Field(0.05, gt=0, lt=1, description="drift when the p-value is below alpha")
+    effect_floor: float | None = Field(None, ge=0, description="compat calibrated: the smallest effect that alarms "
+                                                               "(default: the method's floor)")
 
 
 class DistanceOptions(_Frozen):
     """A distance for one feature, with its threshold."""
 
-    method: Literal[tuple(m.value for m in DriftMethod if m not in P_VALUE_METHODS)]  # type: ignore[valid-type]
-    threshold: float = Field(0.1, ge=0)
-    alpha: float | None = Field(None, gt=0, lt=1, description="calibrated rule: level of the null quantile")
+    method: Literal[tuple(m.value for m in DriftMethod if m not in P_VALUE_METHODS)] = Field(  # type: ignore[valid-type]
+        description="a distance; it takes threshold (a p-value test takes alpha)")
+    threshold: float = Field(0.1, ge=0, description="drift when the distance reaches it (compat calibrated: the "
+                                                    "effect floor, the null quantile at alpha must be exceeded too)")
+    alpha: float | None = Field(None, gt=0, lt=1, description="compat calibrated only: level of the null quantile "
+                                                              "(default 0.05); refused under compat evidently")
 
 
 FeatureOptions = Annotated[PValueOptions | DistanceOptions, Field(discriminator="method")]
@@ -97,14 +140,14 @@ FeatureOptions = Annotated[PValueOptions | DistanceOptions, Field(discriminator=
 class Schema(_Frozen):
     """Which columns of the prediction log play which role."""
 
-    prediction_id: str = "prediction_id"
-    timestamp: str = "timestamp"
-    prediction: str = "prediction"
-    prediction_score: str | None = None
-    target: str | None = "label"
-    numerical: tuple[str, ...] = ()
-    categorical: tuple[str, ...] = ()
-    task: Task = Task.CLASSIFICATION
+    prediction_id: str = Field("prediction_id", description="unique id of a prediction; labels join on it")
+    timestamp: str = Field("timestamp", description="when the prediction was made; windows select rows by it")
+    prediction: str = Field("prediction", description="the model's output: a class or a number")
+    prediction_score: str | None = Field(None, description="optional numeric score or probability (roc_auc, log_loss)")
+    target: str | None = Field("label", description="the label column; null: no labels, no performance")
+    numerical: tuple[str, ...] = Field((), description="numerical features")
+    categorical: tuple[str, ...] = Field((), description="categorical features (integer codes too)")
+    task: Task = Field(Task.CLASSIFICATION, description="classification or regression")
 
     @model_validator(mode="after")
     def _distinct(self) -> Schema:
@@ -127,39 +170,41 @@ class Schema(_Frozen):
 class StoreSource(_Frozen):
     """Predictions posted to Driftline's own ingest API."""
 
-    type: Literal["store"] = "store"
+    type: Literal["store"] = Field("store", description="predictions posted to POST /v1/models/{model}/predictions")
 
 
 class SqlSource(_Frozen):
     """A table in any SQLAlchemy database; the time filter is pushed down into SQL."""
 
-    type: Literal["sql"]
-    url: str
-    table: str
-    columns: dict[str, str] = Field(default_factory=dict, description="our column name -> theirs")
+    type: Literal["sql"] = Field(description="a table in any SQLAlchemy database")
+    url: SqlUrl
+    table: str = Field(description="the table (or view) name")
+    columns: dict[str, str] = Field(default_factory=dict, description="our column name (as in schema) -> the table's")
 
 
 class FileSource(_Frozen):
     """Parquet or CSV files matching a glob."""
 
-    type: Literal["files"]
-    path: str
+    type: Literal["files"] = Field(description="Parquet or CSV files matching a glob")
+    path: str = Field(description="a glob: /data/predictions-*.parquet (** is not recursive)")
 
 
 Source = Annotated[StoreSource | SqlSource | FileSource, Field(discriminator="type")]
 
 
 class FileReference(_Frozen):
-    type: Literal["file"]
-    path: str
+    """A Parquet or CSV file read when the service starts."""
+
+    type: Literal["file"] = Field(description="a Parquet or CSV file")
+    path: str = Field(description="the reference file (.parquet, .pq or .csv)")
 
 
 class StoreReference(_Frozen):
     """A time range of the monitor's own prediction log."""
 
-    type: Literal["store"]
-    start: str = Field(alias="from")
-    end: str = Field(alias="to")
+    type: Literal["store"] = Field(description="a time range of the monitor's own prediction log")
+    start: str = Field(alias="from", description="ISO 8601 start (included); no offset: UTC")
+    end: str = Field(alias="to", description="ISO 8601 end (excluded); no offset: UTC")
 
     @field_validator("start", "end")
     @classmethod
@@ -171,7 +216,7 @@ class StoreReference(_Frozen):
 class UploadReference(_Frozen):
     """Uploaded later through ``POST /v1/monitors/{name}/reference``."""
 
-    type: Literal["upload"] = "upload"
+    type: Literal["upload"] = Field("upload", description="uploaded through POST /v1/monitors/{name}/reference")
 
 
 Reference = Annotated[FileReference | StoreReference | UploadReference, Field(discriminator="type")]
@@ -180,8 +225,8 @@ Reference = Annotated[FileReference | StoreReference | UploadReference, Field(di
 class Window(_Frozen):
     """The current window: the last period of time (``last: 1h``) or the last N rows."""
 
-    last: Duration | None = None
-    rows: int | None = Field(None, gt=0)
+    last: Duration | None = Field(None, description="the window is [end - last, end); exactly one of last and rows")
+    rows: int | None = Field(None, gt=0, description="the last N rows; exactly one of last and rows")
 
     @model_validator(mode="after")
     def _one(self) -> Window:
@@ -193,37 +238,38 @@ class Window(_Frozen):
 class PerformanceConfig(_Frozen):
     """Performance and concept drift on rows whose labels have arrived."""
 
-    alpha: float = Field(0.05, gt=0, lt=1)
-    bucket: Duration = "1h"
-    detector: Detector = Detector.PAGE_HINKLEY
-    label_lookback: Duration = "24h"
-    min_labels: int = Field(30, ge=1)
+    alpha: float = Field(0.05, gt=0, lt=1, description="level of the one-sided degradation test")
+    bucket: Duration = Field("1h", description="concept drift: errors are averaged per bucket")
+    detector: Detector = Field(Detector.PAGE_HINKLEY, description="the change detector of concept drift")
+    label_lookback: Duration = Field("24h", description="late labels recompute the runs this far back")
+    min_labels: int = Field(30, ge=1, description="fewer labelled rows: no performance, no concept verdict")
 
 
 class WebhookTarget(_Frozen):
     """Where alert events and retraining triggers are POSTed (signed when a secret is set)."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
-    url: str = Field(pattern=r"^https?://")
-    secret_env: str | None = Field(None, description="environment variable holding the HMAC secret")
-    timeout: Duration = "5s"
-    max_attempts: int = Field(8, ge=1, le=100)
-    backoff: Duration = "2s"
-    backoff_max: Duration = "5m"
+    name: str = Field(pattern=NAME_PATTERN, description="referenced by alerts[].webhooks and retrain.action.webhook")
+    url: HttpUrl
+    secret_env: str | None = Field(None, description="environment variable holding the HMAC secret; unset: unsigned")
+    timeout: Duration = Field("5s", description="per attempt")
+    max_attempts: int = Field(8, ge=1, le=100, description="then the delivery becomes a dead letter")
+    backoff: Duration = Field("2s", description="delay before the second attempt, doubled after each failure")
+    backoff_max: Duration = Field("5m", description="the cap of the backoff")
 
 
 class AlertRule(_Frozen):
     """An alert evaluated inside the service after every run (for users without Alertmanager)."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
-    when: Literal["dataset_drift", "feature_drift", "performance_below", "performance_drop", "concept_drift"]
-    features: tuple[str, ...] = ()
-    metric: str | None = None
-    floor: float | None = None
-    max_drop: float | None = Field(None, ge=0)
+    name: str = Field(pattern=NAME_PATTERN, description="the rule's name (retrain.on may name it)")
+    when: Literal["dataset_drift", "feature_drift", "performance_below", "performance_drop", "concept_drift"] = Field(
+        description="the condition checked after each run")
+    features: tuple[str, ...] = Field((), description="feature_drift: the features to watch (empty: any)")
+    metric: str | None = Field(None, description="performance_below, performance_drop: a metric name (accuracy, f1 ...)")
+    floor: float | None = Field(None, description="performance_below: holds when the metric is below floor")
+    max_drop: float | None = Field(None, ge=0, description="performance_drop: holds when reference - value > max_drop")
     runs: int = Field(1, ge=1, description="fires when the condition held in `runs` of the last `of` runs")
-    of: int = Field(1, ge=1)
-    webhooks: tuple[str, ...] = ()
+    of: int = Field(1, ge=1, description="see runs")
+    webhooks: tuple[str, ...] = Field((), description="declared webhook targets the event is sent to")
 
     @model_validator(mode="after")
     def _fields(self) -> AlertRule:
@@ -239,48 +285,51 @@ class AlertRule(_Frozen):
 class HttpAction(_Frozen):
     """Start retraining with a generic JSON POST (through the durable outbox)."""
 
-    type: Literal["http"]
-    webhook: str
+    type: Literal["http"] = Field(description="a JSON POST through the outbox")
+    webhook: str = Field(description="a declared webhook target")
 
 
 class CommandAction(_Frozen):
     """Start retraining by running a local command (argv, no shell); the job id is appended."""
 
-    type: Literal["command"]
-    argv: tuple[str, ...] = Field(min_length=1)
+    type: Literal["command"] = Field(description="a local command, no shell")
+    argv: tuple[str, ...] = Field(min_length=1, description="the command and its arguments; the job id is appended")
 
 
 class RetrainPolicy(_Frozen):
     """Which alerts start retraining, how often at most, and how."""
 
     on: tuple[str, ...] = Field(min_length=1, description="in-service rule names or Alertmanager alertnames")
-    cooldown: Duration = "6h"
-    max_per_day: int = Field(3, ge=1)
-    dry_run: bool = False
-    action: Annotated[HttpAction | CommandAction, Field(discriminator="type")]
+    cooldown: Duration = Field("6h", description="no new job while one started less than this long ago")
+    max_per_day: int = Field(3, ge=1, description="at most this many jobs per monitor in any 24 hours")
+    dry_run: bool = Field(False, description="record the jobs that would start, start nothing")
+    action: Annotated[HttpAction | CommandAction, Field(discriminator="type", description="how a job starts")]
 
 
 class MonitorConfig(_Frozen):
     """One monitor: a model's prediction log compared with its reference on a schedule."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
-    model: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
-    schema_: Schema = Field(alias="schema")
-    source: Source = StoreSource()
-    reference: Reference = UploadReference()
-    every: Duration | None = None
-    cron: str | None = None
-    window: Window = Window(last="1h")
-    min_rows: int = Field(100, ge=1)
-    drift_share: float = Field(0.5, gt=0, le=1)
-    correction: Correction = Correction.NONE
+    name: str = Field(pattern=NAME_PATTERN, description="unique; used in URLs and metric labels")
+    model: str = Field(pattern=NAME_PATTERN, description="the model whose predictions are monitored")
+    schema_: Schema = Field(alias="schema", description="which columns of the prediction log play which role")
+    source: Source = Field(StoreSource(), description="where the predictions come from: store, sql or files")
+    reference: Reference = Field(UploadReference(), description="what the window is compared with: upload, file or store")
+    every: Duration | None = Field(None, description="run on a fixed period; exactly one of every and cron")
+    cron: str | None = Field(None, description="run on a five-field crontab expression in UTC; exactly one of every "
+                                               "and cron")
+    window: Window = Field(Window(last="1h"), description="which rows a run reads: {last: 1h} or {rows: 10000}")
+    min_rows: int = Field(100, ge=1, description="fewer rows: the run is insufficient_data, no verdict")
+    drift_share: float = Field(0.5, gt=0, le=1, description="dataset drift when at least this share of features drifted")
+    correction: Correction = Field(Correction.NONE, description="p-value correction across the columns of one run")
     compat: Compat = Field(Compat.CALIBRATED, description="calibrated (default) or evidently (Evidently 0.7.23's verdicts)")
     fdr: bool = Field(False, description="Benjamini-Hochberg across the features before the dataset verdict")
     min_features: int = Field(1, ge=1, description="tested features the dataset verdict needs")
-    features: dict[str, FeatureOptions] = Field(default_factory=dict)
-    performance: PerformanceConfig = PerformanceConfig()
-    alerts: tuple[AlertRule, ...] = ()
-    retrain: RetrainPolicy | None = None
+    features: dict[str, FeatureOptions] = Field(default_factory=dict, description="per-feature method and threshold; "
+                                                "the others get the automatic choice")
+    performance: PerformanceConfig = Field(PerformanceConfig(), description="performance and concept drift on "
+                                                                             "labelled rows")
+    alerts: tuple[AlertRule, ...] = Field((), description="rules evaluated in the service after each run")
+    retrain: RetrainPolicy | None = Field(None, description="which alerts start retraining, and how")
 
     @field_validator("cron")
     @classmethod
@@ -312,6 +361,14 @@ class MonitorConfig(_Frozen):
                 names = ", ".join(sorted(m.value for m in methods))
                 problems.append(f"features.{name}.method: {opt.method} does not apply to {kind} feature "
                                 f"{name!r}; use one of: {names}")
+            if self.compat is Compat.EVIDENTLY:
+                # Keys the evidently rule would ignore are refused, not silently dropped (method -> parameter).
+                if isinstance(opt, DistanceOptions) and opt.alpha is not None:
+                    problems.append(f"features.{name}.alpha: {opt.method} is a distance: under compat evidently it "
+                                    "takes threshold, not alpha (did you mean 'threshold'?)")
+                if isinstance(opt, PValueOptions) and opt.effect_floor is not None:
+                    problems.append(f"features.{name}.effect_floor: effect_floor applies under compat calibrated "
+                                    f"only; under compat evidently {opt.method} takes alpha only")
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -341,8 +398,9 @@ class MonitorConfig(_Frozen):
 class DriftlineConfig(_Frozen):
     """The whole ``driftline.yaml``."""
 
-    monitors: tuple[MonitorConfig, ...]
-    webhooks: tuple[WebhookTarget, ...] = ()
+    monitors: tuple[MonitorConfig, ...] = Field(description="what to monitor; at least one")
+    webhooks: tuple[WebhookTarget, ...] = Field((), description="where alert events and HTTP retraining triggers "
+                                                                "are POSTed")
 
     @model_validator(mode="after")
     def _unique(self) -> DriftlineConfig:
@@ -444,11 +502,12 @@ def _plain(node: yaml.Node, source: str, lines: dict[tuple[Any, ...], int]) -> A
     return _yaml.plain(node, source, lines)
 
 
-def load_config(path: str | Path) -> DriftlineConfig:
+def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> DriftlineConfig:
     """Load and validate ``driftline.yaml``; raise :class:`ConfigErrors` listing every problem.
 
     A file that is not UTF-8 text, not YAML, nested too deep, expanding too far through aliases
-    or repeating a key is one error line, like a schema error.
+    or repeating a key is one error line, like a schema error. ``${VAR}`` in URLs is read from
+    ``env`` (default ``os.environ``); an unset variable is an error at its line.
     """
     p = Path(path)
     lines: dict[tuple[Any, ...], int] = {}
@@ -462,39 +521,9 @@ def load_config(path: str | Path) -> DriftlineConfig:
     except ConfigError as exc:
         raise ConfigErrors([str(exc)]) from None
     try:
-        return DriftlineConfig.model_validate(data)
+        return DriftlineConfig.model_validate(data, context={"env": os.environ if env is None else env})
     except ValidationError as exc:
-        errors = []
-        for err in exc.errors():
-            loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and ("[" in x or x in _UNION_TAGS)))
-            loc = tuple("schema" if x == "schema_" else x for x in loc)
-            for msg in err["msg"].removeprefix("Value error, ").split("\n"):
-                at, msg = _relative_key(loc, msg, lines)
-                line = next((lines[at[:k]] for k in range(len(at), -1, -1) if at[:k] in lines), 1)
-                where = ".".join(str(x) for x in at)
-                errors.append(f"{p}:{line} {where}: {msg}" if where else f"{p}:{line} {msg}")
-        raise ConfigErrors(errors) from None
-
-
-_KEY_PATH = re.compile(r"^([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*): (.*)$", re.DOTALL)
-
-
-def _relative_key(loc: tuple[Any, ...], msg: str, lines: dict[tuple[Any, ...], int]) -> tuple[tuple[Any, ...], str]:
-    """A cross-field message led by a key path below ``loc`` (``features.plan.method: ...``), located there.
-
-    Model validators can only fail as a whole, at the model's location; a message that names
-    the offending key by its path is moved to that key, so the error carries the key's line.
-    """
-    m = _KEY_PATH.match(msg)
-    if m:
-        sub = tuple(int(x) if x.isdigit() else x for x in m[1].split("."))
-        if loc + sub in lines or loc + sub[:-1] in lines:
-            return loc + sub, m[2]
-    return loc, msg
-
-
-#: Tags pydantic inserts into error locations for union members; not keys of the file.
-_UNION_TAGS = {"http", "command", "store", "sql", "files", "file", "upload"} | {m.value for m in DriftMethod}
+        raise ConfigErrors(format_errors(exc, DriftlineConfig, str(p), lines)) from None
 
 
 class Settings(BaseSettings):

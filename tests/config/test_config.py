@@ -43,11 +43,11 @@ def test_a_valid_file_loads_with_its_defaults(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (("alpha: 0.01", "alpah: 0.01"), ":11 monitors.0.features.age.alpah: Extra inputs are not permitted"),
+        (("alpha: 0.01", "alpah: 0.01"), ":11 monitors.0.features.age.alpah: unknown key 'alpah' (did you mean 'alpha'?)"),
         (("last: 1h", "last: 1hh"), ":8 monitors.0.window.last: '1hh' is not a duration"),
         (("every: 15m", "every: 15m\n    cron: '*/5 * * * *'"), ":2 monitors.0: give exactly one of 'every' and 'cron'"),
         (("method: ks", "method: kss"), ":11 monitors.0.features.age"),
-        (("alpha: 0.01", "alpha: 1.5"), ":11 monitors.0.features.age.alpha: Input should be less than 1"),
+        (("alpha: 0.01", "alpha: 1.5"), ":11 monitors.0.features.age.alpha: must be in the open interval (0, 1), got 1.5"),
         (("plan: {method", "nope: {method"), ":12 monitors.0.features.nope: 'nope' is not a feature of the schema"),
         (("min_rows: 200", "min_rows: -1"), ":9 monitors.0.min_rows"),
     ],
