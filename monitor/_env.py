@@ -53,9 +53,9 @@ def substitute(text: str, env: Mapping[str, str]) -> str:
         if m[1] is None:
             raise ValueError("'${' is not closed by '}' (write $${ for a literal ${)")
         name, sep, default = m[1].partition(":-")
-        if not _NAME.match(name):
-            raise ValueError(f"${{{name}}} is not an environment variable reference: a name is letters, digits and _, "
-                             "not starting with a digit (write $${ for a literal ${)")
+        if not _NAME.match(name):  # not echoed: the text may be part of a password written in the file
+            raise ValueError("a '${' starts a reference that is not ${NAME} or ${NAME:-default} (NAME: letters, "
+                             "digits and _, not starting with a digit); write $${ for a literal ${")
         value = env.get(name)
         if value is None or (sep and value == ""):
             if sep:
