@@ -1,4 +1,4 @@
-"""``python -m dashboards [OUT_DIR]``: write the dashboards without the driftline CLI."""
+"""``python -m dashboards [OUT_DIR [IMPORT_DIR]]``: write the dashboards without the driftline CLI."""
 
 from __future__ import annotations
 
@@ -7,4 +7,4 @@ import sys
 from dashboards.build import main
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else None))
+    sys.exit(main(*sys.argv[1:3]))

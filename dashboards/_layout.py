@@ -1,7 +1,8 @@
-"""Dashboard-level helpers: the shared conventions, the report URL variable, and encoding.
+"""Dashboard-level helpers: the shared conventions, the datasource and report URL variables, encoding.
 
-Every dashboard gets the same uid/tag/refresh conventions and a dropdown to its siblings, and is
-encoded through the SDK's JSONEncoder into plain JSON data that ``dashboards.build`` renders.
+Every dashboard gets the same uid/tag/refresh conventions, the ``datasource`` variable first (the
+query variables after it read from it) and a dropdown to its siblings, and is encoded through
+the SDK's JSONEncoder into plain JSON data that ``dashboards.build`` renders.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from dashboards._panels import TAGS, Link
+from dashboards._panels import DATASOURCE_NAME, DATASOURCE_UID, DATASOURCE_VARIABLE, TAGS, Link
 from dashboards._sdk import JSONEncoder, common_models, dashboard_builders, dashboard_models
 
 REFRESH = "30s"
@@ -18,7 +19,7 @@ DRIFTLINE_URL_DEFAULT = "http://localhost:8000"
 
 
 def new_dashboard(*, uid: str, title: str, description: str, time_from: str) -> dashboard_builders.Dashboard:
-    """A dashboard with the shared uid/tag/refresh conventions and links to its siblings."""
+    """A dashboard with the shared uid/tag/refresh conventions, the datasource variable and links to its siblings."""
     builtin = (
         dashboard_builders.AnnotationQuery()
         .name("Annotations & Alerts")
@@ -48,6 +49,24 @@ def new_dashboard(*, uid: str, title: str, description: str, time_from: str) -> 
         .tooltip(dashboard_models.DashboardCursorSync.CROSSHAIR)
         .annotation(builtin)
         .link(siblings)
+        .with_variable(datasource_variable())
+    )
+
+
+def datasource_variable() -> dashboard_builders.DatasourceVariable:
+    """The Prometheus every panel reads, defaulting to the provisioned one.
+
+    Grafana lists the Prometheus datasources of the instance; a default that is not among them
+    (a Grafana without grafana/provisioning) falls back to the first one listed, so the
+    dashboards never point at a datasource that does not exist. ``build.for_import`` swaps the
+    default for the ``${DS_PROMETHEUS}`` input of the importable variant.
+    """
+    return (
+        dashboard_builders.DatasourceVariable(DATASOURCE_VARIABLE)
+        .label("Data source")
+        .description("The Prometheus that scrapes Driftline's /metrics.")
+        .type("prometheus")
+        .current(dashboard_models.VariableOption(selected=True, text=DATASOURCE_NAME, value=DATASOURCE_UID))
     )
 
 

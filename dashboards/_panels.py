@@ -1,7 +1,10 @@
 """Query and panel helpers shared by the three Driftline dashboards.
 
-Every panel and every query points at the provisioned Prometheus datasource by its uid, so a
-dashboard works in any Grafana that loaded ``grafana/provisioning`` without a datasource prompt.
+Every panel and every query points at the ``${datasource}`` template variable (a ``datasource``
+variable over Prometheus datasources, defined in ``_layout``), never at a datasource uid: the
+variable defaults to the provisioned datasource (``DATASOURCE_UID``), so the provisioned stack
+needs no prompt, and in any other Grafana the user picks a Prometheus from the dropdown, or on
+import (the ``__inputs`` variant under grafana/import/).
 The helpers fix the house look (legend, tooltip, units, 0/1 flag colours) in one place, so each
 dashboard module reads as a list of questions and the PromQL that answers them.
 
@@ -32,9 +35,18 @@ from dashboards._sdk import (
 )
 
 DATASOURCE_UID = "driftline-prometheus"
-"""The uid given to the Prometheus datasource in grafana/provisioning/datasources/driftline.yml."""
+"""The uid given to the Prometheus datasource in grafana/provisioning/datasources/driftline.yml:
+the default of the datasource variable, never written into a panel or query."""
+DATASOURCE_NAME = "Prometheus (Driftline)"
+"""Its name there: the text Grafana shows for the variable's default."""
 
-DATASOURCE = common_models.DataSourceRef(type_val="prometheus", uid=DATASOURCE_UID)
+DATASOURCE_VARIABLE = "datasource"
+DATASOURCE = common_models.DataSourceRef(type_val="prometheus", uid=f"${{{DATASOURCE_VARIABLE}}}")
+"""What every panel, query, annotation and query variable reads from."""
+
+HEATMAP_COLOR_STEPS = 64
+"""Colours in a heatmap's scheme palette: the SDK's and Grafana's own default. A fresh
+``HeatmapColorOptions`` carries ``steps: 0``, which Grafana turns into an empty palette."""
 TAGS = ["driftline"]
 
 Query = prometheus_builders.Dataquery
@@ -135,8 +147,12 @@ def timeseries(
     max_value: float | None = None,
     draw: common_models.GraphDrawStyle = common_models.GraphDrawStyle.LINE,
     log_scale: bool = False,
+    line_at: float | None = None,
 ) -> timeseries_builders.Panel:
-    """A time series panel; ``draw=POINTS`` suits sparse series such as per-run durations."""
+    """A time series panel; ``draw=POINTS`` suits sparse series such as per-run durations.
+
+    ``line_at`` draws a dashed red line at that value (a threshold of the panel, not a series).
+    """
     panel = (
         timeseries_builders.Panel()
         .title(title)
@@ -161,6 +177,10 @@ def timeseries(
         panel = panel.min(min_value)
     if max_value is not None:
         panel = panel.max(max_value)
+    if line_at is not None:
+        panel = panel.thresholds(thresholds((None, "transparent"), (line_at, "red"))).thresholds_style(
+            common_builders.GraphThresholdsStyleConfig().mode(common_models.GraphThresholdsStyleMode.DASHED)
+        )
     if log_scale:
         panel = panel.scale_distribution(
             common_builders.ScaleDistributionConfig().type(common_models.ScaleDistribution.LOG).log(10)
@@ -275,8 +295,11 @@ def heatmap(title: str, description: str, q: Query, *, unit: str, w: int = 12, h
             heatmap_builders.HeatmapColorOptions()
             .mode(heatmap_models.HeatmapColorMode.SCHEME)
             .scheme("Oranges")
+            .steps(HEATMAP_COLOR_STEPS)
+            .fill("dark-orange")  # read in opacity mode only; Grafana's default, not ""
             .scale(heatmap_models.HeatmapColorScale.EXPONENTIAL)
             .exponent(0.5)
+            .reverse(False)
         )
         .show_legend()
     )

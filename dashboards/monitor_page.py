@@ -1,9 +1,12 @@
 """The monitor dashboard: one monitor in depth, answering "what drifted, how much, and since when?".
 
 Chosen by the ``monitor``/``model`` variables, with ``feature`` (multi-select, repeated panels)
-narrowing the per-feature rows. Thresholds are drawn against the statistic they apply to: a
-distance test drifts when its score exceeds the threshold, a p-value test when its p-value falls
-below alpha, so the two are shown on separate panels. Drift and concept-drift verdicts are also
+narrowing the per-feature rows. A distance drifts when its score exceeds its threshold, a
+p-value test when its p-value falls below alpha; raw statistics of different methods are not
+comparable (a reference change can switch a feature from ``ks``, at most 1, to ``chi_square``,
+in the tens), so the per-feature panel draws each feature's score relative to its own line
+(``RELATIVE_SCORE``: 1 is the line, above it is past it) with the method in the legend, and the
+p-value panel draws p-values against alpha. Drift and concept-drift verdicts are also
 annotations on every time series, and the monitor's HTML report is one click away.
 """
 
@@ -39,6 +42,19 @@ DISTANCE_THRESHOLD = latest("driftline_feature_drift_threshold", "feature, metho
                             f'{FEATURES}, method=~"{_DISTANCES}"')
 ALPHA = latest("driftline_feature_drift_threshold", "feature, method", f'{FEATURES}, method!~"{_DISTANCES}"')
 P_VALUE = latest("driftline_feature_drift_p_value", "feature, method", FEATURES)
+DISTANCE_SCORE = latest("driftline_feature_drift_score", "feature, method", f'{FEATURES}, method=~"{_DISTANCES}"')
+TEST_P_VALUE = latest("driftline_feature_drift_p_value", "feature, method", f'{FEATURES}, method!~"{_DISTANCES}"')
+
+P_FLOOR = 1e-16
+"""p-values below this are drawn at it: log10(0) is -inf, and a p-value under 1e-16 is rounding."""
+
+#: A feature's score relative to the line its method drifts past, 1 at the line whatever the
+#: method: a distance's statistic / threshold, a p-value test's log10(p) / log10(alpha) (1 at
+#: p = alpha, 2 at p = alpha squared; the score of a test is its statistic, on no common scale).
+#: Distances and tests have disjoint ``method`` values, so ``or`` keeps both.
+SCORE_OVER_THRESHOLD = f"{DISTANCE_SCORE} / on (feature, method) {DISTANCE_THRESHOLD}"
+LOG_P_OVER_LOG_ALPHA = f"log10(clamp_min({TEST_P_VALUE}, {P_FLOOR:g})) / on (feature, method) log10({ALPHA})"
+RELATIVE_SCORE = f"({SCORE_OVER_THRESHOLD}) or ({LOG_P_OVER_LOG_ALPHA})"
 
 
 def _variables(d: Dashboard) -> Dashboard:
@@ -152,22 +168,25 @@ def _summary_row(d: Dashboard) -> Dashboard:
 
 
 def _score_vs_threshold() -> timeseries_builders.Panel:
-    """One panel per selected feature: the statistic and, for distance tests, its threshold."""
+    """One panel per selected feature: its score relative to its method's line (1, dashed)."""
     return (
         p.timeseries(
-            "Drift score: $feature",
-            "The feature's drift statistic; for distance tests (PSI, Wasserstein, Jensen-Shannon, ...) "
-            "the dashed line is the threshold it drifts above. P-value tests are judged on the p-value panel.",
-            [
-                p.query(latest("driftline_feature_drift_score", "feature, method", FEATURES), "{{method}}"),
-                p.query(DISTANCE_THRESHOLD, "threshold ({{method}})"),
-            ],
+            "Drift score / threshold: $feature",
+            "The feature's score relative to the line its method drifts past, so methods compare "
+            "(the legend names the method; a reference change may switch it). Distances (PSI, Wasserstein, "
+            "Jensen-Shannon, ...): statistic / threshold. P-value tests (KS, chi-square, ...): "
+            "log10(p-value) / log10(alpha), 1 at p = alpha and 2 at p = alpha squared. Above the dashed "
+            "line at 1 the feature is past its threshold; the calibrated rule also asks a test for a "
+            "minimum effect, so the verdict panel has the final word.",
+            [p.query(RELATIVE_SCORE, "{{feature}} ({{method}})")],
+            unit="none",
+            min_value=0,
+            line_at=1,
             w=8,
         )
         .repeat("feature")
         .repeat_direction("h")
         .max_per_row(3)
-        .override_by_query("B", p.dashed("red"))
     )
 
 
@@ -190,8 +209,8 @@ def _features_row(d: Dashboard) -> Dashboard:
                 "For p-value tests (KS, chi-square, ...): a feature drifts when its p-value falls below its alpha "
                 "(dashed).",
                 [
-                    p.query(P_VALUE, "{{feature}}"),
-                    p.query(ALPHA, "alpha {{feature}}"),
+                    p.query(P_VALUE, "{{feature}} ({{method}})"),
+                    p.query(ALPHA, "alpha {{feature}} ({{method}})"),
                 ],
                 unit="none",
                 log_scale=True,

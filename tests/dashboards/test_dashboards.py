@@ -1,8 +1,10 @@
-"""The Grafana dashboards: committed JSON is fresh, structure follows the conventions, every
-query names only contract metrics and labels (docs/metrics.md), and every query parses.
+"""The Grafana dashboards: committed JSON is fresh (both sets), structure follows the conventions,
+every panel reads the datasource variable, the importable set carries ``__inputs``, every query
+names only contract metrics and labels (docs/metrics.md), and every query parses.
 
 Grafana cannot run here, so PromQL is checked by ``promtool check rules`` on a throw-away
-recording-rules file; the end-to-end tests run the same queries against a real Prometheus.
+recording-rules file, and test_relative_score.py evaluates the queries on a real Prometheus
+over a seeded metric set; the end-to-end tests run them against a Prometheus scraping Driftline.
 """
 
 from __future__ import annotations
@@ -21,12 +23,17 @@ import yaml
 
 from dashboards import build
 from dashboards._layout import iter_panels
-from dashboards._panels import DATASOURCE_UID
+from dashboards._panels import DATASOURCE_NAME, DATASOURCE_UID
+from dashboards._sdk import heatmap_models
 
 REPO = Path(__file__).resolve().parents[2]
 COMMITTED = REPO / "grafana" / "dashboards"
+COMMITTED_IMPORT = REPO / "grafana" / "import"
 EXPECTED_UIDS = {"driftline-overview", "driftline-monitor", "driftline-operations"}
-DATASOURCE = {"type": "prometheus", "uid": DATASOURCE_UID}
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+INPUT = "${DS_PROMETHEUS}"
+#: Grafana's built-in variables that dashboards may reference as ${...}.
+BUILTIN_VARIABLES = re.compile(r"__(data\.fields\.\w+|url_time_range|rate_interval|interval|range|all)")
 
 # What promtool sees in place of Grafana's variables: durations for the built-ins, plain names
 # (no regex metacharacters) for the template variables.
@@ -142,10 +149,56 @@ def promtool() -> str:
     return path
 
 
+def strings_in(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """(JSON path, string) for every string value in a JSON document."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from strings_in(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from strings_in(item, f"{path}[{i}]")
+
+
+def grafana_import(template: dict[str, Any], inputs: dict[str, str]) -> dict[str, Any]:
+    """What Grafana's import does with a template and the values picked in its form.
+
+    A transcription of pkg/services/dashboardimport/utils/dash_template_evaluator.go: every
+    ``__inputs`` entry needs a value (else the import fails), ``${NAME}`` of an input is replaced
+    in every string of the document, any other ``${...}`` is kept, and ``__inputs`` is dropped.
+    """
+    for entry in template["__inputs"]:
+        if entry["name"] not in inputs:
+            raise LookupError(f"Dashboard input variable: {entry['name']} missing from import command")
+    values = {f"${{{name}}}": value for name, value in inputs.items()}
+
+    def evaluate(value: Any) -> Any:
+        if isinstance(value, str):
+            return re.sub(r"\$\{.+?\}", lambda m: values.get(m.group(0), m.group(0)), value)
+        if isinstance(value, dict):
+            return {key: evaluate(item) for key, item in value.items() if key != "__inputs"}
+        if isinstance(value, list):
+            return [evaluate(item) for item in value]
+        return value
+
+    result: dict[str, Any] = evaluate(template)
+    return result
+
+
+def datasource_variables(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    return [v for v in dashboard.get("templating", {}).get("list", []) if v["type"] == "datasource"]
+
+
 @pytest.fixture(scope="module")
 def dashboards() -> dict[str, dict[str, Any]]:
     """Built once: building is pure and the tests only read the result."""
     return build.build_all()
+
+
+@pytest.fixture(scope="module")
+def importable() -> dict[str, dict[str, Any]]:
+    return build.build_all_for_import()
 
 
 # --------------------------------------------------------------------------- freshness
@@ -160,24 +213,48 @@ def test_committed_dashboards_equal_a_fresh_build(dashboards: dict[str, dict[str
     assert not stale, f"grafana/dashboards/{', '.join(stale)} stale or missing: run `driftline dashboards build`"
 
 
+def test_committed_import_variants_equal_a_fresh_build(importable: dict[str, dict[str, Any]]) -> None:
+    stale = [
+        name
+        for name, dashboard in importable.items()
+        if not (COMMITTED_IMPORT / name).is_file()
+        or (COMMITTED_IMPORT / name).read_text(encoding="utf-8") != build.render(dashboard)
+    ]
+    assert not stale, f"grafana/import/{', '.join(stale)} stale or missing: run `driftline dashboards build`"
+
+
 def test_no_committed_dashboard_is_left_over(dashboards: dict[str, dict[str, Any]]) -> None:
-    extra = sorted({path.name for path in COMMITTED.glob("*.json")} - set(dashboards))
-    assert not extra, f"grafana/dashboards/ has files the builder no longer writes: {extra}; delete them"
+    # rglob: Grafana's file provider walks subfolders, so a JSON file anywhere under the
+    # provisioned folder is provisioned (an import copy there would clash on its uid).
+    for folder in (COMMITTED, COMMITTED_IMPORT):
+        found = sorted(str(path.relative_to(folder)) for path in folder.rglob("*.json"))
+        extra = sorted(set(found) - set(dashboards))
+        assert not extra, f"{folder.relative_to(REPO)}/ has files the builder does not write: {extra}; delete them"
 
 
 def test_write_all_is_deterministic_and_canonical(tmp_path: Path) -> None:
-    first = {path.name: path.read_bytes() for path in build.write_all(tmp_path / "a")}
-    second = {path.name: path.read_bytes() for path in build.write_all(tmp_path / "b")}
+    def written(root: Path) -> dict[str, bytes]:
+        paths = build.write_all(root / "dashboards", root / "import")
+        return {str(path.relative_to(root)): path.read_bytes() for path in paths}
+
+    first, second = written(tmp_path / "a"), written(tmp_path / "b")
     assert first == second
-    assert set(first) == set(build.BUILDERS)
+    assert set(first) == {f"{folder}/{name}" for folder in ("dashboards", "import") for name in build.BUILDERS}
     for text in (raw.decode("utf-8") for raw in first.values()):
         assert text == json.dumps(json.loads(text), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    assert build.write_all(tmp_path / "c") == [tmp_path / "c" / name for name in build.BUILDERS]
 
 
-def test_main_writes_into_the_given_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert build.main(str(tmp_path)) == 0
-    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(build.BUILDERS)
-    assert str(tmp_path / "driftline-monitor.json") in capsys.readouterr().out
+def test_main_writes_into_the_given_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert build.main(str(tmp_path / "out"), str(tmp_path / "imp")) == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["imp", "out"]
+    for folder in ("out", "imp"):
+        assert sorted(path.name for path in (tmp_path / folder).iterdir()) == sorted(build.BUILDERS)
+    out = capsys.readouterr().out
+    assert str(tmp_path / "out" / "driftline-monitor.json") in out
+    assert str(tmp_path / "imp" / "driftline-monitor.json") in out
+    assert "__inputs" in (tmp_path / "imp" / "driftline-monitor.json").read_text(encoding="utf-8")
+    assert "__inputs" not in (tmp_path / "out" / "driftline-monitor.json").read_text(encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- structure
@@ -193,7 +270,33 @@ def test_dashboards_have_stable_identity(dashboards: dict[str, dict[str, Any]]) 
         assert "id" not in dashboard, "a numeric id would clash between Grafana instances"
 
 
-def test_every_panel_and_query_uses_the_provisioned_datasource(dashboards: dict[str, dict[str, Any]]) -> None:
+def test_every_dashboard_has_a_prometheus_datasource_variable_defaulting_to_the_provisioned_one(
+    dashboards: dict[str, dict[str, Any]],
+) -> None:
+    for dashboard in dashboards.values():
+        variables = dashboard["templating"]["list"]
+        (variable,) = datasource_variables(dashboard)
+        assert variables[0] is variable, f"{dashboard['uid']}: query variables read it, so it comes first"
+        assert (variable["name"], variable["query"]) == ("datasource", "prometheus")
+        assert variable["current"]["value"] == DATASOURCE_UID
+        assert variable.get("hide", 0) == 0, "users must be able to pick another Prometheus"
+        assert not variable.get("multi") and not variable.get("includeAll")
+
+
+def test_no_datasource_uid_is_hard_coded(dashboards: dict[str, dict[str, Any]]) -> None:
+    """The provisioned uid appears once per dashboard, as the variable's default; nowhere else."""
+    for dashboard in dashboards.values():
+        hits = [path for path, text in strings_in(dashboard) if DATASOURCE_UID in text]
+        (variable,) = datasource_variables(dashboard)
+        index = dashboard["templating"]["list"].index(variable)
+        assert hits == [f".templating.list[{index}].current.value"], f"{dashboard['uid']}: {hits}"
+        refs = {path: text for path, text in strings_in(dashboard) if path.endswith(".datasource.uid")}
+        assert len(refs) > 10, refs
+        wrong = {path: uid for path, uid in refs.items() if uid not in ("${datasource}", "-- Grafana --")}
+        assert not wrong, f"{dashboard['uid']}: {wrong}"
+
+
+def test_every_panel_and_query_uses_the_datasource_variable(dashboards: dict[str, dict[str, Any]]) -> None:
     for dashboard in dashboards.values():
         for panel in iter_panels(dashboard["panels"]):
             if panel["type"] == "row":
@@ -212,6 +315,82 @@ def test_every_panel_and_query_uses_the_provisioned_datasource(dashboards: dict[
         for variable in dashboard.get("templating", {}).get("list", []):
             if variable["type"] == "query":
                 assert variable.get("datasource") == DATASOURCE, variable["name"]
+
+
+def test_heatmaps_have_a_palette(dashboards: dict[str, dict[str, Any]]) -> None:
+    """``color.steps: 0`` (a fresh HeatmapColorOptions) gives Grafana an empty palette."""
+    sdk_default = heatmap_models.Options().color  # the SDK's default options: Grafana's
+    heatmaps = [
+        (dashboard["uid"], panel)
+        for dashboard in dashboards.values()
+        for panel in iter_panels(dashboard["panels"])
+        if panel["type"] == "heatmap"
+    ]
+    assert heatmaps, "the monitor dashboard has a run duration heatmap"
+    for uid, panel in heatmaps:
+        color = panel["options"]["color"]
+        where = f"{uid}: {panel['title']!r}"
+        assert color["steps"] > 0, f"{where}: {color}"
+        assert color["steps"] == sdk_default.steps == 64, where
+        assert color["mode"] == "scheme" and color["scheme"] == sdk_default.scheme == "Oranges", where
+        assert color["fill"] == sdk_default.fill, f"{where}: fill (opacity mode) {color['fill']!r}"
+        assert color["scale"] in ("exponential", "linear") and 0 < color["exponent"] <= 1, where
+        assert color["reverse"] is False, where
+        assert panel["options"]["calculate"] is False, f"{where}: Prometheus buckets are already counted"
+        assert {target["format"] for target in panel["targets"]} == {"heatmap"}, where
+
+
+def test_import_variant_asks_for_a_prometheus_and_uses_it_everywhere(
+    dashboards: dict[str, dict[str, Any]], importable: dict[str, dict[str, Any]]
+) -> None:
+    for name, template in importable.items():
+        uid = template["uid"]
+        (entry,) = template["__inputs"]
+        assert entry == {
+            "name": "DS_PROMETHEUS", "label": "Prometheus", "description": entry["description"],
+            "type": "datasource", "pluginId": "prometheus", "pluginName": "Prometheus",
+        }  # fmt: skip
+        (variable,) = datasource_variables(template)
+        assert variable["current"]["value"] == variable["current"]["text"] == INPUT, uid
+        uses = [path for path, text in strings_in(template) if INPUT in text]
+        assert uses == [f".templating.list[0].current.{key}" for key in ("text", "value")], f"{uid}: {uses}"
+        assert DATASOURCE_UID not in json.dumps(template), f"{uid}: the provisioned uid would not exist elsewhere"
+        # Every ${...} left is one of the dashboard's variables or a Grafana built-in.
+        own = {v["name"] for v in template["templating"]["list"]} | {"DS_PROMETHEUS"}
+        for path, text in strings_in(template):
+            for ref in re.findall(r"\$\{([^}:]+)", text):
+                assert ref in own or BUILTIN_VARIABLES.fullmatch(ref), f"{uid} {path}: ${{{ref}}}"
+        # Imported with a datasource picked in the form, it is the provisioned dashboard on that datasource.
+        imported = grafana_import(template, {"DS_PROMETHEUS": "their-prometheus"})
+        assert INPUT not in json.dumps(imported)
+        expected = json.loads(json.dumps(dashboards[name]))
+        datasource_variables(expected)[0]["current"] = {"selected": True, "text": "their-prometheus",
+                                                        "value": "their-prometheus"}  # fmt: skip
+        extras = {key: imported.pop(key) for key in ("__requires", "__elements")}
+        assert imported == expected, uid
+        assert extras["__elements"] == {}
+        with pytest.raises(LookupError, match="DS_PROMETHEUS"):
+            grafana_import(template, {})
+
+
+def test_import_variant_requires_what_it_uses(importable: dict[str, dict[str, Any]]) -> None:
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
+    grafana_image = compose["services"]["grafana"]["image"]
+    for template in importable.values():
+        required = {(r["type"], r["id"]): r for r in template["__requires"]}
+        used = {p["type"] for p in iter_panels(template["panels"]) if p["type"] != "row"}
+        assert {key[1] for key in required if key[0] == "panel"} == used, template["uid"]
+        assert ("datasource", "prometheus") in required
+        assert grafana_image == f"grafana/grafana:{required['grafana', 'grafana']['version']}"
+
+
+def test_for_import_refuses_a_dashboard_without_the_datasource_variable(
+    dashboards: dict[str, dict[str, Any]],
+) -> None:
+    bare = json.loads(json.dumps(dashboards["driftline-operations.json"]))
+    bare["templating"]["list"] = [v for v in bare["templating"]["list"] if v["type"] != "datasource"]
+    with pytest.raises(ValueError, match="driftline-operations.*0 datasource variables"):
+        build.for_import(bare)
 
 
 def test_panels_fit_the_grid_with_unique_ids(dashboards: dict[str, dict[str, Any]]) -> None:
@@ -336,6 +515,7 @@ def test_provisioned_datasource_is_the_one_the_dashboards_use() -> None:
     config = yaml.safe_load((REPO / "grafana/provisioning/datasources/driftline.yml").read_text(encoding="utf-8"))
     (source,) = config["datasources"]
     assert (source["uid"], source["type"]) == (DATASOURCE_UID, "prometheus")
+    assert source["name"] == DATASOURCE_NAME, "the datasource variable shows this name for its default"
     assert source["url"] == "http://prometheus:9090"
     assert source["isDefault"] is True
 
