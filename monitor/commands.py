@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 
+from monitor import logs
 from monitor.config import DriftlineConfig, Settings, load_config
 from monitor.domain import Run, RunStatus
+from monitor.progress import progress
 
 __all__ = ["dispatch", "run_to_dict"]
 
@@ -66,13 +67,12 @@ async def _backfill(args: argparse.Namespace) -> int:
     counts: dict[str, int] = {}
     try:
         await service.start()
-        for i, end in enumerate(ends, 1):
-            run = await service.run_at(args.monitor, end)
-            counts[str(run.status)] = counts.get(str(run.status), 0) + 1
-            bar = "#" * (30 * i // len(ends))
-            print(f"\r[{bar:<30}] {i}/{len(ends)} windows  {end.isoformat()}  {run.status}",
-                  end="", file=sys.stderr, flush=True)
-        print(file=sys.stderr)
+        # A bar on a terminal (log lines go above it), plain lines with counts and ETA elsewhere.
+        with progress(len(ends), desc=f"backfill {args.monitor}", unit="windows", stream=sys.stderr) as shown:
+            for end in ends:
+                run = await service.run_at(args.monitor, end)
+                counts[str(run.status)] = counts.get(str(run.status), 0) + 1
+                shown.update(1, f"{end.isoformat()} {run.status}")
         print(json.dumps({"windows": len(ends), "statuses": counts}))
         return 0
     finally:
@@ -88,20 +88,19 @@ def _serve(args: argparse.Namespace) -> int:
     settings, config = _settings(args)
     host = args.host or settings.host
     port = args.port or settings.port
-    from monitor.api.access_log import uvicorn_log_config
-
-    # The access log masks secrets sent in a query string (`?api_key=...`), see monitor.api.access_log.
-    uvicorn.run(create_app(settings, config), host=host, port=port, log_level="info", log_config=uvicorn_log_config())
+    level, fmt = logs.resolve(args.log_level)
+    # uvicorn's own lines and its access log in the same format as ours; the access log masks secrets
+    # sent in a query string (`?api_key=...`), see monitor.api.access_log.
+    uvicorn.run(create_app(settings, config), host=host, port=port, log_level=str(level),
+                log_config=logs.uvicorn_log_config(level, fmt))
     return 0
 
 
 def dispatch(args: argparse.Namespace) -> int:
     """Run one of the service's commands."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # APScheduler logs two INFO lines per job execution (the deliverer runs every second: ~170k
-    # lines a day); runs log their own start and finish. Its warnings and errors still show.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Level from --log-level or DRIFTLINE_LOG_LEVEL, text or JSON (DRIFTLINE_LOG_FORMAT); APScheduler's
+    # per-job INFO lines (two a second from the deliverer) and alembic's are held at WARNING.
+    logs.configure(getattr(args, "log_level", None))
     if args.command == "check-config":
         config = load_config(args.file)
         print(f"{args.file}: ok, {len(config.monitors)} monitor(s): " + ", ".join(m.name for m in config.monitors))

@@ -84,7 +84,8 @@ async def run_monitor(monitor: Monitor, end: datetime, deps: RunDeps) -> Run:
     started = deps.clock.now()
     run = Run(id=uuid.uuid4().hex, monitor=monitor.name, model=monitor.model, status=RunStatus.OK,
               window_start=spec.start, window_end=spec.end, rows=0, started_at=started, finished_at=started)
-    logger.info("run started", extra={"monitor": monitor.name, "run_id": run.id, "window_end": end.isoformat()})
+    fields = {"monitor": monitor.name, "run_id": run.id, "window_end": spec.end.isoformat()}
+    logger.info("run started", extra=fields)
     try:
         version, bundle = await asyncio.to_thread(deps.references.active, monitor)
         run = replace(run, reference_version=version)
@@ -92,13 +93,13 @@ async def run_monitor(monitor: Monitor, end: datetime, deps: RunDeps) -> Run:
         run = await asyncio.to_thread(evaluate, monitor, bundle, frame, run)
     except StorageError as exc:
         # The detail (hosts, users, statements) goes to the log; the stored run says what failed.
-        logger.warning("run %s of monitor %s failed: %s", run.id, monitor.name, exc.detail)
+        logger.warning("run %s of monitor %s failed: %s", run.id, monitor.name, exc.detail, extra=fields)
         run = replace(run, status=RunStatus.ERROR, error=str(exc))
     except (DriftlineError, OSError, ValueError) as exc:
-        logger.warning("run %s of monitor %s failed: %s", run.id, monitor.name, exc)
+        logger.warning("run %s of monitor %s failed: %s", run.id, monitor.name, exc, extra=fields)
         run = replace(run, status=RunStatus.ERROR, error=str(exc))
     except Exception as exc:  # a bug must still leave an error run behind (and a metric)
-        logger.exception("run %s of monitor %s failed unexpectedly", run.id, monitor.name)
+        logger.exception("run %s of monitor %s failed unexpectedly", run.id, monitor.name, extra=fields)
         run = replace(run, status=RunStatus.ERROR, error=f"internal error: {type(exc).__name__}")
     run = replace(run, finished_at=deps.clock.now())
     events: list[AlertEvent] = []
@@ -110,8 +111,8 @@ async def run_monitor(monitor: Monitor, end: datetime, deps: RunDeps) -> Run:
     messages = deps.alerts.messages(events) if deps.alerts is not None else []
     if await _save(run, messages, deps) and events and deps.alerts is not None:
         await deps.alerts.after_run(monitor, run, events)
-    logger.info("run finished", extra={"monitor": monitor.name, "run_id": run.id, "status": str(run.status),
-                                       "duration_seconds": run.duration_seconds, "rows": run.rows})
+    logger.info("run finished", extra={**fields, "status": str(run.status), "duration_seconds": run.duration_seconds,
+                                       "rows": run.rows, "reference_version": run.reference_version})
     return run
 
 

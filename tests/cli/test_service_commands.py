@@ -167,7 +167,12 @@ def test_backfill_runs_every_window_with_progress_on_stderr_and_a_summary_on_std
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary == {"windows": 6, "statuses": {"ok": 2, "insufficient_data": 1, "drift": 3}}
-    assert "6/6 windows" in done.stderr and T0.isoformat() in done.stderr
+    # Not a terminal: plain lines with counts, share and the window just run, never a carriage return.
+    assert "\r" not in done.stderr
+    shown = [line for line in done.stderr.splitlines() if line.startswith("backfill churn: ")]
+    assert [line.split(": ", 1)[1].split(" (")[0] for line in shown] == [f"{i} of 6 windows" for i in range(1, 7)]
+    assert shown[-1].startswith("backfill churn: 6 of 6 windows (100%), elapsed ")
+    assert f"{T0.isoformat()} drift" in shown[-1] and "ETA" in shown[0]
     runs = stored_runs(deployment)
     assert [r.window_end for r in runs] == [start + timedelta(hours=h) for h in range(1, 7)]
     assert [str(r.status) for r in runs] == ["ok", "ok", "insufficient_data", "drift", "drift", "drift"]
