@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -39,6 +40,7 @@ from monitor.run import (
     RunDeps,
     SystemClock,
     conform,
+    input_hash,
     recompute_performance,
     run_monitor,
 )
@@ -51,6 +53,13 @@ if TYPE_CHECKING:
 __all__ = ["MonitorService", "ServiceStore"]
 
 logger = logging.getLogger(__name__)
+
+
+def _file_chunks(path: str, size: int = 1 << 20) -> Iterator[bytes]:
+    """A file's bytes in 1 MiB pieces (hashing a large reference never holds it in memory)."""
+    with open(path, "rb") as f:
+        while chunk := f.read(size):
+            yield chunk
 
 
 class ServiceStore(RunStore, ReferenceStore, WindowReader, Protocol):
@@ -146,7 +155,9 @@ class MonitorService:
     def _configured_reference(self, monitor: Monitor) -> None:
         match monitor.reference:
             case FileReferenceSpec(path=path):
-                self._references.register_once(monitor, read_frame(path), f"file:{path}")
+                # Hash the file, not the fit: an unchanged file is neither read into a frame nor refitted.
+                self._references.register_once(monitor, lambda: read_frame(path), f"file:{path}",
+                                               input_hash=input_hash(monitor, _file_chunks(path)))
             case StoreReferenceSpec() as ref if self._store_has_no_reference(monitor):
                 frame = self._sources.own_store.read(monitor, WindowSpec(start=ref.start, end=ref.end))
                 if len(frame) >= monitor.min_rows:

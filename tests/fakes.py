@@ -220,14 +220,14 @@ class FakeStore:
     # --- references ------------------------------------------------------------------------------
 
     def add_reference(self, monitor: str, profile: bytes, content_hash: str, source: str, n_rows: int,
-                      *, activate: bool = True) -> ReferenceRecord:
+                      *, activate: bool = True, input_hash: str | None = None) -> ReferenceRecord:
         self._check()
         self.config.monitor(monitor)
         with self._lock:
             versions = self._references.setdefault(monitor, [])
             record = ReferenceRecord(monitor=monitor, version=len(versions) + 1, content_hash=content_hash,
                                      created_at=datetime.now(UTC), source=source, n_rows=n_rows,
-                                     active=activate, profile=profile)
+                                     active=activate, profile=profile, input_hash=input_hash)
             if activate:
                 versions[:] = [replace(r, active=False) for r in versions]
             versions.append(record)
@@ -262,6 +262,19 @@ class FakeStore:
         self.config.monitor(monitor)
         with self._lock:
             return any(r.content_hash == content_hash for r in self._references.get(monitor, []))
+
+    def has_reference_input(self, monitor: str, input_hash: str) -> bool:
+        self._check()
+        self.config.monitor(monitor)
+        with self._lock:
+            return any(r.input_hash == input_hash for r in self._references.get(monitor, []))
+
+    def remember_reference_input(self, monitor: str, content_hash: str, input_hash: str) -> None:
+        self._check()
+        self.config.monitor(monitor)
+        with self._lock:
+            versions = self._references.get(monitor, [])
+            versions[:] = [replace(r, input_hash=input_hash) if r.content_hash == content_hash else r for r in versions]
 
     def activate_reference(self, monitor: str, version: int) -> ReferenceRecord:
         self._check()

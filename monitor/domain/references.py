@@ -23,3 +23,6 @@ class ReferenceRecord:
     n_rows: int
     active: bool
     profile: bytes = field(default=b"", repr=False)
+    #: Hash of the input this version was fitted from (a configured file and the monitor's
+    #: schema), so a restart need not refit an unchanged file; ``None`` for uploads.
+    input_hash: str | None = None

@@ -19,7 +19,7 @@ from monitor.run.evaluate import (
 )
 from monitor.run.execute import AlertHooks, PendingRuns, RunDeps, run_monitor
 from monitor.run.labels import recompute_performance
-from monitor.run.registry import DEFAULT_CACHE_SIZE, ReferenceRegistry
+from monitor.run.registry import DEFAULT_CACHE_SIZE, ReferenceRegistry, input_hash
 
 __all__ = [
     "DEFAULT_CACHE_SIZE",
@@ -34,6 +34,7 @@ __all__ = [
     "evaluate",
     "evaluate_performance",
     "fit_reference",
+    "input_hash",
     "insufficient",
     "recompute_performance",
     "run_monitor",

@@ -8,19 +8,36 @@ versions never reads their profiles.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 
 import pandas as pd
 
 from monitor.domain import Monitor, ReferenceRecord, ReferenceStore
 from monitor.errors import InputError
 from monitor.run.evaluate import ReferenceBundle, fit_reference
+from monitor.stats.profile import FORMAT_VERSION as PROFILE_FORMAT
 
-__all__ = ["DEFAULT_CACHE_SIZE", "ReferenceRegistry"]
+__all__ = ["DEFAULT_CACHE_SIZE", "ReferenceRegistry", "input_hash"]
 
 #: Fitted references kept in memory: a few per monitor of a typical deployment.
 DEFAULT_CACHE_SIZE = 16
+
+
+def input_hash(monitor: Monitor, chunks: Iterable[bytes]) -> str:
+    """What a fit depends on, hashed: the input's bytes, the monitor's schema and the fit's code.
+
+    A change of file, of declared columns and roles, or of the profile format (a new release
+    fitting differently) gives a new hash, hence a refit; anything else does not.
+    """
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(chunk)
+    digest.update(repr(monitor.schema).encode())
+    digest.update(f"profile-format:{PROFILE_FORMAT}".encode())
+    return f"sha256:{digest.hexdigest()}"
 
 
 class ReferenceRegistry:
@@ -89,19 +106,29 @@ class ReferenceRegistry:
             return active
         return self._add(monitor, bundle, source, len(frame))
 
-    def register_once(self, monitor: Monitor, frame: pd.DataFrame, source: str) -> ReferenceRecord | None:
+    def register_once(self, monitor: Monitor, frame: pd.DataFrame | Callable[[], pd.DataFrame], source: str,
+                      *, input_hash: str | None = None) -> ReferenceRecord | None:
         """Fit ``frame`` and store it, active, unless a version with the same content was ever stored.
 
         For references named in the configuration: a restart must not re-activate the file over a
         reference promoted since (by an upload or a retraining job); a changed file is new.
-        """
-        bundle = fit_reference(monitor, frame)
-        if self._store.has_reference_hash(monitor.name, bundle.profile.content_hash):
-            return None
-        return self._add(monitor, bundle, source, bundle.profile.n_rows)
 
-    def _add(self, monitor: Monitor, bundle: ReferenceBundle, source: str, n_rows: int) -> ReferenceRecord:
+        With ``input_hash`` (:func:`input_hash` of the file's bytes and the monitor) nothing is
+        read or fitted when a version was already fitted from that input: ``frame`` may then be
+        a function that reads it, called only when needed.
+        """
+        if input_hash is not None and self._store.has_reference_input(monitor.name, input_hash):
+            return None
+        bundle = fit_reference(monitor, frame() if callable(frame) else frame)
+        if self._store.has_reference_hash(monitor.name, bundle.profile.content_hash):
+            if input_hash is not None:
+                self._store.remember_reference_input(monitor.name, bundle.profile.content_hash, input_hash)
+            return None
+        return self._add(monitor, bundle, source, bundle.profile.n_rows, input_hash=input_hash)
+
+    def _add(self, monitor: Monitor, bundle: ReferenceBundle, source: str, n_rows: int,
+             *, input_hash: str | None = None) -> ReferenceRecord:
         record = self._store.add_reference(monitor.name, bundle.to_bytes(), bundle.profile.content_hash, source,
-                                           n_rows, activate=True)
+                                           n_rows, activate=True, input_hash=input_hash)
         self._remember((monitor.name, record.version), bundle)
         return record

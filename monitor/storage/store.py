@@ -182,12 +182,12 @@ class Store:
     # -- references -------------------------------------------------------------------------
 
     def add_reference(self, monitor: str, profile: bytes, content_hash: str, source: str, n_rows: int,
-                      *, activate: bool = True) -> ReferenceRecord:
+                      *, activate: bool = True, input_hash: str | None = None) -> ReferenceRecord:
         """Store a new reference version (previous max + 1); older versions are kept."""
         self._config.monitor(monitor)
         with self._session(f"add a reference of monitor {monitor!r}") as session:
             return self._insert_reference(session, monitor, profile, content_hash, source, n_rows,
-                                          activate=activate)
+                                          activate=activate, input_hash=input_hash)
 
     def active_reference(self, monitor: str) -> ReferenceRecord | None:
         """The active reference version of ``monitor``, if it has one."""
@@ -238,6 +238,22 @@ class Store:
             found = session.scalar(sa.select(ReferenceVersionRow.version).where(
                 ReferenceVersionRow.monitor == monitor, ReferenceVersionRow.content_hash == content_hash).limit(1))
             return found is not None
+
+    def has_reference_input(self, monitor: str, input_hash: str) -> bool:
+        """Whether a version of ``monitor`` was fitted from this input (without reading profiles)."""
+        self._config.monitor(monitor)
+        with self._session(f"look up the references of monitor {monitor!r}", write=False) as session:
+            found = session.scalar(sa.select(ReferenceVersionRow.version).where(
+                ReferenceVersionRow.monitor == monitor, ReferenceVersionRow.input_hash == input_hash).limit(1))
+            return found is not None
+
+    def remember_reference_input(self, monitor: str, content_hash: str, input_hash: str) -> None:
+        """Record that the versions with ``content_hash`` were (also) fitted from ``input_hash``."""
+        self._config.monitor(monitor)
+        with self._session(f"update the references of monitor {monitor!r}") as session:
+            session.execute(sa.update(ReferenceVersionRow).where(
+                ReferenceVersionRow.monitor == monitor, ReferenceVersionRow.content_hash == content_hash)
+                .values(input_hash=input_hash))
 
     def activate_reference(self, monitor: str, version: int) -> ReferenceRecord:
         """Make ``version`` the active reference; :class:`UnknownReference` if it does not exist."""
@@ -457,7 +473,7 @@ class Store:
             yield session
 
     def _insert_reference(self, session: Session, monitor: str, profile: bytes, content_hash: str, source: str,
-                          n_rows: int, *, activate: bool) -> ReferenceRecord:
+                          n_rows: int, *, activate: bool, input_hash: str | None = None) -> ReferenceRecord:
         """A new reference version (previous max + 1) in ``session``'s transaction."""
         if self._postgres:  # serialise version numbering per monitor across processes
             key = sa.func.hashtext(f"driftline.reference:{monitor}")
@@ -468,7 +484,7 @@ class Store:
             self._deactivate(session, monitor)
         row = ReferenceVersionRow(monitor=monitor, version=(latest or 0) + 1, content_hash=content_hash,
                                   created_at=datetime.now(UTC), source=source, n_rows=n_rows,
-                                  active=activate, profile=profile)
+                                  active=activate, profile=profile, input_hash=input_hash)
         session.add(row)
         session.flush()
         return row.to_domain()

@@ -74,11 +74,13 @@ class ReferenceVersionRow(Base):
     n_rows: Mapped[int]
     active: Mapped[bool]
     profile: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    #: Hash of the input the version was fitted from (a configured file reference), if known.
+    input_hash: Mapped[str | None] = mapped_column(sa.String(), nullable=True)
 
     def to_domain(self) -> ReferenceRecord:
         return ReferenceRecord(monitor=self.monitor, version=self.version, content_hash=self.content_hash,
                                created_at=self.created_at, source=self.source, n_rows=self.n_rows,
-                               active=self.active, profile=self.profile)
+                               active=self.active, profile=self.profile, input_hash=self.input_hash)
 
 
 class RunRow(Base):

@@ -253,3 +253,69 @@ async def test_a_file_reference_does_not_replace_a_promoted_one_at_restart(tmp_p
     assert active is not None and active.version == promoted.version == 2
     assert sorted(r.version for r in store.references("churn")) == [1, 2]
     store.dispose()
+
+
+async def test_a_restart_does_not_refit_an_unchanged_file_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import monitor.run.registry as registry_module
+
+    fits: list[int] = []
+    real_fit = registry_module.fit_reference
+    monkeypatch.setattr(registry_module, "fit_reference", lambda m, f: fits.append(len(f)) or real_fit(m, f))
+    path = tmp_path / "reference.csv"
+    frame(300, start=T0, seed=13).drop(columns=["prediction_id", "timestamp"]).to_csv(path, index=False)
+    config = DriftlineConfig.model_validate({"monitors": [{
+        **make_config().monitor("churn").model_dump(by_alias=True, exclude={"reference"}),
+        "reference": {"type": "file", "path": str(path)}}]})
+    store = Store.from_url(f"sqlite:///{tmp_path / 'r.db'}", config)
+    store.upgrade()
+
+    async def restart(cfg: DriftlineConfig = config) -> None:
+        svc = MonitorService(Settings(scheduler=False), cfg, store)
+        await svc.start()
+        await svc.stop()
+
+    await restart()
+    await restart()
+    await restart()
+    assert fits == [300]  # fitted at the first start only
+    assert [r.version for r in store.references("churn")] == [1]
+    # The same bytes under another name: the input is known (the path is not part of it).
+    path.rename(tmp_path / "moved.csv")
+    moved = DriftlineConfig.model_validate({"monitors": [{
+        **config.monitors[0].model_dump(by_alias=True, exclude={"reference"}),
+        "reference": {"type": "file", "path": str(tmp_path / "moved.csv")}}]})
+    await restart(moved)
+    await restart(moved)
+    assert fits == [300] and [r.version for r in store.references("churn")] == [1]
+    # A changed file is a new input: fitted and activated.
+    frame(400, start=T0, seed=14).drop(columns=["prediction_id", "timestamp"]).to_csv(tmp_path / "moved.csv", index=False)
+    await restart(moved)
+    active = store.active_reference("churn")
+    assert fits == [300, 400] and active is not None and active.version == 2
+    store.dispose()
+
+
+async def test_a_version_stored_before_input_hashes_is_refitted_once_then_known(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import monitor.run.registry as registry_module
+
+    path = tmp_path / "reference.csv"
+    frame(300, start=T0, seed=15).drop(columns=["prediction_id", "timestamp"]).to_csv(path, index=False)
+    config = DriftlineConfig.model_validate({"monitors": [{
+        **make_config().monitor("churn").model_dump(by_alias=True, exclude={"reference"}),
+        "reference": {"type": "file", "path": str(path)}}]})
+    store = Store.from_url(f"sqlite:///{tmp_path / 'r.db'}", config)
+    store.upgrade()
+    monitor = config.to_domain().monitor("churn")
+    old = fit_reference(monitor, pd.read_csv(path))  # as an earlier release stored it: no input hash
+    store.add_reference("churn", old.to_bytes(), old.profile.content_hash, f"file:{path}", 300)
+    fits: list[int] = []
+    real_fit = registry_module.fit_reference
+    monkeypatch.setattr(registry_module, "fit_reference", lambda m, f: fits.append(len(f)) or real_fit(m, f))
+    for _ in range(3):
+        svc = MonitorService(Settings(scheduler=False), config, store)
+        await svc.start()
+        await svc.stop()
+    assert fits == [300]
+    assert [(r.version, r.input_hash is not None) for r in store.references("churn")] == [(1, True)]
+    store.dispose()
