@@ -17,6 +17,8 @@ class SnapshotSource(Protocol):
 
     def latest_runs(self) -> dict[str, Run]: ...
 
+    def latest_verdicts(self) -> dict[str, Run]: ...
+
     def run_stats(self) -> Mapping[str, Any]: ...
 
     def ingested_counts(self) -> dict[str, int]: ...
@@ -56,10 +58,12 @@ def _stats(raw: Any) -> RunStats:
                     duration_count=raw.duration_count, duration_sum=raw.duration_sum)
 
 
-def build_snapshot(store: SnapshotSource, config: Catalog | DescribesCatalog, *, max_features: int, version: str) -> Snapshot:
+def build_snapshot(store: SnapshotSource, config: Catalog | DescribesCatalog, *, max_features: int, version: str,
+                   public_url: str | None = None) -> Snapshot:
     """Read everything a scrape renders (call it off the event loop)."""
     config = catalog_of(config)
     latest = store.latest_runs()
+    verdicts = store.latest_verdicts()
     stats = store.run_stats()
     references = store.active_reference_versions()
     monitors = []
@@ -67,8 +71,10 @@ def build_snapshot(store: SnapshotSource, config: Catalog | DescribesCatalog, *,
         ref = references.get(m.name)
         monitors.append(MonitorSnapshot(
             name=m.name, model=m.model, schedule_period_seconds=schedule_period_seconds(m.schedule),
-            latest=latest.get(m.name), stats=_stats(stats[m.name]) if m.name in stats else RunStats(),
+            latest=latest.get(m.name), verdict=verdicts.get(m.name),
+            stats=_stats(stats[m.name]) if m.name in stats else RunStats(),
             reference_version=None if ref is None else ref[0], reference_hash=None if ref is None else ref[1]))
-    return Snapshot(monitors=tuple(monitors), ingested=store.ingested_counts(), deliveries=store.outbox_counts(),
+    return Snapshot(monitors=tuple(monitors), targets=tuple(w.name for w in config.webhooks),
+                    ingested=store.ingested_counts(), deliveries=store.outbox_counts(),
                     dead_letters=store.dead_letters(), retrain_triggers=store.retrain_counts(),
-                    max_features=max_features, version=version)
+                    max_features=max_features, version=version, public_url=public_url)

@@ -3,6 +3,14 @@
 Per-feature series are capped per monitor (``max_features``): the drifted features first, then
 the rest by name, so a monitor over thousands of columns cannot blow up Prometheus. No label
 carries a value of a user's column: feature names come from the monitor's declared schema.
+
+The drift, dataset and performance series come from the monitor's latest run *with a verdict*
+(``ok`` or ``drift``), so a run that ends ``insufficient_data`` or ``error`` leaves them in place
+(no panel goes blank, no alert resolves and re-fires across a quiet window);
+``driftline_last_verdict_timestamp_seconds`` says how old they are. The window's rows and the
+last run's status come from the latest run of any status. Series whose label values are known
+from the configuration (webhook targets, monitors, outcomes) are exported at 0 before the first
+event, so ``rate()`` and ``increase()`` see 0 rather than nothing.
 """
 
 from __future__ import annotations
@@ -14,13 +22,14 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from exporters.snapshot import DURATION_BUCKETS, Snapshot
-from monitor.domain import FeatureResult, Role
+from exporters.snapshot import DELIVERY_OUTCOMES, DURATION_BUCKETS, Snapshot
+from monitor.domain import FeatureResult, Outcome, Role, RunStatus
 from monitor.stats.check import Status
 
 __all__ = ["DriftCollector", "capped_features"]
 
-_STATUSES = ("ok", "drift", "insufficient_data", "error")
+_STATUSES = tuple(s.value for s in RunStatus)
+_RETRAIN_OUTCOMES = tuple(o.value for o in Outcome)
 
 
 def capped_features(features: tuple[FeatureResult, ...], limit: int) -> list[FeatureResult]:
@@ -57,9 +66,9 @@ class DriftCollector(Collector):
         missing = GaugeMetricFamily("driftline_feature_missing_ratio", "Missing share of a feature in the latest window.",
                                     labels=["monitor", "model", "feature"])
         for m in self._s.monitors:
-            if m.latest is None:
+            if m.verdict is None:
                 continue
-            for f in capped_features(m.latest.features, self._s.max_features):
+            for f in capped_features(m.verdict.features, self._s.max_features):
                 if f.status is not Status.OK or f.method is None:
                     continue
                 key = [m.name, m.model, f.column, f.method]
@@ -95,15 +104,19 @@ class DriftCollector(Collector):
                                 labels=[*mm, "version", "content_hash"])
         period = GaugeMetricFamily("driftline_monitor_schedule_period_seconds", "Schedule period of the monitor.",
                                    labels=mm)
+        verdict_at = GaugeMetricFamily("driftline_last_verdict_timestamp_seconds",
+                                       "Window end of the run whose verdict the drift series show.", labels=mm)
         for m in self._s.monitors:
             key = [m.name, m.model]
             period.add_metric(key, m.schedule_period_seconds)
             if m.reference_version is not None:
                 ref.add_metric([*key, str(m.reference_version), m.reference_hash or ""], 1.0)
-            run = m.latest
+            if m.latest is not None:
+                rows.add_metric(key, float(m.latest.rows))
+            run = m.verdict
             if run is None:
                 continue
-            rows.add_metric(key, float(run.rows))
+            verdict_at.add_metric(key, run.window_end.timestamp())
             if run.dataset is not None:
                 share.add_metric(key, run.dataset.drift_share)
                 dataset.add_metric(key, float(run.dataset.dataset_drift))
@@ -121,7 +134,8 @@ class DriftCollector(Collector):
                 concept.add_metric(key, float(run.concept_drift))
             if run.label_coverage is not None:
                 coverage.add_metric(key, run.label_coverage)
-        yield from (share, dataset, pred, target, perf, perf_ref, degraded, concept, coverage, rows, ref, period)
+        yield from (share, dataset, pred, target, perf, perf_ref, degraded, concept, coverage, rows, ref, period,
+                    verdict_at)
 
     def _runs(self) -> Iterator[Metric]:
         mm = ["monitor", "model"]
@@ -131,10 +145,14 @@ class DriftCollector(Collector):
         ok = GaugeMetricFamily("driftline_last_successful_run_timestamp_seconds",
                                "End of the latest run with status ok or drift.", labels=mm)
         duration = HistogramMetricFamily("driftline_run_duration_seconds", "Duration of runs.", labels=mm)
+        current = GaugeMetricFamily("driftline_last_run_status", "1 for the status of the latest run, 0 for the others.",
+                                    labels=[*mm, "status"])
         for m in self._s.monitors:
             key = [m.name, m.model]
             for status in _STATUSES:
                 total.add_metric([*key, status], float(m.stats.by_status.get(status, 0)))
+                if m.latest is not None:
+                    current.add_metric([*key, status], float(m.latest.status == status))
                 if status in m.stats.last_by_status:
                     last.add_metric([*key, status], m.stats.last_by_status[status].timestamp())
             if m.stats.last_successful is not None:
@@ -143,7 +161,7 @@ class DriftCollector(Collector):
                 buckets = [(str(b), float(c)) for b, c in zip(DURATION_BUCKETS, m.stats.duration_buckets, strict=True)]
                 buckets.append(("+Inf", float(m.stats.duration_count)))
                 duration.add_metric(key, buckets, m.stats.duration_sum)
-        yield from (total, last, ok, duration)
+        yield from (total, last, ok, duration, current)
 
     def _service(self) -> Iterator[Metric]:
         ingested = CounterMetricFamily("driftline_predictions_ingested", "Prediction rows accepted.", labels=["model"])
@@ -151,18 +169,24 @@ class DriftCollector(Collector):
             ingested.add_metric([model], float(n))
         deliveries = CounterMetricFamily("driftline_webhook_deliveries", "Webhook delivery attempts.",
                                          labels=["target", "outcome"])
-        for (target_name, outcome), n in sorted(self._s.deliveries.items()):
+        attempts = dict.fromkeys(((t, o) for t in self._s.targets for o in DELIVERY_OUTCOMES), 0)
+        for (target_name, outcome), n in sorted({**attempts, **self._s.deliveries}.items()):
             deliveries.add_metric([target_name, outcome], float(n))
         dead = GaugeMetricFamily("driftline_webhook_dead_letters", "Deliveries that exhausted their retries.",
                                  labels=["target"])
-        for target_name, n in sorted(self._s.dead_letters.items()):
+        for target_name, n in sorted({**dict.fromkeys(self._s.targets, 0), **self._s.dead_letters}.items()):
             dead.add_metric([target_name], float(n))
         retrain = CounterMetricFamily("driftline_retrain_triggers", "Retraining triggers.",
                                       labels=["monitor", "model", "outcome"])
-        for (monitor, model, outcome), n in sorted(self._s.retrain_triggers.items()):
+        triggers = dict.fromkeys(((m.name, m.model, o) for m in self._s.monitors for o in _RETRAIN_OUTCOMES), 0)
+        for (monitor, model, outcome), n in sorted({**triggers, **self._s.retrain_triggers}.items()):
             retrain.add_metric([monitor, model, outcome], float(n))
         build = GaugeMetricFamily("driftline_build_info", "The running build.", labels=["version", "python"])
         build.add_metric([self._s.version, platform.python_version()], 1.0)
-        yield from (ingested, deliveries, dead, retrain, build)
+        url = GaugeMetricFamily("driftline_public_url_info", "Driftline's URL as people reach it (DRIFTLINE_PUBLIC_URL).",
+                                labels=["url"])
+        if self._s.public_url:
+            url.add_metric([self._s.public_url.rstrip("/")], 1.0)
+        yield from (ingested, deliveries, dead, retrain, build, url)
 
 

@@ -48,10 +48,10 @@ def _number(value: float) -> str:
 def _feature_lines(snapshot: Snapshot) -> Iterator[str]:
     rows: list[list[str]] = [[] for _ in _FEATURE_FAMILIES]
     for m in snapshot.monitors:
-        if m.latest is None:
+        if m.verdict is None:
             continue
         mon, mod = _label(m.name), _label(m.model)
-        for f in capped_features(m.latest.features, snapshot.max_features):
+        for f in capped_features(m.verdict.features, snapshot.max_features):
             if f.status is not Status.OK or f.method is None:
                 continue
             labels = f'{{monitor="{mon}",model="{mod}",feature="{_label(f.column)}",method="{_label(f.method)}"}} '

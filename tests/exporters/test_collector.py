@@ -55,8 +55,8 @@ def make_snapshot(n_features: int = 5, max_features: int = 50) -> Snapshot:
     stats = RunStats(by_status={"ok": 7, "drift": 2, "error": 1}, last_by_status={"drift": T0},
                      last_successful=T0, duration_buckets=tuple(min(10, i + 5) for i in range(len(DURATION_BUCKETS))),
                      duration_count=10, duration_sum=4.2)
-    mon = MonitorSnapshot(name="churn", model="churn-v3", schedule_period_seconds=900.0, latest=run, stats=stats,
-                          reference_version=3, reference_hash="abc123")
+    mon = MonitorSnapshot(name="churn", model="churn-v3", schedule_period_seconds=900.0, latest=run, verdict=run,
+                          stats=stats, reference_version=3, reference_hash="abc123")
     return Snapshot(monitors=(mon,), ingested={"churn-v3": 12345}, deliveries={("retrain", "delivered"): 2},
                     dead_letters={"retrain": 0}, retrain_triggers={("churn", "churn-v3", "triggered"): 1},
                     max_features=max_features, version="0.1.0")
@@ -122,5 +122,46 @@ def test_fast_text_renderer_gives_exactly_the_collectors_samples() -> None:
     odd = feature('we"ird\\name\nx', drifted=True)
     from dataclasses import replace
 
-    weird = replace(weird, monitors=(replace(mon, latest=replace(run, features=(odd,))),))
+    odd_run = replace(run, features=(odd,))
+    weird = replace(weird, monitors=(replace(mon, latest=odd_run, verdict=odd_run),))
     assert samples(render_text(weird).decode()) == samples(render(weird))
+
+
+def test_series_with_known_labels_exist_at_zero_before_the_first_event() -> None:
+    from dataclasses import replace
+
+    from exporters import DELIVERY_OUTCOMES
+    from exporters.text import render_text
+    from monitor.domain import Outcome
+
+    snap = replace(make_snapshot(), targets=("retrain", "slack"), deliveries={("retrain", "delivered"): 2},
+                   dead_letters={}, retrain_triggers={("churn", "churn-v3", "triggered"): 1})
+    for got in (samples(render(snap)), samples(render_text(snap).decode())):
+        deliveries = {(dict(labels)["target"], dict(labels)["outcome"]): v for (name, labels), v in got.items()
+                      if name == "driftline_webhook_deliveries_total"}
+        assert deliveries == {("retrain", "delivered"): 2.0, ("retrain", "failed"): 0.0, ("retrain", "dead_letter"): 0.0,
+                              ("slack", "delivered"): 0.0, ("slack", "failed"): 0.0, ("slack", "dead_letter"): 0.0}
+        assert {o for _, o in deliveries} == set(DELIVERY_OUTCOMES)
+        dead = {dict(labels)["target"]: v for (name, labels), v in got.items() if name == "driftline_webhook_dead_letters"}
+        assert dead == {"retrain": 0.0, "slack": 0.0}
+        retrain = {dict(labels)["outcome"]: v for (name, labels), v in got.items()
+                   if name == "driftline_retrain_triggers_total" and dict(labels)["monitor"] == "churn"}
+        assert retrain == {o.value: (1.0 if o is Outcome.TRIGGERED else 0.0) for o in Outcome}
+
+
+def test_a_target_gone_from_the_configuration_keeps_its_stored_counts() -> None:
+    from dataclasses import replace
+
+    snap = replace(make_snapshot(), targets=(), deliveries={("old", "failed"): 3}, dead_letters={"old": 1})
+    got = samples(render(snap))
+    assert got[("driftline_webhook_deliveries_total", (("outcome", "failed"), ("target", "old")))] == 3.0
+    assert got[("driftline_webhook_dead_letters", (("target", "old"),))] == 1.0
+
+
+def test_the_public_url_is_exported_once_without_a_trailing_slash() -> None:
+    from dataclasses import replace
+
+    got = samples(render(replace(make_snapshot(), public_url="https://driftline.example.org/")))
+    assert [(labels, v) for (name, labels), v in got.items() if name == "driftline_public_url_info"] == [
+        ((("url", "https://driftline.example.org"),), 1.0)]
+    assert not [k for k in samples(render(make_snapshot())) if k[0] == "driftline_public_url_info"]
