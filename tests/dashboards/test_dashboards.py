@@ -526,3 +526,16 @@ def test_dashboard_provider_reads_the_mounted_folder() -> None:
     assert provider["type"] == "file"
     assert provider["folder"] == "Driftline"
     assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
+
+
+def test_docs_state_what_the_builder_writes() -> None:
+    """docs/dashboards.md names the folders, the input, the default uid, the Grafana version and the floor."""
+    from dashboards import monitor_page
+
+    docs = (REPO / "docs" / "dashboards.md").read_text(encoding="utf-8")
+    for fact in (
+        f"`{build.DEFAULT_OUT_DIR}/`", f"`{build.DEFAULT_IMPORT_DIR}/`", f"`{build.DATASOURCE_INPUT}`",
+        f"`{DATASOURCE_UID}`", f"Grafana {build.GRAFANA_VERSION}", f"{monitor_page.P_FLOOR:g}",
+        "Drift score / threshold", *(f"`{uid}`" for uid in sorted(EXPECTED_UIDS)),
+    ):  # fmt: skip
+        assert fact in docs, f"docs/dashboards.md does not say {fact}"
