@@ -16,6 +16,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from monitor.api import ROUTERS, ServiceLike, StoreLike, install_error_handlers
+from monitor.api.http_metrics import HttpMetricsMiddleware, LiveMetrics
 from monitor.config import DriftlineConfig, Settings
 
 if TYPE_CHECKING:
@@ -88,6 +89,9 @@ def create_app(settings: Settings, config: DriftlineConfig, *, store: StoreLike 
 
     app = FastAPI(title="Driftline", version=_version(), description=_DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
+    # Per-process series for /metrics (HTTP requests by route template, process_*, python_info).
+    app.state.live_metrics = LiveMetrics()
+    app.add_middleware(HttpMetricsMiddleware, metrics=app.state.live_metrics)
     for router in ROUTERS:
         app.include_router(router)
     return app

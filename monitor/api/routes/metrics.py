@@ -2,7 +2,8 @@
 
 The snapshot is read from the store off the event loop, then rendered (``exporters.text``: the
 per-feature series written directly, the rest by ``DriftCollector`` in a fresh registry), so
-rendering does no I/O and two replicas serve the same numbers.
+rendering does no I/O and two replicas serve the same numbers. The per-process series (HTTP
+requests, ``process_*``, ``python_info``: ``monitor.api.http_metrics``) follow them.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ router = APIRouter(tags=["metrics"])
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(request: Request, config: ConfigDep, settings: SettingsDep) -> Response:
     store = request.app.state.store
+    live = getattr(request.app.state, "live_metrics", None)
     snapshot = await anyio.to_thread.run_sync(
         lambda: build_snapshot(store, config, max_features=settings.metrics_max_features,
-                               version=request.app.version))
-    body = await anyio.to_thread.run_sync(render_text, snapshot)
+                               version=request.app.version, public_url=settings.public_url))
+    body = await anyio.to_thread.run_sync(lambda: render_text(snapshot) + (b"" if live is None else live.render()))
     return Response(body, media_type=CONTENT_TYPE_LATEST)
