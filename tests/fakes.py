@@ -237,7 +237,8 @@ class FakeStore:
         self._check()
         self.config.monitor(monitor)
         with self._lock:
-            return next((r for r in self._references.get(monitor, []) if r.active), None)
+            active = next((r for r in self._references.get(monitor, []) if r.active), None)
+        return None if active is None else replace(active, profile=b"")  # listed without the blob, as the Store
 
     def active_reference_version(self, monitor: str) -> int | None:
         self._check()
@@ -249,7 +250,7 @@ class FakeStore:
         self._check()
         self.config.monitor(monitor)
         with self._lock:
-            return list(self._references.get(monitor, []))
+            return [replace(r, profile=b"") for r in self._references.get(monitor, [])]
 
     def reference(self, monitor: str, version: int) -> ReferenceRecord | None:
         self._check()
@@ -315,12 +316,13 @@ class FakeStore:
             return self._runs.get(run_id)
 
     def list_runs(self, monitor: str, start: datetime | None = None, end: datetime | None = None,
-                  limit: int = 100) -> list[Run]:
+                  limit: int = 100, *, results: bool = True) -> list[Run]:
         self._check()
         with self._lock:
             runs = [r for r in self._runs.values() if r.monitor == monitor
                     and (start is None or r.window_end >= start) and (end is None or r.window_end < end)]
-        return sorted(runs, key=lambda r: r.window_end, reverse=True)[:limit]
+        newest = sorted(runs, key=lambda r: r.window_end, reverse=True)[:limit]
+        return newest if results else [replace(r, features=(), performance=()) for r in newest]
 
     def latest_runs(self) -> dict[str, Run]:
         """Newest run (by window end, any status) of every configured monitor that has one."""

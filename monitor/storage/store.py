@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, raiseload, selectinload
 
 from monitor.domain import (
     Catalog,
@@ -49,6 +49,10 @@ from monitor.storage.tables import AlertmanagerNotificationRow, PerformanceResul
 __all__ = ["NewReference", "Store"]
 
 _WITH_RESULTS = (selectinload(RunRow.features), selectinload(RunRow.performance))
+#: A run listed without its per-column results (a listing that returns summaries never reads them).
+_WITHOUT_RESULTS = (raiseload(RunRow.features), raiseload(RunRow.performance))
+#: A reference listed without its profile blob (megabytes each; only :meth:`Store.reference` reads it).
+_WITHOUT_PROFILE = defer(ReferenceVersionRow.profile)
 
 
 class NewReference(Protocol):
@@ -190,12 +194,14 @@ class Store:
                                           activate=activate, input_hash=input_hash)
 
     def active_reference(self, monitor: str) -> ReferenceRecord | None:
-        """The active reference version of ``monitor``, if it has one."""
+        """The active reference version of ``monitor``, if it has one, without its profile (read
+        a version's profile with :meth:`reference`)."""
         self._config.monitor(monitor)
         with self._session(f"read the reference of monitor {monitor!r}", write=False) as session:
             row = session.scalar(sa.select(ReferenceVersionRow).where(ReferenceVersionRow.monitor == monitor,
-                                                                       ReferenceVersionRow.active))
-            return row.to_domain() if row else None
+                                                                       ReferenceVersionRow.active)
+                                 .options(_WITHOUT_PROFILE))
+            return _listed(row) if row else None
 
     def active_reference_version(self, monitor: str) -> int | None:
         """The active reference version of ``monitor`` (without its profile: a run whose fit is
@@ -216,13 +222,13 @@ class Store:
             return {monitor: (version, content_hash) for monitor, version, content_hash in rows}
 
     def references(self, monitor: str) -> list[ReferenceRecord]:
-        """Every reference version of ``monitor``, oldest first (with their profiles: to find one
-        version, read it with :meth:`reference` instead)."""
+        """Every reference version of ``monitor``, oldest first, without their profiles (read one
+        version's profile with :meth:`reference`)."""
         self._config.monitor(monitor)
         with self._session(f"list the references of monitor {monitor!r}", write=False) as session:
             rows = session.scalars(sa.select(ReferenceVersionRow).where(ReferenceVersionRow.monitor == monitor)
-                                   .order_by(ReferenceVersionRow.version))
-            return [r.to_domain() for r in rows]
+                                   .order_by(ReferenceVersionRow.version).options(_WITHOUT_PROFILE))
+            return [_listed(r) for r in rows]
 
     def reference(self, monitor: str, version: int) -> ReferenceRecord | None:
         """One reference version of ``monitor`` with its profile, if it is stored."""
@@ -309,15 +315,23 @@ class Store:
             return row.to_domain() if row else None
 
     def list_runs(self, monitor: str, start: datetime | None = None, end: datetime | None = None,
-                  limit: int = 100) -> list[Run]:
-        """Runs of ``monitor`` with ``start <= window_end < end``, newest first, with results."""
+                  limit: int = 100, *, results: bool = True) -> list[Run]:
+        """Runs of ``monitor`` with ``start <= window_end < end``, newest first.
+
+        With ``results=False`` the runs come without their per-column and performance results
+        (empty tuples), which are then never read. Paging is by key: pass the last run's
+        ``window_end`` as the next page's ``end``.
+        """
         query = sa.select(RunRow).where(RunRow.monitor == monitor)
         if start is not None:
             query = query.where(RunRow.window_end >= start)
         if end is not None:
             query = query.where(RunRow.window_end < end)
-        query = query.order_by(RunRow.window_end.desc()).limit(limit).options(*_WITH_RESULTS)
+        query = query.order_by(RunRow.window_end.desc()).limit(limit).options(
+            *(_WITH_RESULTS if results else _WITHOUT_RESULTS))
         with self._session(f"list the runs of monitor {monitor!r}", write=False) as session:
+            if not results:
+                return [r.to_domain(features=(), performance=()) for r in session.scalars(query)]
             return [r.to_domain() for r in session.scalars(query)]
 
     def latest_runs(self) -> dict[str, Run]:
@@ -493,6 +507,13 @@ class Store:
     def _deactivate(session: Session, monitor: str) -> None:
         session.execute(sa.update(ReferenceVersionRow).where(ReferenceVersionRow.monitor == monitor,
                                                               ReferenceVersionRow.active).values(active=False))
+
+
+def _listed(row: ReferenceVersionRow) -> ReferenceRecord:
+    """A reference row read without its (deferred) profile, as a record with an empty profile."""
+    return ReferenceRecord(monitor=row.monitor, version=row.version, content_hash=row.content_hash,
+                           created_at=row.created_at, source=row.source, n_rows=row.n_rows, active=row.active,
+                           input_hash=row.input_hash)
 
 
 def _unique_violation(exc: sa.exc.IntegrityError) -> bool:

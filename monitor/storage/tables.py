@@ -138,8 +138,10 @@ class RunRow(Base):
             performance=[PerformanceResultRow.from_domain(i, p) for i, p in enumerate(run.performance)],
         )
 
-    def to_domain(self, *, features: tuple[FeatureResult, ...] | None = None) -> Run:
-        """The run; ``features`` given (read apart, see ``_latest``) leaves the relationship unloaded."""
+    def to_domain(self, *, features: tuple[FeatureResult, ...] | None = None,
+                  performance: tuple[PerformanceRecord, ...] | None = None) -> Run:
+        """The run; ``features`` or ``performance`` given (read apart, see ``_latest``, or not at
+        all for a listing) leaves that relationship unloaded."""
         dataset = None
         if self.dataset_drift_share is not None:
             dataset = DatasetSummary(drift_share=self.dataset_drift_share,
@@ -153,7 +155,7 @@ class RunRow(Base):
             started_at=self.started_at, finished_at=self.finished_at,
             reference_version=self.reference_version, error=self.error, dataset=dataset,
             features=tuple(f.to_domain() for f in self.features) if features is None else features,
-            performance=tuple(p.to_domain() for p in self.performance),
+            performance=tuple(p.to_domain() for p in self.performance) if performance is None else performance,
             labelled_rows=self.labelled_rows, label_coverage=self.label_coverage,
             concept_drift=self.concept_drift,
             concept_change_points=tuple(datetime.fromisoformat(t) for t in self.concept_change_points),

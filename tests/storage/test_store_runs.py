@@ -65,6 +65,12 @@ def test_list_runs_newest_first_with_results_and_bounds(store: Store) -> None:
     window = store.list_runs("churn", start=T0 + timedelta(hours=1), end=T0 + timedelta(hours=3))
     assert window == [runs[2], runs[1]]  # start <= window_end < end
     assert store.list_runs("nobody") == []
+    assert runs[0].features and runs[0].performance  # the builder's runs carry results
+    summaries = store.list_runs("churn", results=False)
+    assert summaries == [dataclasses.replace(r, features=(), performance=()) for r in runs[::-1]]
+    # Keyset paging: the last window end of a page is the next page's end.
+    page = store.list_runs("churn", limit=2, results=False)
+    assert [r.id for r in store.list_runs("churn", end=page[-1].window_end, limit=2)] == [runs[2].id, runs[1].id]
 
 
 def test_latest_runs_has_each_configured_monitors_newest_run(store: Store) -> None:
@@ -108,15 +114,17 @@ def test_reference_versions_are_kept_and_one_is_active(store: Store) -> None:
     v1 = store.add_reference("churn", b"npz-1", "sha256:1", "upload", 1000)
     v2 = store.add_reference("churn", b"npz-2", "sha256:2", "store:2024-01", 2000)
     assert (v1.version, v2.version) == (1, 2)
-    assert store.active_reference("churn") == v2
+    listed = dataclasses.replace  # listings and the active record come without the profile blob
+    assert store.active_reference("churn") == listed(v2, profile=b"")
     assert [(r.version, r.active) for r in store.references("churn")] == [(1, False), (2, True)]
     staged = store.add_reference("churn", b"npz-3", "sha256:3", "upload", 10, activate=False)
     assert (staged.version, staged.active) == (3, False)
-    assert store.active_reference("churn") == v2
+    assert store.active_reference("churn") == listed(v2, profile=b"")
     back = store.activate_reference("churn", 1)
     assert back == dataclasses.replace(v1, active=True)
-    assert store.active_reference("churn") == back
-    assert [r.profile for r in store.references("churn")] == [b"npz-1", b"npz-2", b"npz-3"]
+    assert store.active_reference("churn") == listed(back, profile=b"")
+    assert [r.profile for r in store.references("churn")] == [b"", b"", b""]
+    assert [store.reference("churn", v).profile for v in (1, 2, 3)] == [b"npz-1", b"npz-2", b"npz-3"]  # type: ignore[union-attr]
     assert store.active_reference("churn-rows") is None  # versions are per monitor
     assert v1.created_at.tzinfo is not None and v1.created_at.utcoffset() == timedelta(0)
 

@@ -30,6 +30,6 @@ def home(request: Request, store: StoreDep, config: ConfigDep) -> HTMLResponse:
         reference = store.active_reference(m.name)
         entries.append(MonitorEntry(name=m.name, model=m.model,
                                     reference_version=None if reference is None else reference.version,
-                                    runs=store.list_runs(m.name, None, None, LATEST_RUNS)))
+                                    runs=store.list_runs(m.name, None, None, LATEST_RUNS, results=False)))
     page = render_index(entries, version=request.app.version)
     return html_page(page)

@@ -61,7 +61,7 @@ def list_runs(
     start, end = _utc(start), _utc(end)
     if start is not None and end is not None and start >= end:
         raise InputError(f"from ({start.isoformat()}) must be before to ({end.isoformat()})", field="from")
-    return [RunSummary.from_domain(r) for r in store.list_runs(name, start, end, limit)]
+    return [RunSummary.from_domain(r) for r in store.list_runs(name, start, end, limit, results=False)]
 
 
 @router.post("/{name}/runs", response_model=RunCreated, status_code=201, responses=_WRITE_ERRORS,

@@ -35,7 +35,7 @@ def _latest_reportable(store: StoreLike, monitor: str) -> Run | None:
     """The newest run with status ok or drift, looking back a page of runs at a time."""
     end = None
     while True:
-        runs = store.list_runs(monitor, None, end, _PAGE)
+        runs = store.list_runs(monitor, None, end, _PAGE, results=False)
         found = next((r for r in runs if r.status in (RunStatus.OK, RunStatus.DRIFT)), None)
         if found is not None or len(runs) < _PAGE:
             return found
