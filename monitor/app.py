@@ -16,6 +16,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from monitor.api import ROUTERS, ServiceLike, StoreLike, install_error_handlers
+from monitor.api.docs import install_docs
 from monitor.api.http_metrics import HttpMetricsMiddleware, LiveMetrics
 from monitor.config import DriftlineConfig, Settings
 
@@ -87,13 +88,16 @@ def create_app(settings: Settings, config: DriftlineConfig, *, store: StoreLike 
             yield
             logger.info("driftline API stopping")
 
-    app = FastAPI(title="Driftline", version=_version(), description=_DESCRIPTION, lifespan=lifespan)
+    # docs_url/redoc_url None: FastAPI's pages load a CDN; install_docs serves them from the package.
+    app = FastAPI(title="Driftline", version=_version(), description=_DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     install_error_handlers(app)
     # Per-process series for /metrics (HTTP requests by route template, process_*, python_info).
     app.state.live_metrics = LiveMetrics()
     app.add_middleware(HttpMetricsMiddleware, metrics=app.state.live_metrics)
     for router in ROUTERS:
         app.include_router(router)
+    install_docs(app)
     return app
 
 
