@@ -144,7 +144,7 @@ def report_command(args: argparse.Namespace, out: TextIO) -> int:
 
     from monitor.domain import DatasetSummary, FeatureResult, Role, Run, RunStatus
     from monitor.errors import InputError
-    from monitor.reports import render_report
+    from monitor.reports import ReportFiles, render_report
 
     schema, profile, current = _inputs(args)
     options = CheckOptions(method=args.method, columns=schema.options if schema else {},
@@ -159,9 +159,11 @@ def report_command(args: argparse.Namespace, out: TextIO) -> int:
         window_start=None, window_end=now, rows=len(current), started_at=now, finished_at=now,
         dataset=DatasetSummary.of(result), features=tuple(FeatureResult.of(c, Role.FEATURE) for c in result.columns),
     )
-    page = render_report(title=f"Drift report: {Path(args.current).name} against {Path(args.reference).name}",
+    files = ReportFiles(reference=Path(args.reference).name, reference_rows=profile.n_rows,
+                        current=Path(args.current).name, current_rows=len(current))
+    page = render_report(title=f"Drift report: {files.current} against {files.reference}",
                          monitor=None, model=None, window=None, reference_version=None, run=run,
-                         bundle_profile=profile, current=current)
+                         bundle_profile=profile, current=current, files=files)
     target = Path(args.output)
     try:
         target.write_text(page, encoding="utf-8")

@@ -14,9 +14,16 @@ from monitor.reports._distribution import Distribution
 
 __all__ = ["dist_chart"]
 
-_WIDTH, _HEIGHT = 640, 230
-_LEFT, _RIGHT, _TOP, _BOTTOM = 46, 10, 26, 78
-_LABEL_CHARS = 16
+_WIDTH, _HEIGHT = 640, 240
+# The left margin holds the widest tick label, "100.0%" (about 42 px at the page's 12 px): the
+# tick text ends 6 px left of the axis, so 64 leaves it 16 px to spare. Measured in Chromium by
+# tests/reports/test_report_browser.py (every text's box inside the svg).
+_LEFT, _RIGHT, _TOP, _BOTTOM = 64, 10, 26, 88
+_TICK_GAP = 6
+_LABEL_CHARS = 15
+# Rotated x labels end at their bar and run down-left at 35 degrees: a label near the left edge is
+# cut to what fits between its bar and the edge, at a generous 8 px per character (cos 35 = 0.82).
+_CHAR_PX, _COS_35 = 8.0, 0.82
 
 
 def _nice_max(value: float) -> float:
@@ -31,8 +38,10 @@ def _pct(share: float) -> str:
     return f"{100 * share:.1f}%"
 
 
-def _short(label: str) -> str:
-    return label if len(label) <= _LABEL_CHARS else label[: _LABEL_CHARS - 1] + "…"
+def _short(label: str, room_px: float) -> str:
+    """``label`` cut with an ellipsis to at most :data:`_LABEL_CHARS`, and to what ``room_px`` to the left holds."""
+    chars = max(3, min(_LABEL_CHARS, int(room_px / (_CHAR_PX * _COS_35))))
+    return label if len(label) <= chars else label[: chars - 1] + "…"
 
 
 def dist_chart(dist: Distribution, *, column: str, drifted: bool) -> str:
@@ -51,7 +60,7 @@ def dist_chart(dist: Distribution, *, column: str, drifted: bool) -> str:
     for tick in (0.0, top / 2, top):
         ty = y(tick)
         parts.append(f'<line class="grid" x1="{_LEFT}" y1="{ty:.1f}" x2="{_WIDTH - _RIGHT}" y2="{ty:.1f}"/>'
-                     f'<text class="tick" x="{_LEFT - 4}" y="{ty + 3:.1f}" text-anchor="end">{_pct(tick)}</text>')
+                     f'<text class="tick" x="{_LEFT - _TICK_GAP}" y="{ty + 3:.1f}" text-anchor="end">{_pct(tick)}</text>')
     for i, label in enumerate(dist.labels):
         x0 = _LEFT + i * group + (group - (2 * bar if dist.current is not None else bar)) / 2
         name = escape(label)
@@ -67,7 +76,7 @@ def dist_chart(dist: Distribution, *, column: str, drifted: bool) -> str:
         cx = _LEFT + (i + 0.5) * group
         cls = "xlabel new" if dist.new[i] else "xlabel"
         parts.append(f'<text class="{cls}" transform="translate({cx:.1f},{base_y + 10:.1f}) rotate(-35)" '
-                     f'text-anchor="end">{escape(_short(label))}<title>{name}</title></text>')
+                     f'text-anchor="end">{escape(_short(label, cx - 4))}<title>{name}</title></text>')
     parts.append(f'<line class="axis" x1="{_LEFT}" y1="{base_y}" x2="{_WIDTH - _RIGHT}" y2="{base_y}"/>')
     legend = [("bar-ref", "reference"), ("bar-cur", "current" if dist.current is not None else "current: no values")]
     if any(dist.new):

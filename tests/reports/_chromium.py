@@ -3,26 +3,37 @@
 The flags are the ones measured in shared/notes/stack.md (without the background-networking flags
 Chromium keeps trying to reach the internet). Console messages are read from Chromium's own log
 (``--enable-logging=stderr --v=0``): Chromium 156 logs every console message, errors included,
-as ``INFO:CONSOLE``, so any console line at all counts (the report runs no script, so a healthy
-page logs none). PNGs are decoded with zlib and NumPy: no imaging dependency for one check.
+as ``INFO:CONSOLE``, so any console line at all counts (the report's one script logs nothing, so
+a healthy page logs none). PNGs are decoded with zlib and NumPy: no imaging dependency for one check.
+
+:class:`Browser` drives a page the way a person does, for the tests that type, click and measure:
+the DevTools protocol over ``--remote-debugging-pipe``, so no port, no websocket client and no
+browser-automation package.
 """
 
 from __future__ import annotations
 
+import base64
+import fcntl
+import json
+import os
 import re
+import select
 import shutil
 import struct
 import subprocess
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from tests.conftest import service_unavailable
 
-__all__ = ["Page", "chromium_binary", "console_errors", "open_page", "png_pixels"]
+__all__ = ["Browser", "DevToolsError", "Page", "Tab", "chromium_binary", "console_errors", "open_page", "png_pixels"]
 
 _FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
           "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,900",
@@ -123,3 +134,193 @@ def png_pixels(path: Path) -> NDArray[np.uint8]:
     if depth != 8 or colour not in (2, 6) or interlace != 0:
         raise ValueError(f"unsupported PNG: depth {depth}, colour type {colour}, interlace {interlace}")
     return _unfilter(zlib.decompress(b"".join(chunks)), width, height, 3 if colour == 2 else 4)
+
+
+# --- a driven page: the DevTools protocol over a pipe ------------------------------------------------
+
+class DevToolsError(RuntimeError):
+    """A DevTools command failed, or a script evaluated in the page threw."""
+
+
+def _high(fd: int) -> int:
+    """``fd`` moved to a number of at least 10 (close-on-exec, as ``os.pipe`` gives it)."""
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return moved
+
+
+class Browser:
+    """One headless Chromium driven over ``--remote-debugging-pipe`` (DevTools protocol, no extra package).
+
+    The pipe is fd 3 (commands in) and fd 4 (replies and events out) of the Chromium process,
+    NUL-separated JSON; a bash ``exec`` puts the two pipe ends at those numbers. Use as a
+    context manager; :meth:`open` gives a :class:`Tab` at a URL.
+    """
+
+    def __init__(self, binary: str, workdir: Path) -> None:
+        to_chrome_r, to_chrome_w = os.pipe()
+        from_chrome_r, from_chrome_w = os.pipe()
+        # The child's ends above fd 4, so the shell's redirections never close what they copy.
+        to_chrome_r, from_chrome_w = (_high(to_chrome_r), _high(from_chrome_w))
+        profile = workdir / "profile-devtools"
+        profile.mkdir(parents=True, exist_ok=True)
+        self.log_path = workdir / "chromium-devtools.log"
+        flags = [f for f in _FLAGS if not f.startswith("--virtual-time-budget")]
+        shell = f'exec "$@" 3<&{to_chrome_r} 4>&{from_chrome_w} {to_chrome_r}<&- {from_chrome_w}>&-'
+        with self.log_path.open("wb") as log:
+            self._proc = subprocess.Popen(
+                ["bash", "-c", shell, "bash", binary, *flags, "--remote-debugging-pipe", f"--user-data-dir={profile}",
+                 "about:blank"],
+                pass_fds=(to_chrome_r, from_chrome_w), stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+        self._out = to_chrome_w
+        self._in = from_chrome_r
+        self._buffer = b""
+        self._next_id = 0
+        self.events: list[dict[str, Any]] = []
+
+    def __enter__(self) -> Browser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Ask Chromium to quit, then make sure it has (by its own process id)."""
+        try:
+            self.send("Browser.close", timeout=10)
+        except (DevToolsError, OSError, TimeoutError):
+            pass
+        try:
+            self._proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(timeout=20)
+        for fd in (self._out, self._in):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def _message(self, deadline: float) -> dict[str, Any]:
+        while b"\0" not in self._buffer:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self._in], [], [], max(left, 0))
+            if not ready:
+                raise TimeoutError("no DevTools message from Chromium in time")
+            chunk = os.read(self._in, 1 << 20)
+            if not chunk:
+                raise DevToolsError(f"Chromium closed the DevTools pipe (log: {self.log_path})")
+            self._buffer += chunk
+        raw, self._buffer = self._buffer.split(b"\0", 1)
+        message: dict[str, Any] = json.loads(raw)
+        return message
+
+    def send(self, method: str, params: dict[str, Any] | None = None, *, session: str | None = None,
+             timeout: float = TIMEOUT_SECONDS) -> dict[str, Any]:
+        """Send one command and return its result; events read meanwhile are kept in :attr:`events`."""
+        self._next_id += 1
+        ident = self._next_id
+        command: dict[str, Any] = {"id": ident, "method": method, "params": params or {}}
+        if session is not None:
+            command["sessionId"] = session
+        os.write(self._out, json.dumps(command).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            message = self._message(deadline)
+            if message.get("id") == ident:
+                if "error" in message:
+                    raise DevToolsError(f"{method}: {message['error']}")
+                result: dict[str, Any] = message.get("result", {})
+                return result
+            self.events.append(message)
+
+    def wait_for(self, method: str, *, session: str, timeout: float = TIMEOUT_SECONDS) -> dict[str, Any]:
+        """The first event ``method`` of ``session`` not yet waited for."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, event in enumerate(self.events):
+                if event.get("method") == method and event.get("sessionId") == session:
+                    del self.events[i]
+                    return event
+            self.events.append(self._message(deadline))
+
+    def open(self, url: str, *, width: int = 1280, height: int = 900) -> Tab:
+        """A new tab at ``url``, loaded (its load event fired), with a ``width`` x ``height`` viewport."""
+        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        for domain in ("Page", "Runtime", "Log"):
+            self.send(f"{domain}.enable", session=session)
+        self.send("Emulation.setDeviceMetricsOverride",
+                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session=session)
+        self.send("Page.navigate", {"url": url}, session=session)
+        self.wait_for("Page.loadEventFired", session=session)
+        return Tab(self, session)
+
+
+class Tab:
+    """A loaded page: evaluate script, click, type, measure and screenshot, as a user's browser would."""
+
+    def __init__(self, browser: Browser, session: str) -> None:
+        self._browser = browser
+        self._session = session
+
+    def _send(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self._browser.send(method, params, session=self._session)
+
+    def eval(self, expression: str) -> Any:
+        """The JSON value of ``expression`` evaluated in the page (DevTools runs it, so the page's CSP does not apply)."""
+        reply = self._send("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True})
+        if "exceptionDetails" in reply:
+            raise DevToolsError(f"{expression[:80]}: {reply['exceptionDetails']}")
+        return reply["result"].get("value")
+
+    def _mouse(self, kind: str, x: float, y: float) -> None:
+        self._send("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
+
+    def click(self, selector: str) -> None:
+        """A real mouse click (press and release) at the middle of the first element matching ``selector``."""
+        box = self.eval(f"(() => {{ const el = document.querySelector({json.dumps(selector)}); "
+                        "el.scrollIntoView({block: 'center'}); const r = el.getBoundingClientRect(); "
+                        "return [r.left + r.width / 2, r.top + r.height / 2, r.width, r.height]; })()")
+        x, y, w, h = box
+        assert w > 0 and h > 0, f"{selector} is not visible: {box}"
+        self._mouse("mouseMoved", x, y)
+        self._mouse("mousePressed", x, y)
+        self._mouse("mouseReleased", x, y)
+
+    def type(self, selector: str, text: str) -> None:
+        """Click into ``selector`` and type ``text`` (as an input method commits it: ``input`` events fire)."""
+        self.click(selector)
+        for char in text:
+            self._send("Input.insertText", {"text": char})
+
+    def height(self) -> int:
+        """The page's full height in CSS pixels."""
+        return int(self.eval("document.documentElement.scrollHeight"))
+
+    def screenshot(self, path: Path, *, full_page: bool = False) -> Path:
+        """A PNG of the viewport, or of the whole page."""
+        params: dict[str, Any] = {"format": "png"}
+        if full_page:
+            width = int(self.eval("document.documentElement.scrollWidth"))
+            params.update(captureBeyondViewport=True, clip={"x": 0, "y": 0, "width": width, "height": self.height(),
+                                                            "scale": 1})
+        path.write_bytes(base64.b64decode(self._send("Page.captureScreenshot", params)["data"]))
+        return path
+
+    def problems(self) -> list[str]:
+        """Console messages, uncaught exceptions and browser log entries (CSP violations) seen so far."""
+        out = []
+        for event in self._browser.events:
+            if event.get("sessionId") != self._session:
+                continue
+            method, params = event.get("method"), event.get("params", {})
+            if method == "Runtime.consoleAPICalled":
+                out.append(f"console.{params.get('type')}: {params.get('args')}")
+            elif method == "Runtime.exceptionThrown":
+                out.append(f"exception: {params.get('exceptionDetails')}")
+            elif method == "Log.entryAdded" and params.get("entry", {}).get("level") in ("error", "warning"):
+                out.append(f"log: {params['entry'].get('text')}")
+        return out
