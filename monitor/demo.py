@@ -2,15 +2,18 @@
 
 Run from a checkout, it also starts the example retraining service (examples/retrain_service):
 an in-service alert rule fires on persistent dataset drift, the retraining policy posts a
-signed trigger through the outbox, the service refits the model on the days logged so far and
-calls back, and the new reference is promoted.
+signed trigger through the outbox, the service refits the model on the most recent labelled
+days (at most 150) and calls back, and the new reference is promoted. Outside a checkout the
+example is not there, and the config has the alert rule but no retraining policy (a trigger
+that nothing receives would only be retried and dead-lettered).
 
 
 A real data set that ships inside River's wheel (TrumpApproval: five pollsters' daily approval
 estimates and the polling average, January 2017 to 2019) is split by time: the first 300 days
 train a small linear model and become the reference; the remaining days are replayed as live
 traffic through the real ingest API, each day's prediction logged as it is made and its label
-(the actual average) posted a few seconds later through the labels API. Opinion moved during
+(the actual average) posted ``label_delay_seconds`` (3) later through the labels API; every
+label is sent exactly once (:class:`LabelQueue`). Opinion moved during
 those years, so the live window drifts away from the reference as the replay goes on. The
 service runs the monitor every few seconds; the demo prints each run as it lands.
 """
@@ -33,20 +36,26 @@ if TYPE_CHECKING:
     import uvicorn
     from fastapi import FastAPI
 
-__all__ = ["demo_data", "run_demo"]
+__all__ = ["LabelQueue", "demo_config", "demo_data", "run_demo"]
 
 FEATURES = ["gallup", "ipsos", "morning_consult", "rasmussen", "you_gov"]
 TRAIN_DAYS = 300
+#: The example retraining service refits on at most this many of the most recent labelled days.
+RETRAIN_DAYS = 150
 
-CONFIG = """\
+_HEADER = """\
 # Written by `driftline demo`: one monitor over the replayed approval-rating stream, an
-# in-service alert rule, and a retraining policy that calls the example retraining service.
+# in-service alert rule{and_retraining}.
+"""
+_WEBHOOKS = """\
 webhooks:
   - name: retrain
     url: http://127.0.0.1:{retrain_port}/retrain
     secret_env: DRIFTLINE_DEMO_WEBHOOK_SECRET
     backoff: 1s
     backoff_max: 5s
+"""
+_MONITORS = """\
 monitors:
   - name: approval
     model: approval-lr
@@ -61,12 +70,58 @@ monitors:
     performance: {bucket: 5s, label_lookback: 5m, min_labels: 20}
     alerts:
       - {name: dataset-drift, when: dataset_drift, runs: 2, of: 3}
+"""
+_RETRAIN = """\
     retrain:
       on: [dataset-drift]
       cooldown: 40s
       max_per_day: 20
       action: {type: http, webhook: retrain}
 """
+
+
+def demo_config(retrain_port: int | None) -> str:
+    """The demo's ``driftline.yaml``: the retraining policy and its webhook only with a ``retrain_port``
+    (the example retraining service runs there); without one the alert rule still fires and shows."""
+    if retrain_port is None:
+        return _HEADER.replace("{and_retraining}", "") + _MONITORS
+    return (_HEADER.replace("{and_retraining}", ", and a retraining policy that calls the example retraining service")
+            + _WEBHOOKS.replace("{retrain_port}", str(retrain_port)) + _MONITORS + _RETRAIN)
+
+
+class LabelQueue:
+    """Labels waiting for their time, each taken exactly once by the first :meth:`due` at or after it.
+
+    One ``now`` decides both what is sent and what stays: deciding them with two readings of the
+    clock (the demo once did) drops every label that falls due between the two readings.
+
+    >>> q = LabelQueue(delay_seconds=3.0)
+    >>> q.add({"prediction_id": "a"}, now=0.0); q.add({"prediction_id": "b"}, now=1.0)
+    >>> [x["prediction_id"] for x in q.due(now=3.0)], len(q), [x["prediction_id"] for x in q.rest()]
+    (['a'], 1, ['b'])
+    """
+
+    def __init__(self, *, delay_seconds: float) -> None:
+        self.delay_seconds = delay_seconds
+        self._waiting: list[tuple[float, dict[str, Any]]] = []
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    def add(self, label: dict[str, Any], *, now: float) -> None:
+        self._waiting.append((now + self.delay_seconds, label))
+
+    def due(self, *, now: float) -> list[dict[str, Any]]:
+        """The labels due at ``now``, removed from the queue (in the order they were added)."""
+        taken = [label for t, label in self._waiting if t <= now]
+        self._waiting = [(t, label) for t, label in self._waiting if t > now]
+        return taken
+
+    def rest(self) -> list[dict[str, Any]]:
+        """Every label still waiting, removed from the queue."""
+        taken = [label for _, label in self._waiting]
+        self._waiting = []
+        return taken
 
 
 def demo_data() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -84,14 +139,17 @@ def demo_data() -> tuple[pd.DataFrame, pd.DataFrame]:
     return frame.iloc[:TRAIN_DAYS].reset_index(drop=True), frame.iloc[TRAIN_DAYS:].reset_index(drop=True)
 
 
-def _retrain_service(root: Path, port: int, base: str, key: str, secret: str) -> object | None:
-    """Start the example retraining service (examples/retrain_service) beside the demo, if this is
-    a checkout of the repository (it is not part of the installed package)."""
+def checkout() -> Path | None:
+    """The repository this module runs from, if it is a checkout with the example retraining service
+    (examples/retrain_service is not part of the installed package)."""
+    repo = Path(__file__).resolve().parents[1]
+    return repo if (repo / "examples" / "retrain_service" / "app.py").is_file() else None
+
+
+def _retrain_service(repo: Path, root: Path, port: int, base: str, key: str, secret: str) -> object:
+    """Start the example retraining service (examples/retrain_service of ``repo``) beside the demo."""
     import sys
 
-    repo = Path(__file__).resolve().parents[1]
-    if not (repo / "examples" / "retrain_service" / "app.py").is_file():
-        return None
     if str(repo) not in sys.path:
         sys.path.insert(0, str(repo))
     # The example module also builds an app from the environment at import (for uvicorn);
@@ -101,9 +159,19 @@ def _retrain_service(root: Path, port: int, base: str, key: str, secret: str) ->
     from examples.retrain_service.app import RetrainSettings, create_app
 
     settings = RetrainSettings(driftline_url=base, api_key=key, webhook_secret=secret.encode(),
-                               data_path=str(root / "logged.csv"), max_rows=150)
+                               data_path=str(root / "logged.csv"), max_rows=RETRAIN_DAYS)
     server, _ = _serve(create_app(settings), port)
     return server
+
+
+def _send_labels(client: httpx.Client, headers: dict[str, str], due: list[dict[str, Any]], logged: Path) -> None:
+    """Post the due labels, then append their rows to ``logged`` (what the retraining service trains on:
+    the labelled rows so far)."""
+    if not due:
+        return
+    body = [{"prediction_id": x["prediction_id"], "label": x["label"]} for x in due]
+    client.post("/v1/models/approval-lr/labels", headers=headers, json=body).raise_for_status()
+    pd.DataFrame([x["row"] for x in due]).to_csv(logged, mode="a", header=not logged.exists(), index=False)
 
 
 def _say(text: str) -> None:
@@ -141,7 +209,8 @@ def run_demo(*, port: int = 8000, seconds: float | None = None, workdir: Path | 
     from monitor.app import create_app
     from monitor.config import Settings, load_config
 
-    for noisy in ("httpx", "monitor.api", "monitor.app", "apscheduler", "monitor.service"):
+    # The demo prints each run itself; the run and request lines would say it twice.
+    for noisy in ("httpx", "monitor.api", "monitor.app", "apscheduler", "monitor.service", "monitor.run"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     root = (workdir or Path.cwd() / "driftline-demo").resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -150,7 +219,8 @@ def run_demo(*, port: int = 8000, seconds: float | None = None, workdir: Path | 
     for leftover in root.glob("driftline.db*"):
         leftover.unlink()
     retrain_port = port + 1
-    (root / "driftline.yaml").write_text(CONFIG.replace("{retrain_port}", str(retrain_port)))
+    repo = checkout()
+    (root / "driftline.yaml").write_text(demo_config(retrain_port if repo is not None else None))
     key = secrets.token_urlsafe(24)
     secret = secrets.token_urlsafe(24)
     os.environ["DRIFTLINE_DEMO_WEBHOOK_SECRET"] = secret
@@ -162,7 +232,7 @@ def run_demo(*, port: int = 8000, seconds: float | None = None, workdir: Path | 
     stream = stream.drop(columns=["weekday"])
     server, thread = _serve(create_app(settings, config), port)
     base = f"http://127.0.0.1:{port}"
-    retrainer = _retrain_service(root, retrain_port, base, key, secret)
+    retrainer = _retrain_service(repo, root, retrain_port, base, key, secret) if repo is not None else None
     headers = {"Authorization": f"Bearer {key}"}
     started = time.monotonic()
     try:
@@ -181,14 +251,15 @@ def run_demo(*, port: int = 8000, seconds: float | None = None, workdir: Path | 
             if retrainer is not None:
                 _say(f"example retraining service on http://127.0.0.1:{retrain_port}: when the "
                      "'dataset-drift' rule fires twice in three runs, Driftline posts a signed trigger; the "
-                     "service refits the model on the last 150 logged days and promotes them as the reference")
+                     f"service refits the model on the most recent labelled days (at most {RETRAIN_DAYS}) and "
+                     "promotes them as the reference")
             ref = client.post("/v1/monitors/approval/reference", headers={**headers, "Content-Type": "text/csv"},
                               content=reference.to_csv(index=False))
             ref.raise_for_status()
             _say(f"reference uploaded: {len(reference)} days of 2017, version {ref.json()['version']}")
             _say(f"replaying {len(stream)} later days at {rows_per_second:g} rows/s; labels follow "
                  f"{label_delay_seconds:g}s later")
-            pending: list[tuple[float, dict[str, object]]] = []
+            labels = LabelQueue(delay_seconds=label_delay_seconds)
             seen: set[str] = set()
             jobs: dict[str, str] = {}
             logged = root / "logged.csv"
@@ -199,15 +270,10 @@ def run_demo(*, port: int = 8000, seconds: float | None = None, workdir: Path | 
                 if seconds is not None and time.monotonic() - started > seconds:
                     break
                 record = row.drop(labels=["approval"]).to_dict()
-                # What the retraining service trains on: the rows logged so far, with their labels.
-                row.to_frame().T.to_csv(logged, mode="a", header=not logged.exists(), index=False)
                 client.post("/v1/models/approval-lr/predictions", headers=headers, json=[record]).raise_for_status()
-                pending.append((time.monotonic() + label_delay_seconds,
-                                {"prediction_id": row["prediction_id"], "label": float(row["approval"])}))
-                due = [p for t, p in pending if t <= time.monotonic()]
-                if due:
-                    client.post("/v1/models/approval-lr/labels", headers=headers, json=due).raise_for_status()
-                    pending = [(t, p) for t, p in pending if t > time.monotonic()]
+                labels.add({"prediction_id": row["prediction_id"], "label": float(row["approval"]), "row": row},
+                           now=time.monotonic())
+                _send_labels(client, headers, labels.due(now=time.monotonic()), logged)
                 if time.monotonic() >= next_poll:
                     next_poll = time.monotonic() + 1.0
                     listed = client.get("/v1/monitors/approval/runs", params={"limit": 5}).json()
@@ -223,8 +289,7 @@ def run_demo(*, port: int = 8000, seconds: float | None = None, workdir: Path | 
                                 if job.get("reference_version") else ""
                             _say(f"retraining job {job['id'][:8]} {job['status']} ({job['outcome']}){extra}")
                 time.sleep(interval)
-            if pending:
-                client.post("/v1/models/approval-lr/labels", headers=headers, json=[p for _, p in pending])
+            _send_labels(client, headers, labels.rest(), logged)
             _say("replay finished; the service keeps running (Ctrl-C to stop)")
             while seconds is None or time.monotonic() - started < seconds:
                 time.sleep(1.0)
