@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.constructor import SafeConstructor
 
 from monitor.errors import ConfigError
 
@@ -24,6 +25,9 @@ __all__ = ["MAX_DEPTH", "MAX_NODES", "compose_file", "plain"]
 MAX_DEPTH = 64
 #: At most this many nodes once aliases are expanded (a real driftline.yaml has a few hundred).
 MAX_NODES = 100_000
+
+#: libyaml's parser when PyYAML was built with it (the pure-Python one is ten times slower); the same events and marks.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _STARTS = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
 _ENDS = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
@@ -48,7 +52,7 @@ def _read(path: Path) -> str:
 
 def _check_depth(text: str, source: str) -> None:
     depth = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+    for event in yaml.parse(text, Loader=_LOADER):
         if isinstance(event, _STARTS):
             depth += 1
             if depth > MAX_DEPTH:
@@ -64,10 +68,12 @@ def compose_file(path: str | Path) -> tuple[yaml.Node | None, str]:
     text, source = _read(p), str(p)
     try:
         _check_depth(text, source)
-        return yaml.compose(text, Loader=yaml.SafeLoader), source
+        return yaml.compose(text, Loader=_LOADER), source
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         problem = (exc.problem or str(exc)).splitlines()[0]
+        if "maximum nesting depth" in problem:  # libyaml's own limit (1000 levels), met before ours is counted
+            raise _error(source, mark.line + 1 if mark else None, f"nests deeper than {MAX_DEPTH} levels") from None
         raise _error(source, mark.line + 1 if mark else None, f"not valid YAML: {problem}") from None
     except yaml.YAMLError as exc:  # the reader's errors (a control character) carry no mark
         raise _error(source, None, f"not valid YAML: {str(exc).splitlines()[0]}") from None
@@ -87,23 +93,24 @@ class _Budget:
 
 def plain(node: yaml.Node, source: str, lines: dict[tuple[Any, ...], int] | None = None) -> Any:
     """A composed node as plain Python data, recording each path's line (1-based) in ``lines``."""
-    return _plain(node, (), {} if lines is None else lines, _Budget(source), set())
+    return _plain(node, (), {} if lines is None else lines, _Budget(source), set(), SafeConstructor())
 
 
 def _plain(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], budget: _Budget,
-           open_nodes: set[int]) -> Any:
+           open_nodes: set[int], scalars: SafeConstructor) -> Any:
     budget.spend(node)
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.ScalarNode):
         if node.tag == "tag:yaml.org,2002:str":
             return node.value
-        return yaml.safe_load(yaml.serialize(node))
+        # The safe loader's own constructor (an empty value is null, `1e3` a float, a date a date).
+        return scalars.construct_object(node)
     if id(node) in open_nodes:
         raise _error(budget.source, node.start_mark.line + 1, "an alias refers to a node that contains it")
     open_nodes.add(id(node))
     try:
         if isinstance(node, yaml.SequenceNode):
-            return [_plain(v, (*path, i), lines, budget, open_nodes) for i, v in enumerate(node.value)]
+            return [_plain(v, (*path, i), lines, budget, open_nodes, scalars) for i, v in enumerate(node.value)]
         out: dict[Any, Any] = {}
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
@@ -116,7 +123,7 @@ def _plain(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], 
                 raise _error(budget.source, line, f"key {key!r} repeats the key of line {seen[key]}")
             seen[key] = line
             lines.setdefault((*path, key), line)
-            out[key] = _plain(value_node, (*path, key), lines, budget, open_nodes)
+            out[key] = _plain(value_node, (*path, key), lines, budget, open_nodes, scalars)
         return out
     finally:
         open_nodes.discard(id(node))

@@ -52,8 +52,7 @@ _EXAMPLES = {
     "CommandAction": "{type: command, argv: [retrain, --full]}",
 }
 #: Examples of a union by the key it sits under (its members share one example).
-_UNION_EXAMPLES = {"source": "{type: store}", "reference": "{type: upload}", "action": "{type: http, webhook: retrainer}",
-                   "features": "{method: ks, alpha: 0.01}"}
+_UNION_EXAMPLES = {"source": "{type: store}", "reference": "{type: upload}", "action": "{type: http, webhook: retrainer}"}
 #: Examples of the mappings that are not models, by key.
 _DICT_EXAMPLES = {"features": "{age: {method: ks, alpha: 0.01}}", "columns": "{timestamp: scored_at}"}
 #: What a union's tag names, by the key the union sits under (a feature's key is its name: "method").
@@ -148,7 +147,7 @@ def _follow(root: type[BaseModel], loc: Sequence[Any]) -> _Where:
 def _show(value: Any) -> str:
     """A value as it reads in YAML, shortened."""
     if value is None:
-        return "nothing (an empty value)"
+        return "an empty value"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Mapping):
@@ -166,7 +165,8 @@ def _got(value: Any, secret: bool) -> str:
 
 
 def _suggest(word: Any, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    # 0.75: 'alpah' -> 'alpha' (0.8), 'uplod' -> 'upload' (0.91), but not 'postgres' -> 'store' (0.62).
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.75)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -205,8 +205,9 @@ def _mapping_example(where: _Where, key: Any) -> str:
     ann = _strip(where.annotation)
     if isinstance(ann, type) and issubclass(ann, BaseModel):
         return _EXAMPLES.get(ann.__name__, "{key: value}")
-    if _members(ann):
-        return _UNION_EXAMPLES.get(str(key), "{type: ...}")
+    members = _members(ann)
+    if members:
+        return _UNION_EXAMPLES.get(str(key)) or _EXAMPLES.get(members[0].__name__, "{type: ...}")
     return _DICT_EXAMPLES.get(str(key), "{key: value}")
 
 
@@ -240,9 +241,9 @@ def message(err: ErrorDetails, root: type[BaseModel]) -> tuple[tuple[Any, ...], 
         listed = ", ".join(choices)
         if kind == "union_tag_not_found":
             return path, f"missing key {disc!r} (one of: {listed})"
-        tag = ctx.get("tag", value)
+        tag = value.get(disc) if isinstance(value, Mapping) else ctx.get("tag")
         noun = _KINDS.get(str(key), disc)
-        return (*path, disc), f"{tag!r} is not a {noun}; use one of: {listed}{_alias(disc, tag, choices)}"
+        return (*path, disc), f"{_show(tag)} is not a {noun}; use one of: {listed}{_alias(disc, tag, choices)}"
     if kind in ("literal_error", "enum"):
         choices = _quoted(str(ctx.get("expected", "")))
         return path, f"{_show(value)} is not one of: {', '.join(choices)}{_suggest(value, choices)}"
