@@ -43,7 +43,7 @@ __all__ = ["OPEN_CHARTS", "TOP_DRIFTED", "ReportFiles", "render_report"]
 _NEW_SHOWN = 10
 
 #: Drifted columns whose chart is open when the page loads (the most drifted); the rest are a click away.
-OPEN_CHARTS = 16
+OPEN_CHARTS = 8
 
 #: Drifted columns named in the overview at the top.
 TOP_DRIFTED = 5

@@ -91,3 +91,39 @@ class Elements(HTMLParser):
     def by_id(self, ident: str) -> dict[str, str]:
         (found,) = [a for _, a in self.tags if a.get("id") == ident]
         return found
+
+
+#: The wide case: 200 columns, as a user with a big model would bring them to ``driftline report``.
+WIDE_COLUMNS = 200
+WIDE_SHIFTED = tuple(f"num_{i:03d}" for i in range(0, 180, 9))  # 20 numerical columns moved by 0.6 sd
+WIDE_EMPTY = ("num_181", "num_182")  # no values in the current file: not tested
+LONG_NAMES = tuple(f"{stem}-{i}" for i, stem in enumerate(["enterprise-annual-contract", "Mediumweight-Wholesale",
+                                                            "basic", "pro"] * 6))
+
+
+def wide_frames(*, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A reference and a current frame of :data:`WIDE_COLUMNS` columns.
+
+    185 numerical columns (:data:`WIDE_SHIFTED` shifted, :data:`WIDE_EMPTY` empty in the current
+    frame), 14 categorical ones (two with categories new to the current frame, one with 24 long
+    names) and one constant category, whose chart's y-axis reaches 100%.
+    """
+    rng = np.random.default_rng(seed)
+    n_ref, n_cur = 1500, 800
+    ref: dict[str, object] = {}
+    cur: dict[str, object] = {}
+    for i in range(185):
+        name = f"num_{i:03d}"
+        ref[name] = rng.normal(0, 1, n_ref)
+        values = rng.normal(0.6 if name in WIDE_SHIFTED else 0.0, 1, n_cur)
+        cur[name] = np.full(n_cur, np.nan) if name in WIDE_EMPTY else values
+    for i in range(14):
+        name = f"cat_{i:02d}"
+        if i == 13:
+            ref[name], cur[name] = rng.choice(LONG_NAMES, n_ref), rng.choice(LONG_NAMES, n_cur)
+            continue
+        ref[name] = rng.choice(["a", "b", "c", "d"], n_ref, p=[0.4, 0.3, 0.2, 0.1])
+        cur[name] = rng.choice(["a", "b", "c", "d", "new"] if i < 2 else ["a", "b", "c", "d"], n_cur,
+                               p=[0.3, 0.25, 0.2, 0.1, 0.15] if i < 2 else [0.4, 0.3, 0.2, 0.1])
+    ref["constant"], cur["constant"] = ["x"] * n_ref, ["x"] * n_cur
+    return pd.DataFrame(ref), pd.DataFrame(cur)
