@@ -274,17 +274,17 @@ def fast_rules(out_dir: Path, for_duration: str = "2s") -> list[Path]:
     return written
 
 
-def prometheus_config(path: Path, *, rules: list[Path], driftline: str, alertmanager: str,
-                      driftline_url: str) -> Path:
-    """The committed prometheus.yml: 1 s scrapes and evaluations, loopback targets, absolute rule paths."""
+def prometheus_config(path: Path, *, rules: list[Path], driftline: str, alertmanager: str) -> Path:
+    """The committed prometheus.yml: 1 s scrapes and evaluations, loopback targets, absolute rule paths.
+
+    Driftline's URL is not in it: the rules read it from the driftline_public_url_info Driftline serves."""
     config = yaml.safe_load((PROM_DIR / "prometheus.yml").read_text(encoding="utf-8"))
     config["global"].update(scrape_interval="1s", evaluation_interval="1s")
-    config["global"]["external_labels"]["driftline_url"] = driftline_url
     config["rule_files"] = [str(p) for p in rules]
     config["alerting"]["alertmanagers"][0]["static_configs"] = [{"targets": [alertmanager]}]
     (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "driftline"]
     job["scrape_interval"] = "1s"
-    job["static_configs"] = [{"targets": [driftline]}]
+    job["static_configs"][0]["targets"] = [driftline]  # and its app label, which DriftlineDown looks for
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path
 

@@ -275,7 +275,7 @@ def _start_monitoring(stack: Stack, driftline: Driftline, token: str) -> tuple[P
     am_config = alertmanager_config(tmp / "alertmanager.yml", driftline_url=driftline.url, token_file=token_file)
     rules = fast_rules(tmp / "rules")
     prom_config = prometheus_config(tmp / "prometheus.yml", rules=rules, driftline=driftline.url.removeprefix("http://"),
-                                    alertmanager=f"127.0.0.1:{am_port}", driftline_url=driftline.url)
+                                    alertmanager=f"127.0.0.1:{am_port}")
     check = subprocess.run([binary("promtool"), "check", "config", str(prom_config)], capture_output=True, text=True,
                            timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr

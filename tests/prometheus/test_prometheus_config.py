@@ -17,6 +17,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,7 +36,11 @@ RULE_FILES = sorted((PROM_DIR / "rules").glob("*.yml"))
 RULE_TEST_FILES = sorted((PROM_DIR / "tests").glob("*.yml"))
 RUNBOOKS = REPO / "docs" / "runbooks.md"
 METRICS_DOC = REPO / "docs" / "metrics.md"
-RUNBOOK_BASE = "https://github.com/driftline/driftline/blob/main/docs/runbooks.md"
+#: runbook_url: the external label driftline_runbooks_url, or the path in the repository without it.
+RUNBOOK = "{{ with $externalLabels.driftline_runbooks_url }}{{ . }}{{ else }}docs/runbooks.md{{ end }}#"
+#: report_url: the base is Driftline's DRIFTLINE_PUBLIC_URL, exported as driftline_public_url_info.
+REPORT = ('{{ with query "max by (url) (driftline_public_url_info)" }}{{ . | first | label "url" }}{{ end }}'
+          "/v1/monitors/{{ $labels.monitor }}/report")
 TOKEN_FILE = "/etc/alertmanager/driftline-token"
 
 T = TypeVar("T")
@@ -106,12 +111,29 @@ def test_promtool_check_config_loads_both_rule_files() -> None:
 def test_prometheus_config_scrapes_driftline_and_alerts_alertmanager() -> None:
     config = _load(PROMETHEUS_YML)
     (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "driftline"]
-    assert job["static_configs"] == [{"targets": ["driftline:8000"]}]
+    # The target label the alert rules know Driftline by (DriftlineDown), whatever the job's name.
+    assert job["static_configs"] == [{"targets": ["driftline:8000"], "labels": {"app": "driftline"}}]
     assert job.get("metrics_path", "/metrics") == "/metrics"
     assert job["scrape_interval"] == "15s"
     assert config["rule_files"] == ["rules/*.yml"]
     assert config["alerting"]["alertmanagers"][0]["static_configs"] == [{"targets": ["alertmanager:9093"]}]
-    assert config["global"]["external_labels"]["driftline_url"].startswith("http")
+    # Driftline's URL is DRIFTLINE_PUBLIC_URL alone: no copy of it here.
+    assert "driftline_url" not in (config["global"].get("external_labels") or {})
+
+
+def test_driftline_url_is_set_in_one_place() -> None:
+    """No Prometheus file names Driftline's public URL; the rules read it from Driftline's own series."""
+    for path in (PROMETHEUS_YML, ALERTMANAGER_YML, *RULE_FILES):
+        assert "driftline_url" not in path.read_text(encoding="utf-8"), path
+    reports = [rule["annotations"]["report_url"] for rule in _alert_rules() if "report_url" in rule["annotations"]]
+    assert reports and set(reports) == {REPORT}
+    assert "driftline_public_url_info" in _documented_metrics()
+
+
+def test_driftline_down_knows_driftline_by_its_target_label_not_its_job() -> None:
+    (rule,) = [r for r in _alert_rules() if r["alert"] == "DriftlineDown"]
+    assert "job" not in rule["expr"]
+    assert rule["expr"].strip() == 'up{app="driftline"} == 0 or absent(up{app="driftline"})'
 
 
 def test_promtool_check_rules_lint_fatal() -> None:
@@ -173,12 +195,11 @@ def test_alert_has_severity_annotations_and_a_runbook_section(rule: dict[str, An
     assert rule["labels"]["severity"] in {"warning", "critical"}
     annotations = rule["annotations"]
     assert annotations["summary"].strip() and annotations["description"].strip()
-    assert annotations["runbook_url"] == f"{RUNBOOK_BASE}#{name.lower()}"
+    assert annotations["runbook_url"] == f"{RUNBOOK}{name.lower()}"
     headings = re.findall(r"^## (\S+)\s*$", RUNBOOKS.read_text(encoding="utf-8"), flags=re.MULTILINE)
     assert name in headings, f"docs/runbooks.md has no '## {name}' section"
     if "report_url" in annotations:
-        expected = "{{ $externalLabels.driftline_url }}/v1/monitors/{{ $labels.monitor }}/report"
-        assert annotations["report_url"] == expected
+        assert annotations["report_url"] == REPORT
 
 
 def test_every_runbook_section_is_an_alert() -> None:
@@ -332,11 +353,16 @@ def alertmanager(tmp_path: Path, driftline: tuple[_Recorder, int]) -> Iterator[t
         am.stop()
 
 
-STALE_CHURN = """\
+PUBLIC_URL = "https://driftline.example.org"
+RUNBOOKS_URL = "https://runbooks.example.org/driftline/runbooks.md"
+
+STALE_CHURN = f"""\
+# TYPE driftline_public_url_info gauge
+driftline_public_url_info{{url="{PUBLIC_URL}"}} 1
 # TYPE driftline_last_successful_run_timestamp_seconds gauge
-driftline_last_successful_run_timestamp_seconds{monitor="churn",model="churn-clf"} 1000
+driftline_last_successful_run_timestamp_seconds{{monitor="churn",model="churn-clf"}} 1000
 # TYPE driftline_monitor_schedule_period_seconds gauge
-driftline_monitor_schedule_period_seconds{monitor="churn",model="churn-clf"} 300
+driftline_monitor_schedule_period_seconds{{monitor="churn",model="churn-clf"}} 300
 """
 
 
@@ -349,12 +375,13 @@ def test_a_firing_alert_reaches_driftline_with_the_token_and_the_report_url(
     am_url, token = alertmanager
     committed = _load(PROMETHEUS_YML)
     config = _load(PROMETHEUS_YML)
-    config["global"].update(scrape_interval="1s", evaluation_interval="1s")
+    config["global"].update(scrape_interval="1s", evaluation_interval="1s",
+                            external_labels={"driftline_runbooks_url": RUNBOOKS_URL})
     config["rule_files"] = [str(PROM_DIR / pattern) for pattern in committed["rule_files"]]
     config["alerting"]["alertmanagers"][0]["static_configs"] = [{"targets": [am_url.removeprefix("http://")]}]
     (job,) = config["scrape_configs"]
-    job["scrape_interval"] = "1s"
-    job["static_configs"] = [{"targets": [f"127.0.0.1:{driftline_port}"]}]
+    job.update(job_name="ml-platform", scrape_interval="1s")  # any job name will do
+    job["static_configs"][0]["targets"] = [f"127.0.0.1:{driftline_port}"]
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -370,19 +397,24 @@ def test_a_firing_alert_reaches_driftline_with_the_token_and_the_report_url(
             path, headers, body = _wait_for(webhook_posts, "the webhook post")[0]
         except AssertionError:
             raise AssertionError(f"Prometheus log:\n{prom.tail()}") from None
+        # The committed scrape config's app label reaches `up`, so DriftlineDown is not even pending.
+        up = _get_json(f"{url}/api/v1/query?query=up")["data"]["result"]
+        assert [r["metric"] for r in up] == [{"__name__": "up", "app": "driftline", "job": "ml-platform",
+                                              "instance": f"127.0.0.1:{driftline_port}"}]
+        query = urllib.parse.quote('ALERTS{alertname="DriftlineDown"}')
+        assert _get_json(f"{url}/api/v1/query?query={query}")["data"]["result"] == []
     finally:
         prom.stop()
 
-    driftline_url = committed["global"]["external_labels"]["driftline_url"]
     assert path == "/v1/alertmanager/webhook"
     assert headers["Authorization"] == f"Bearer {token}"
     assert body["receiver"] == "driftline" and body["version"] == "4"
     assert body["groupLabels"] == {"alertname": "DriftlineMonitorStale", "monitor": "churn"}
     (alert,) = body["alerts"]
     assert alert["labels"] == {"alertname": "DriftlineMonitorStale", "monitor": "churn", "model": "churn-clf",
-                               "severity": "critical", "driftline_url": driftline_url}
-    assert alert["annotations"]["report_url"] == f"{driftline_url}/v1/monitors/churn/report"
-    assert alert["annotations"]["runbook_url"] == f"{RUNBOOK_BASE}#driftlinemonitorstale"
+                               "severity": "critical", "driftline_runbooks_url": RUNBOOKS_URL}
+    assert alert["annotations"]["report_url"] == f"{PUBLIC_URL}/v1/monitors/churn/report"
+    assert alert["annotations"]["runbook_url"] == f"{RUNBOOKS_URL}#driftlinemonitorstale"
     assert "schedule periods of 5m 0s" in alert["annotations"]["description"]
 
 
