@@ -59,7 +59,7 @@ class WebhookTarget:
     """Where alert events and retraining triggers are POSTed (signed when a secret is set)."""
 
     name: str
-    url: str
+    url: str = field(repr=False)  # may carry a token (${VAR} in driftline.yaml): never in a log line
     secret_env: str | None = None
     timeout: timedelta = timedelta(seconds=5)
     max_attempts: int = 8
