@@ -147,9 +147,10 @@ def _summary_row(d: Dashboard) -> Dashboard:
         .with_panel(p.stat("Window rows", "Rows in the latest window.", [p.query(latest("driftline_window_rows"))]))
         .with_panel(
             p.stat(
-                "Since last success",
-                "Time since the latest run with status ok or drift ended.",
-                [p.query(f"time() - {latest('driftline_last_successful_run_timestamp_seconds')}")],
+                "Verdict age",
+                "Age of the verdict the drift panels show: time since the window end of the latest run with a "
+                "verdict (ok or drift). Runs without one (insufficient_data, error) leave the panels on it.",
+                [p.query(f"time() - {latest('driftline_last_verdict_timestamp_seconds')}")],
                 unit="s",
             )
         )

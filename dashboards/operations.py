@@ -1,9 +1,13 @@
 """The operations dashboard: whether the Driftline service itself is healthy.
 
 For the platform engineer rather than the model owner: prediction rows coming in, runs
-succeeding and on time, alerts leaving (webhook outcomes, dead letters) and retraining triggers
-going out. Rates use ``$__rate_interval`` so Grafana keeps at least four scrapes in each window;
-the totals over ``$__range`` answer "how many in the period I am looking at".
+succeeding and on time, alerts leaving (webhook outcomes, dead letters), retraining triggers
+going out, and the HTTP API's traffic and latency. Rates use ``$__rate_interval`` so Grafana
+keeps at least four scrapes in each window; the totals over ``$__range`` answer "how many in the
+period I am looking at".
+
+The HTTP series are counted per process (each replica serves its own requests), so they are
+summed over instances, where the stored series take one copy with ``max by``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ OUTCOME_COLORS = {"delivered": "green", "failed": "orange", "dead_letter": "red"
 RANGE, RATE = "$__range", "$__rate_interval"
 RUNS, DELIVERIES = "driftline_runs_total", "driftline_webhook_deliveries_total"
 RETRAINS, DURATIONS = "driftline_retrain_triggers_total", "driftline_run_duration_seconds_bucket"
+REQUESTS, LATENCY = "driftline_http_requests_total", "driftline_http_request_duration_seconds_bucket"
 MONITOR = "monitor, model"
 ERROR, FAILED, TRIGGERED = 'status="error"', 'outcome="failed"', 'outcome="triggered"'
 
@@ -216,14 +221,59 @@ def _alerting_row(d: dashboard_builders.Dashboard) -> dashboard_builders.Dashboa
     )
 
 
+def _http_row(d: dashboard_builders.Dashboard) -> dashboard_builders.Dashboard:
+    """The API as clients see it: requests by route and by status, and latency by route."""
+    return (
+        d.with_row(dashboard_builders.Row("HTTP API"))
+        .with_panel(
+            p.timeseries(
+                "Requests by route",
+                "Requests per second by route template, all replicas together (Prometheus's own scrapes of "
+                "/metrics included).",
+                [p.query(f"sum by (route) (rate({REQUESTS}[{RATE}]))", "{{route}}")],
+                unit="reqps",
+                min_value=0,
+                w=8,
+            )
+        )
+        .with_panel(
+            p.timeseries(
+                "Requests by status",
+                "Requests per second by HTTP status, all routes and replicas: 4xx are refused requests "
+                "(authentication, validation), 5xx the service's own failures.",
+                [p.query(f"sum by (status) (rate({REQUESTS}[{RATE}]))", "{{status}}")],
+                unit="reqps",
+                min_value=0,
+                w=8,
+            )
+        )
+        .with_panel(
+            p.timeseries(
+                "Latency p95 by route",
+                "95th percentile of the time to serve a request, per route, over all replicas' requests.",
+                [
+                    p.query(
+                        f"histogram_quantile(0.95, sum by (le, route) (rate({LATENCY}[{RATE}])))",
+                        "{{route}}",
+                    )
+                ],
+                unit="s",
+                min_value=0,
+                w=8,
+            )
+        )
+    )
+
+
 def build() -> dict[str, Any]:
     """The operations dashboard as JSON data."""
     d = _layout.new_dashboard(
         uid=UID,
         title=TITLE,
-        description="The Driftline service: ingest, runs, webhook deliveries, dead letters and retraining triggers.",
+        description="The Driftline service: ingest, runs, webhook deliveries, dead letters, retraining triggers "
+        "and the HTTP API.",
         time_from="now-6h",
     )
-    for row in (_totals_row, _ingest_and_runs_row, _alerting_row):
+    for row in (_totals_row, _ingest_and_runs_row, _alerting_row, _http_row):
         d = row(d)
     return _layout.encode(d)
