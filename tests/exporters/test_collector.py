@@ -165,3 +165,16 @@ def test_the_public_url_is_exported_once_without_a_trailing_slash() -> None:
     assert [(labels, v) for (name, labels), v in got.items() if name == "driftline_public_url_info"] == [
         ((("url", "https://driftline.example.org"),), 1.0)]
     assert not [k for k in samples(render(make_snapshot())) if k[0] == "driftline_public_url_info"]
+
+
+def test_every_exported_family_is_in_the_metrics_reference() -> None:
+    import re
+    from dataclasses import replace
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `(driftline_\w+)` \|", doc, flags=re.MULTILINE))
+    snap = replace(make_snapshot(), targets=("retrain",), public_url="https://driftline.example.org")
+    exported = {fam.name + ("_total" if fam.type == "counter" else "")
+                for fam in text_string_to_metric_families(render(snap))}
+    assert exported - documented == set()
