@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import ValidationInfo
 
-__all__ = ["SECRET_KEYS", "mask_url", "substitute", "substitute_env"]
+__all__ = ["SECRET_KEYS", "substitute", "substitute_env"]
 
 #: Keys whose values may carry credentials: substituted here, never echoed in an error message.
 SECRET_KEYS = frozenset({"url"})
@@ -74,20 +74,3 @@ def substitute_env(value: Any, info: ValidationInfo) -> Any:
     context = info.context if isinstance(info.context, Mapping) else {}
     env = context.get("env")
     return substitute(value, env if isinstance(env, Mapping) else os.environ)
-
-
-def mask_url(url: str) -> str:
-    """A SQLAlchemy URL with its password as ``***`` (for messages and logs); unparseable: ``<url>``.
-
-    Examples
-    --------
-    >>> mask_url("postgresql+psycopg://reader:s3cret@db/analytics")
-    'postgresql+psycopg://reader:***@db/analytics'
-    """
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        return "<url>"

@@ -322,13 +322,13 @@ def _relative_key(path: tuple[Any, ...], msg: str, lines: Mapping[tuple[Any, ...
 
 def format_errors(exc: ValidationError, root: type[BaseModel], source: str,
                   lines: Mapping[tuple[Any, ...], int]) -> list[str]:
-    """Every error of ``exc`` as ``FILE:LINE key.path: message`` (a model validator's lines split)."""
-    out = []
+    """Every error of ``exc`` as ``FILE:LINE key.path: message``, in the file's order (a model validator's lines split)."""
+    out: list[tuple[int, str]] = []
     for err in exc.errors():
         path, text = message(err, root)
         for msg in text.split("\n"):
             at_path, msg = _relative_key(path, msg, lines)
             line = next((lines[at_path[:k]] for k in range(len(at_path), -1, -1) if at_path[:k] in lines), 1)
             where = ".".join(str(x) for x in at_path)
-            out.append(f"{source}:{line} {where}: {msg}" if where else f"{source}:{line} {msg}")
-    return out
+            out.append((line, f"{source}:{line} {where}: {msg}" if where else f"{source}:{line} {msg}"))
+    return [text for _, text in sorted(out, key=lambda item: item[0])]

@@ -260,3 +260,10 @@ def test_no_broken_file_gets_pydantics_wording() -> None:
                 assert re.match(r"driftline\.yaml:\d+ \S", line), line
                 assert not any(p in line for p in PYDANTIC), line
     assert refused > 0.9 * len(variants)  # most breakages are refused (a few are valid: -1 for a floor, null for a default)
+
+
+def test_errors_come_in_the_files_order(tmp_path: Path) -> None:
+    """pydantic reports by field order (correction before features); a user reads the file top down."""
+    text = GOOD.replace("alpha: 0.01", "alpah: 0.01").replace(
+        "      plan: {method: psi, threshold: 0.2}\n", "      plan: {method: psi, threshold: 0.2}\n    correction: holmes\n")
+    assert [e.split(" ")[0] for e in _errors(tmp_path, text)] == ["11", "13"]
