@@ -22,8 +22,8 @@ _LEFT, _RIGHT, _TOP, _BOTTOM = 64, 10, 26, 88
 _TICK_GAP = 6
 _LABEL_CHARS = 15
 # Rotated x labels end at their bar and run down-left at 35 degrees: a label near the left edge is
-# cut to what fits between its bar and the edge, at a generous 8 px per character (cos 35 = 0.82).
-_CHAR_PX, _COS_35 = 8.0, 0.82
+# cut to what fits between its bar and the edge, at a generous 9 px per character (cos 35 = 0.82).
+_CHAR_PX, _COS_35 = 9.0, 0.82
 
 
 def _nice_max(value: float) -> float:

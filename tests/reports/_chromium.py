@@ -300,13 +300,13 @@ class Tab:
         """The page's full height in CSS pixels."""
         return int(self.eval("document.documentElement.scrollHeight"))
 
-    def screenshot(self, path: Path, *, full_page: bool = False) -> Path:
-        """A PNG of the viewport, or of the whole page."""
+    def screenshot(self, path: Path, *, full_page: bool = False, height: int | None = None) -> Path:
+        """A PNG of the viewport, of the whole page, or of its top ``height`` pixels."""
         params: dict[str, Any] = {"format": "png"}
-        if full_page:
+        if full_page or height is not None:
             width = int(self.eval("document.documentElement.scrollWidth"))
-            params.update(captureBeyondViewport=True, clip={"x": 0, "y": 0, "width": width, "height": self.height(),
-                                                            "scale": 1})
+            params.update(captureBeyondViewport=True, clip={"x": 0, "y": 0, "width": width,
+                                                            "height": height or self.height(), "scale": 1})
         path.write_bytes(base64.b64decode(self._send("Page.captureScreenshot", params)["data"]))
         return path
 
