@@ -11,11 +11,10 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from dashboards._panels import DATASOURCE_NAME, DATASOURCE_UID, DATASOURCE_VARIABLE, TAGS, Link
+from dashboards._panels import DATASOURCE, DATASOURCE_NAME, DATASOURCE_UID, DATASOURCE_VARIABLE, TAGS, Link
 from dashboards._sdk import JSONEncoder, common_models, dashboard_builders, dashboard_models
 
 REFRESH = "30s"
-DRIFTLINE_URL_DEFAULT = "http://localhost:8000"
 
 
 def new_dashboard(*, uid: str, title: str, description: str, time_from: str) -> dashboard_builders.Dashboard:
@@ -70,16 +69,24 @@ def datasource_variable() -> dashboard_builders.DatasourceVariable:
     )
 
 
-def driftline_url_variable() -> dashboard_builders.TextBoxVariable:
-    """Where the Driftline API is, as the browser sees it: report links are built from it."""
+def driftline_url_variable() -> dashboard_builders.QueryVariable:
+    """Where the Driftline API is, as people reach it: report links are built from it.
+
+    Read from ``driftline_public_url_info{url}`` (``DRIFTLINE_PUBLIC_URL``, the URL the alert
+    rules' ``report_url`` uses too), so the URL is set once, in Driftline's environment. Custom
+    values are allowed, for a Driftline that predates the series or a browser that reaches it
+    at another address.
+    """
+    q = "label_values(driftline_public_url_info, url)"
     return (
-        dashboard_builders.TextBoxVariable("driftline_url")
+        dashboard_builders.QueryVariable("driftline_url")
         .label("Driftline URL")
-        .description("Base URL of the Driftline API, used by the links to HTML reports.")
-        .default_value(DRIFTLINE_URL_DEFAULT)
-        .current(
-            dashboard_models.VariableOption(selected=True, text=DRIFTLINE_URL_DEFAULT, value=DRIFTLINE_URL_DEFAULT)
-        )
+        .description("Base URL of the Driftline API (DRIFTLINE_PUBLIC_URL), used by the links to HTML reports.")
+        .datasource(DATASOURCE)
+        .query(q)
+        .definition(q)
+        .refresh(dashboard_models.VariableRefresh.ON_DASHBOARD_LOAD)
+        .allow_custom_value(True)
     )
 
 

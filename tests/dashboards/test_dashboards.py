@@ -412,7 +412,9 @@ def test_monitor_dashboard_links_to_the_report(dashboards: dict[str, dict[str, A
     report = "${driftline_url}/v1/monitors/${monitor}/report"
     assert report in [dashboard_link.get("url") for dashboard_link in monitor["links"]]
     variables = {variable["name"]: variable for variable in monitor["templating"]["list"]}
-    assert variables["driftline_url"]["query"] == "http://localhost:8000"
+    url = variables["driftline_url"]
+    assert (url["type"], url["query"]) == ("query", "label_values(driftline_public_url_info, url)")
+    assert url["datasource"] == DATASOURCE and url["allowCustomValue"] is True
     assert {"monitor", "model", "feature"} <= set(variables)
 
 

@@ -140,6 +140,10 @@ class Prometheus:
         an instant query sees exactly ``rows``.
         """
         self.page.text = exposition(rows, generation)
+        return self.publish_current(generation, timeout_seconds)
+
+    def publish_current(self, generation: str, timeout_seconds: float = 30.0) -> float:
+        """Wait until both jobs scraped the page marked ``generation``; return that time."""
         deadline = time.monotonic() + timeout_seconds
         marker = f'count(driftline_build_info{{version="{generation}"}})'
         while True:
@@ -246,6 +250,14 @@ def test_a_method_switch_keeps_the_feature_on_one_scale(prometheus: Prometheus) 
     )
     raw_max = {s["metric"]["method"]: max(float(v) for _, v in s["values"]) for s in raw}
     assert raw_max == {"ks": 0.9, "chi_square": 40.0}  # what the old panel drew on one axis
+
+
+def test_the_report_url_variable_reads_the_public_url(prometheus: Prometheus) -> None:
+    """One place for Driftline's URL: DRIFTLINE_PUBLIC_URL, exported as driftline_public_url_info{url}."""
+    prometheus.page.text = exposition(SEEDED, "url") + 'driftline_public_url_info{url="https://driftline.example.com"} 1\n'
+    at = prometheus.publish_current("url")
+    (selector,) = {q for _, name, q in build.variable_queries() if name == "driftline_url"}  # both dashboards
+    assert {s["metric"]["url"] for s in prometheus.query(selector, at)} == {"https://driftline.example.com"}
 
 
 def test_every_dashboard_query_evaluates_on_prometheus(prometheus: Prometheus) -> None:
