@@ -17,6 +17,7 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 
 from monitor.errors import ConfigError
+from monitor.storage import counters
 from monitor.storage.layout import ModelLayout
 
 __all__ = ["MIGRATIONS", "upgrade"]
@@ -67,3 +68,4 @@ def upgrade(connection: sa.Connection, layouts: list[ModelLayout]) -> None:
     command.upgrade(alembic_config(connection), "head")
     for layout in layouts:
         _ensure_table(connection, layout)
+    counters.backfill_ingested(connection, layouts)

@@ -37,12 +37,12 @@ from monitor.domain import (
     catalog_of,
 )
 from monitor.errors import DuplicateRun, InputError, UnknownReference, UnknownRetrainJob, UnknownRun
-from monitor.storage import _migrate, _postgres, _sqlite, alerting
+from monitor.storage import _migrate, _postgres, _sqlite, alerting, counters
 from monitor.storage._engine import WRITE, check_dialect, create_engine, translate_errors
 from monitor.storage._frames import prepare_labels, prepare_predictions, to_frame
 from monitor.storage._latest import LatestRuns
 from monitor.storage._types import to_utc
-from monitor.storage.aggregates import DURATION_BUCKETS, RunAggregates, row_counts, run_aggregates
+from monitor.storage.aggregates import DURATION_BUCKETS, RunAggregates, run_aggregates
 from monitor.storage.layout import Kind, ModelLayout, build_layouts
 from monitor.storage.tables import AlertmanagerNotificationRow, PerformanceResultRow, ReferenceVersionRow, RunRow
 
@@ -141,6 +141,7 @@ class Store:
             return IngestResult(accepted=0, duplicates=len(frame))
         with self._errors(f"ingest predictions of model {model!r}"), self._writer.begin() as conn:
             inserted = int(self._bulk.insert_predictions(self._raw(conn), layout, batch))
+            counters.add_ingested(conn, model, inserted)  # same transaction: counted iff stored
         return IngestResult(accepted=inserted, duplicates=len(frame) - inserted)
 
     def ingest_labels(self, model: str, frame: pd.DataFrame) -> LabelResult:
@@ -284,8 +285,10 @@ class Store:
         with self._errors(f"save run {run.id!r} of monitor {run.monitor!r}"):
             try:
                 with Session(self._writer) as session, session.begin():
-                    session.add(RunRow.from_domain(run))
+                    row = RunRow.from_domain(run)
+                    session.add(row)
                     session.flush()  # the run first: a second run of the window fails here, as DuplicateRun
+                    counters.add_run(session, row)
                     alerting.insert_messages(session, events)
             except sa.exc.IntegrityError as exc:
                 if not _unique_violation(exc):
@@ -345,18 +348,20 @@ class Store:
             return self._verdicts.read(session, self._monitor_names())
 
     def run_stats(self, buckets: Sequence[float] = DURATION_BUCKETS) -> dict[str, RunAggregates]:
-        """Aggregates over all stored runs of every configured monitor that has runs (one query).
+        """Aggregates over all stored runs of every configured monitor that has runs, from the
+        counters each run write keeps (:mod:`monitor.storage.counters`; no scan of ``runs``).
 
         ``buckets`` are the duration histogram's upper bounds, the exporter's by default.
         """
         with self._session("aggregate the runs", write=False) as session:
-            return run_aggregates(session, self._monitor_names(), buckets)
+            if tuple(buckets) == DURATION_BUCKETS:
+                return counters.run_totals(session, self._monitor_names())
+            return run_aggregates(session, self._monitor_names(), buckets)  # other bounds: one scan
 
     def ingested_counts(self) -> dict[str, int]:
-        """Model -> predictions stored in its table (one ``count(*)`` per model, one statement)."""
-        tables = {model: layout.table for model, layout in self._layouts.items()}
+        """Model -> predictions stored, from the counters the ingest keeps (one indexed read, no scan)."""
         with self._session("count the ingested predictions", write=False) as session:
-            return row_counts(session, tables)
+            return counters.ingested(session, list(self._layouts))
 
     # -- outbox -----------------------------------------------------------------------------
 

@@ -34,8 +34,8 @@ from monitor.stats.check import Status
 from monitor.stats.types import ColumnType, DriftMethod, Rule
 from monitor.storage._types import UtcDateTime, to_utc
 
-__all__ = ["FEATURE_FIELDS", "AlertmanagerNotificationRow", "Base", "FeatureResultRow", "OutboxRow", "PerformanceResultRow",
-           "ReferenceVersionRow", "RetrainJobRow", "RunRow", "feature_result"]
+__all__ = ["FEATURE_FIELDS", "AlertmanagerNotificationRow", "Base", "FeatureResultRow", "IngestCounterRow", "OutboxRow",
+           "PerformanceResultRow", "ReferenceVersionRow", "RetrainJobRow", "RunCounterRow", "RunRow", "feature_result"]
 
 #: Deterministic constraint names, so migrations can refer to them in every dialect.
 NAMING = {
@@ -81,6 +81,34 @@ class ReferenceVersionRow(Base):
         return ReferenceRecord(monitor=self.monitor, version=self.version, content_hash=self.content_hash,
                                created_at=self.created_at, source=self.source, n_rows=self.n_rows,
                                active=self.active, profile=self.profile, input_hash=self.input_hash)
+
+
+class IngestCounterRow(Base):
+    """Predictions stored per model, counted in the ingest's own transaction (revision 0006), so a
+    metrics scrape reads one row per model instead of counting a log of millions of rows."""
+
+    __tablename__ = "ingest_counters"
+
+    model: Mapped[str] = mapped_column(Name, primary_key=True)
+    rows: Mapped[int]
+
+
+class RunCounterRow(Base):
+    """Runs per (monitor, status, duration bucket), counted in the run's own transaction (revision
+    0006): the exporter's run counters and duration histogram without scanning ``runs``.
+
+    ``bucket`` is the index of the first bound of ``aggregates.DURATION_BUCKETS`` the duration
+    is at or below (their number for longer runs).
+    """
+
+    __tablename__ = "run_counters"
+
+    monitor: Mapped[str] = mapped_column(Name, primary_key=True)
+    status: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    bucket: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    runs: Mapped[int]
+    duration_sum: Mapped[float]
+    last_window_end: Mapped[datetime]
 
 
 class RunRow(Base):

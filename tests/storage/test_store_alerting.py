@@ -421,3 +421,57 @@ def test_times_come_back_as_aware_utc(store: Store) -> None:
     store.enqueue([message("b", created_at=None)])  # stamped when enqueued
     stamped = store.outbox_messages(limit=1)[0]
     assert stamped.idempotency_key == "b" and before <= stamped.created_at <= datetime.now(UTC)  # type: ignore[operator]
+
+
+# -- counters kept at write time (revision 0006) ------------------------------------------------
+
+
+def _statements(store: Store, action: Callable[[], object]) -> list[str]:
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    sa.event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        action()
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", record)
+    return seen
+
+
+@ALERTING_TABLES
+def test_a_scrape_reads_counters_and_never_scans_the_log_or_the_runs(store: Store) -> None:
+    store.ingest_predictions("churn-v3", churn_frame(50))
+    runs = [timed_run("churn", hour, RunStatus.OK, 0.3) for hour in range(5)]
+    for run in runs:
+        store.save_run(run)
+    statements = " ".join(_statements(store, lambda: (store.ingested_counts(), store.run_stats()))).lower()
+    assert "ingest_counters" in statements and "run_counters" in statements
+    assert "predictions_" not in statements and " runs" not in statements.replace("run_counters", "")
+    assert store.ingested_counts()["churn-v3"] == 50
+    assert_stats_equal(store.run_stats(), expected_stats(runs, DURATION_BUCKETS))
+
+
+@ALERTING_TABLES
+def test_a_refused_write_counts_nothing(store: Store) -> None:
+    run = timed_run("churn", 0, RunStatus.DRIFT, 2.0)
+    store.save_run(run)
+    with pytest.raises(DuplicateRun):
+        store.save_run(dataclasses.replace(run, id="another-id"))
+    assert store.run_stats()["churn"].by_status == {"drift": 1}
+    store.ingest_predictions("churn-v3", churn_frame(5))
+    store.ingest_predictions("churn-v3", churn_frame(5))  # every id a duplicate
+    assert store.ingested_counts()["churn-v3"] == 5
+
+
+@ALERTING_TABLES
+def test_upgrading_to_0006_counts_the_predictions_already_stored(store: Store) -> None:
+    store.ingest_predictions("churn-v3", churn_frame(30))
+    with store.engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0005")
+        assert "ingest_counters" not in sa.inspect(conn).get_table_names()
+    store.upgrade()
+    assert store.ingested_counts() == {"churn-v3": 30, "price": 0}
+    store.ingest_predictions("churn-v3", churn_frame(10, start=30))
+    assert store.ingested_counts()["churn-v3"] == 40
