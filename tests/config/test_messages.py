@@ -267,3 +267,38 @@ def test_errors_come_in_the_files_order(tmp_path: Path) -> None:
     text = GOOD.replace("alpha: 0.01", "alpah: 0.01").replace(
         "      plan: {method: psi, threshold: 0.2}\n", "      plan: {method: psi, threshold: 0.2}\n    correction: holmes\n")
     assert [e.split(" ")[0] for e in _errors(tmp_path, text)] == ["11", "13"]
+
+
+DOCS_FILE = """\
+monitors:
+  - name: churn
+    model: churn-v3
+    schema:
+      numerical: [age, income]
+      categorical: [plan]
+    every: 15m
+    window: {last: 1hour}
+    features:
+      age: {method: ks, alpah: 0.01}
+      plan: {method: psi, threshold: -0.2}
+      income: {method: wasserstien}
+    correction: holmes
+    source:
+      type: sql
+      url: postgresql+psycopg://reader:${PGPASSWORD}@warehouse.internal/analytics
+      table: predictions
+"""
+
+
+def test_the_validation_example_of_the_docs_is_what_check_config_prints(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor.cli import main
+
+    docs = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    shown = re.search(r"```text\n\$ driftline check-config driftline.yaml\n(.*?)```", docs, re.DOTALL)
+    assert shown
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    Path("driftline.yaml").write_text(DOCS_FILE)
+    assert main(["check-config", "driftline.yaml"]) == 2
+    assert capsys.readouterr().err == shown[1]
