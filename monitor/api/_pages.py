@@ -35,7 +35,7 @@ def page_headers(policy: str) -> dict[str, str]:
     }
 
 
-#: The headers of every HTML page the API serves (reports and the index: no script at all).
+#: The headers of every HTML page the API serves (reports and the index: no script but the report's own, by hash).
 PAGE_HEADERS: Final[dict[str, str]] = page_headers(CONTENT_SECURITY_POLICY)
 
 

@@ -1,7 +1,7 @@
 """Inline SVG bar charts of a :class:`~monitor.reports._distribution.Distribution`.
 
 Hand-written SVG rather than a plotting library: a chart is a few dozen rectangles, the page
-must stay self-contained (no script, no CDN, no image files), and hover text comes free from
+must stay self-contained (no CDN, no image files, nothing drawn by script), and hover text comes free from
 SVG ``<title>`` elements. Every label is escaped here, since category names are user data.
 """
 
