@@ -3,8 +3,9 @@ parsing it off the event loop within the batch limits of the settings."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import anyio.to_thread
 import pandas as pd
@@ -22,8 +23,8 @@ from monitor.ingest import (
     parse_batch,
 )
 
-__all__ = ["BATCH_BODY", "batch_format", "batch_limits", "check_media_type", "media_type",
-           "parse_body", "read_batch", "read_body"]
+__all__ = ["LABELS_BODY", "PREDICTIONS_BODY", "REFERENCE_BODY", "batch_body", "batch_format", "batch_limits",
+           "check_media_type", "media_type", "parse_body", "read_batch", "read_body"]
 
 
 _MEDIA_TYPES = {
@@ -112,18 +113,53 @@ async def parse_body(body: bytes, fmt: Format, spec: BatchSpec, settings: Settin
     return await anyio.to_thread.run_sync(lambda: parse_batch(body, fmt, spec, now=now, limits=limits))
 
 
-#: The request body of the batch endpoints, for the OpenAPI document (they read raw bytes).
-BATCH_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "description": "Rows as a JSON array of objects, NDJSON, CSV with a header, or Parquet "
-                       "(application/octet-stream is accepted when the body is a Parquet file).",
-        "content": {
-            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-            "application/x-ndjson": {"schema": {"type": "string"}},
-            "text/csv": {"schema": {"type": "string"}},
-            "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
-            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-        },
+def _csv_cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\n') else text
+
+
+def batch_body(rows: list[dict[str, Any]], summary: str) -> dict[str, Any]:
+    """The OpenAPI request body of a batch endpoint (they read raw bytes), with ``rows`` as its
+    example in each text encoding: a JSON array, NDJSON (one object a line) and CSV with a header.
+
+    The three examples are built from the same rows, so they always say the same thing.
+    """
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    ndjson = "".join(json.dumps(row) + "\n" for row in rows)
+    csv = "\n".join([",".join(columns), *(",".join(_csv_cell(r.get(c)) for c in columns) for r in rows)]) + "\n"
+    return {
+        "requestBody": {
+            "required": True,
+            "description": "Rows as a JSON array of objects, NDJSON, CSV with a header, or Parquet "
+                           "(application/octet-stream is accepted when the body is a Parquet file).",
+            "content": {
+                "application/json": {"schema": {"type": "array", "items": {"type": "object"}},
+                                     "examples": {"rows": {"summary": summary, "value": rows}}},
+                "application/x-ndjson": {"schema": {"type": "string"},
+                                         "examples": {"rows": {"summary": summary, "value": ndjson}}},
+                "text/csv": {"schema": {"type": "string"},
+                             "examples": {"rows": {"summary": summary, "value": csv}}},
+                "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
     }
-}
+
+
+#: The request bodies of the batch endpoints, for the OpenAPI document, with an example each
+#: (the churn model of docs/api.md: features age, income, plan, region; a classification).
+PREDICTIONS_BODY: Final[dict[str, Any]] = batch_body([
+    {"prediction_id": "p-1", "timestamp": "2026-11-22T17:00:00Z", "age": 31, "income": 4200.5, "plan": "gold",
+     "region": "eu", "prediction": "stay", "score": 0.12},
+    {"prediction_id": "p-2", "timestamp": "2026-11-22T17:00:05Z", "age": 58, "income": None, "plan": "basic",
+     "region": "us", "prediction": "churn", "score": 0.81},
+], "Two predictions of a churn model (income missing in the second)")
+LABELS_BODY: Final[dict[str, Any]] = batch_body([
+    {"prediction_id": "p-1", "label": "stay", "timestamp": "2026-11-29T09:00:00Z"},
+    {"prediction_id": "p-2", "label": "churn", "timestamp": "2026-11-29T09:00:00Z"},
+], "Labels of two logged predictions")
+REFERENCE_BODY: Final[dict[str, Any]] = batch_body([
+    {"age": 31, "income": 4200.5, "plan": "gold", "region": "eu", "prediction": "stay", "label": "stay"},
+    {"age": 45, "income": 3100.0, "plan": "basic", "region": "us", "prediction": "churn", "label": "stay"},
+    {"age": 27, "income": 5150.0, "plan": "gold", "region": "eu", "prediction": "stay", "label": "churn"},
+], "Reference rows: features, prediction and target (a real reference has hundreds of rows)")

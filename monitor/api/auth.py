@@ -22,7 +22,7 @@ from monitor.api.errors import Unauthorized
 __all__ = ["require_api_key"]
 
 #: Declares the scheme in the OpenAPI document; our own check decides (auto_error=False).
-_bearer = HTTPBearer(auto_error=False, description="An API key from DRIFTLINE_API_KEYS.")
+_bearer = HTTPBearer(auto_error=False, scheme_name="apiKey", description="An API key from DRIFTLINE_API_KEYS.")
 
 
 def _digest(key: bytes) -> bytes:

@@ -66,7 +66,7 @@ async def test_the_openapi_document_lists_every_route(client: httpx.AsyncClient)
     ingest = doc["paths"]["/v1/models/{model}/predictions"]["post"]
     assert set(ingest["requestBody"]["content"]) >= {"application/json", "application/x-ndjson", "text/csv",
                                                      "application/vnd.apache.parquet"}
-    assert ingest["security"] == [{"HTTPBearer": []}]
+    assert ingest["security"] == [{"apiKey": []}]
     assert "security" not in doc["paths"]["/v1/monitors"]["get"]
     assert ingest["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "ValidationErrorBody")

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -39,7 +39,8 @@ from monitor.run import fit_reference
 __all__ = ["router"]
 
 router = APIRouter(tags=["alerting"])
-_bearer = HTTPBearer(auto_error=False, description="DRIFTLINE_ALERTMANAGER_TOKEN")
+_bearer = HTTPBearer(auto_error=False, scheme_name="alertmanagerToken",
+                     description="The token of DRIFTLINE_ALERTMANAGER_TOKEN (not an API key).")
 
 
 async def require_alertmanager_token(
@@ -71,6 +72,24 @@ _COMPLETE_ERRORS = documented({
     422: "A bad field, or a reference row the monitor cannot use (`field` is `reference.<column>`, `row` its index).",
     503: _STORE_DOWN,
 })
+
+
+#: Request examples of the two JSON write routes (OpenAPI ``examples``), shown in /docs.
+_ALERTMANAGER_EXAMPLES: dict[str, Any] = {"firing": {"summary": "One firing alert of monitor churn", "value": {
+    "version": "4", "status": "firing", "receiver": "driftline", "groupKey": '{}:{alertname="DriftlineDatasetDrift"}',
+    "externalURL": "http://alertmanager:9093",
+    "alerts": [{"status": "firing", "fingerprint": "3f6b1c0d2a9e8b71", "startsAt": "2026-11-22T17:35:00Z",
+                "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prometheus:9090/graph",
+                "labels": {"alertname": "DriftlineDatasetDrift", "monitor": "churn", "severity": "warning"},
+                "annotations": {"summary": "Dataset drift on monitor churn"}}],
+}}}
+_COMPLETION_EXAMPLES: dict[str, Any] = {
+    "succeeded": {"summary": "The job succeeded and promotes a new reference", "value": {
+        "status": "succeeded", "detail": "model v4, trained on the last 30 days",
+        "reference": [{"age": 31, "income": 4200.5, "plan": "gold", "region": "eu", "prediction": "stay",
+                       "label": "stay"}]}},
+    "failed": {"summary": "The job failed", "value": {"status": "failed", "detail": "training data missing"}},
+}
 
 
 class JobOut(BaseModel):
@@ -133,9 +152,11 @@ class DeliveryOut(BaseModel):
     delivered_at: datetime | None
 
 
-@router.post("/v1/alertmanager/webhook", dependencies=[Depends(require_alertmanager_token)], responses=_WEBHOOK_ERRORS,
+@router.post("/v1/alertmanager/webhook", operation_id="receiveAlertmanagerWebhook",
+             dependencies=[Depends(require_alertmanager_token)], responses=_WEBHOOK_ERRORS,
              summary="Receive an Alertmanager notification (version 4)")
-async def alertmanager_webhook(payload: AlertmanagerPayload, alerts: AlertsDep) -> dict[str, int]:
+async def alertmanager_webhook(payload: Annotated[AlertmanagerPayload, Body(openapi_examples=_ALERTMANAGER_EXAMPLES)],
+                               alerts: AlertsDep) -> dict[str, int]:
     return await alerts.alertmanager(payload)
 
 
@@ -158,13 +179,15 @@ MonitorFilter = Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$
                                             description="Only this monitor's jobs")]
 
 
-@router.get("/v1/alertmanager/notifications", response_model=list[NotificationOut], responses=_LIST_ERRORS,
+@router.get("/v1/alertmanager/notifications", operation_id="listAlertmanagerNotifications",
+            response_model=list[NotificationOut], responses=_LIST_ERRORS,
             summary="Alert episodes received from Alertmanager, most recently received first")
 def list_notifications(store: AlertingStoreDep, limit: Limit = 100) -> list[NotificationOut]:
     return [NotificationOut.model_validate(n) for n in store.alertmanager_notifications(limit)]
 
 
-@router.get("/v1/retrain-jobs", response_model=list[JobOut], responses=_LIST_ERRORS, summary="List retraining jobs")
+@router.get("/v1/retrain-jobs", operation_id="listRetrainJobs", response_model=list[JobOut], responses=_LIST_ERRORS,
+            summary="List retraining jobs")
 def list_jobs(store: AlertingStoreDep, monitor: MonitorFilter = None, limit: Limit = 100) -> list[JobOut]:
     return [JobOut.from_domain(j) for j in store.retrain_jobs(monitor, limit=limit)]
 
@@ -176,7 +199,8 @@ def _known_job(store: AlertingStoreDep, job_id: str) -> RetrainJob:
     return job
 
 
-@router.get("/v1/retrain-jobs/{job_id}", response_model=JobOut, responses=_JOB_ERRORS, summary="One retraining job")
+@router.get("/v1/retrain-jobs/{job_id}", operation_id="getRetrainJob", response_model=JobOut, responses=_JOB_ERRORS,
+            summary="One retraining job")
 def get_job(job_id: JobId, store: AlertingStoreDep) -> JobOut:
     return JobOut.from_domain(_known_job(store, job_id))
 
@@ -214,9 +238,11 @@ def _nested(field: str | None) -> str:
     return "reference" if field in (None, "body") else f"reference.{field}"
 
 
-@router.post("/v1/retrain-jobs/{job_id}/complete", response_model=JobOut, dependencies=[Depends(require_api_key)],
+@router.post("/v1/retrain-jobs/{job_id}/complete", operation_id="completeRetrainJob", response_model=JobOut,
+             dependencies=[Depends(require_api_key)],
              responses=_COMPLETE_ERRORS, summary="A retraining job reports back (and may promote a new reference)")
-async def complete_job(job_id: JobId, body: Completion, store: AlertingStoreDep, config: ConfigDep) -> JobOut:
+async def complete_job(job_id: JobId, body: Annotated[Completion, Body(openapi_examples=_COMPLETION_EXAMPLES)],
+                       store: AlertingStoreDep, config: ConfigDep) -> JobOut:
     """End the job as ``succeeded`` or ``failed``. With ``succeeded`` and ``reference`` rows, those
     rows (validated as a reference upload) become the monitor's active reference in the same
     transaction; the job records its version."""
@@ -231,7 +257,7 @@ async def complete_job(job_id: JobId, body: Completion, store: AlertingStoreDep,
     return JobOut.from_domain(updated)
 
 
-@router.get("/v1/deliveries", response_model=list[DeliveryOut], responses=_LIST_ERRORS,
+@router.get("/v1/deliveries", operation_id="listDeliveries", response_model=list[DeliveryOut], responses=_LIST_ERRORS,
             summary="Webhook deliveries (the outbox)")
 def list_deliveries(store: AlertingStoreDep, status: DeliveryStatus | None = None,
                     limit: Limit = 100) -> list[DeliveryOut]:

@@ -28,7 +28,7 @@ PING_TIMEOUT_SECONDS = 5.0
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=Health, summary="Liveness")
+@router.get("/healthz", operation_id="getLiveness", response_model=Health, summary="Liveness")
 async def healthz() -> Health:
     """Always ``ok`` while the process serves requests."""
     return Health()
@@ -45,7 +45,7 @@ async def _check(probe: Callable[[], None]) -> CheckResult:
     return "ok"
 
 
-@router.get("/readyz", response_model=Readiness, summary="Readiness",
+@router.get("/readyz", operation_id="getReadiness", response_model=Readiness, summary="Readiness",
             responses={503: {"model": Readiness, "description": "A check failed; `checks` says which."}})
 async def readyz(response: Response, store: StoreDep, service: ServiceDep, settings: SettingsDep) -> Readiness:
     """Ready when the store answers a ping (``store``), takes a committed write (``store_writes``),

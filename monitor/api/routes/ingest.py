@@ -13,7 +13,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Path, Request
 
 from monitor import ingest
-from monitor.api._body import BATCH_BODY, parse_body, read_batch
+from monitor.api._body import LABELS_BODY, PREDICTIONS_BODY, parse_body, read_batch
 from monitor.api.auth import require_api_key
 from monitor.api.deps import ConfigDep, ServiceDep, SettingsDep, StoreDep
 from monitor.api.errors import documented
@@ -38,7 +38,8 @@ _ERRORS = documented({
 })
 
 
-@router.post("/predictions", response_model=IngestResponse, responses=_ERRORS, openapi_extra=BATCH_BODY,
+@router.post("/predictions", operation_id="ingestPredictions", response_model=IngestResponse, responses=_ERRORS,
+             openapi_extra=PREDICTIONS_BODY,
              summary="Log a batch of predictions")
 async def ingest_predictions(model: ModelName, request: Request, store: StoreDep, config: ConfigDep,
                              settings: SettingsDep) -> IngestResponse:
@@ -62,7 +63,7 @@ async def ingest_predictions(model: ModelName, request: Request, store: StoreDep
     return IngestResponse.from_domain(result)
 
 
-@router.post("/labels", response_model=LabelResponse, responses=_ERRORS, openapi_extra=BATCH_BODY,
+@router.post("/labels", operation_id="ingestLabels", response_model=LabelResponse, responses=_ERRORS, openapi_extra=LABELS_BODY,
              summary="Attach labels (ground truth) to logged predictions")
 async def ingest_labels(model: ModelName, request: Request, store: StoreDep, service: ServiceDep,
                         config: ConfigDep, settings: SettingsDep) -> LabelResponse:

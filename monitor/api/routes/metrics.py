@@ -21,7 +21,7 @@ __all__ = ["router"]
 router = APIRouter(tags=["metrics"])
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get("/metrics", operation_id="getMetrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(request: Request, config: ConfigDep, settings: SettingsDep) -> Response:
     store = request.app.state.store
     live = getattr(request.app.state, "live_metrics", None)

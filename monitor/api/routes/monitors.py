@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from monitor import ingest
-from monitor.api._body import BATCH_BODY, parse_body, read_batch
+from monitor.api._body import REFERENCE_BODY, parse_body, read_batch
 from monitor.api.auth import require_api_key
 from monitor.api.deps import ConfigDep, ServiceDep, SettingsDep, StoreDep
 from monitor.api.errors import documented
@@ -38,7 +38,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-@router.get("", response_model=list[MonitorOut], responses=documented({503: _STORE_DOWN}),
+@router.get("", operation_id="listMonitors", response_model=list[MonitorOut], responses=documented({503: _STORE_DOWN}),
             summary="List monitors and their status")
 def list_monitors(store: StoreDep, config: ConfigDep) -> list[MonitorOut]:
     """Every configured monitor with its latest run (any status) and active reference version."""
@@ -46,7 +46,8 @@ def list_monitors(store: StoreDep, config: ConfigDep) -> list[MonitorOut]:
     return [MonitorOut.from_domain(m, latest.get(m.name), store.active_reference(m.name)) for m in config.monitors]
 
 
-@router.get("/{name}/runs", response_model=list[RunSummary], responses=_READ_ERRORS, summary="List a monitor's runs")
+@router.get("/{name}/runs", operation_id="listRuns", response_model=list[RunSummary], responses=_READ_ERRORS,
+            summary="List a monitor's runs")
 def list_runs(
     name: MonitorName,
     store: StoreDep,
@@ -64,7 +65,7 @@ def list_runs(
     return [RunSummary.from_domain(r) for r in store.list_runs(name, start, end, limit, results=False)]
 
 
-@router.post("/{name}/runs", response_model=RunCreated, status_code=201, responses=_WRITE_ERRORS,
+@router.post("/{name}/runs", operation_id="runMonitor", response_model=RunCreated, status_code=201, responses=_WRITE_ERRORS,
              dependencies=[Depends(require_api_key)], summary="Run a monitor now")
 async def run_now(name: MonitorName, response: Response, service: ServiceDep, config: ConfigDep) -> RunCreated:
     """Run the monitor on its current window now, whatever its schedule; the run is stored as usual."""
@@ -74,12 +75,12 @@ async def run_now(name: MonitorName, response: Response, service: ServiceDep, co
     return RunCreated(run_id=run.id, status=run.status)
 
 
-@router.post("/{name}/reference", response_model=ReferenceCreated, status_code=201,
+@router.post("/{name}/reference", operation_id="uploadReference", response_model=ReferenceCreated, status_code=201,
              responses=documented({401: "Missing or invalid API key.", 404: "No such monitor.",
                                    413: "Over DRIFTLINE_MAX_BODY_BYTES or a batch limit.",
                                    415: "An unsupported Content-Type.",
                                    422: "Bad rows, each named by row (0-based) and field.", 503: _STORE_DOWN}),
-             openapi_extra=BATCH_BODY, dependencies=[Depends(require_api_key)], summary="Upload a reference")
+             openapi_extra=REFERENCE_BODY, dependencies=[Depends(require_api_key)], summary="Upload a reference")
 async def upload_reference(name: MonitorName, request: Request, service: ServiceDep, config: ConfigDep,
                            settings: SettingsDep) -> ReferenceCreated:
     """A new reference version from rows in any ingest format: the monitor's features (each with
@@ -97,7 +98,7 @@ async def upload_reference(name: MonitorName, request: Request, service: Service
     return ReferenceCreated.from_domain(record)
 
 
-@router.get("/{name}/references", response_model=list[ReferenceOut],
+@router.get("/{name}/references", operation_id="listReferences", response_model=list[ReferenceOut],
             responses=documented({404: "No such monitor.", 503: _STORE_DOWN}),
             summary="List a monitor's reference versions")
 def list_references(name: MonitorName, store: StoreDep, config: ConfigDep) -> list[ReferenceOut]:

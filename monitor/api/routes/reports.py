@@ -42,7 +42,8 @@ def _latest_reportable(store: StoreLike, monitor: str) -> Run | None:
         end = runs[-1].window_end
 
 
-@router.get("/v1/runs/{run_id}/report", response_class=HTMLResponse, summary="A run's HTML drift report",
+@router.get("/v1/runs/{run_id}/report", operation_id="getRunReport", response_class=HTMLResponse,
+            summary="A run's HTML drift report",
             responses={**_HTML, **documented({404: "No such run.", 503: "The store is unavailable."}, html=True)})
 async def run_report(run_id: Annotated[str, Path(description="The run's id")], service: ServiceDep) -> HTMLResponse:
     """The run's stored verdicts, per-column charts of reference versus current, data quality,
@@ -53,7 +54,7 @@ async def run_report(run_id: Annotated[str, Path(description="The run's id")], s
     return html_page(page)
 
 
-@router.get("/v1/monitors/{name}/report", response_class=HTMLResponse,
+@router.get("/v1/monitors/{name}/report", operation_id="getMonitorReport", response_class=HTMLResponse,
             summary="The HTML report of a monitor's latest finished run",
             responses={**_HTML, **documented({404: "No such monitor, or no run with status ok or drift.",
                                               503: "The store is unavailable."}, html=True)})

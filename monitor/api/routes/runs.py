@@ -15,7 +15,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 
 
-@router.get("/{run_id}", response_model=RunDetail, summary="Get a run with all its results",
+@router.get("/{run_id}", operation_id="getRun", response_model=RunDetail, summary="Get a run with all its results",
             responses=documented({404: "No such run.", 503: "The store is unavailable."}))
 def get_run(run_id: Annotated[str, Path(description="The run's id")], store: StoreDep) -> RunDetail:
     """The dataset verdict, every column's drift and data quality, performance, label coverage
