@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -53,6 +56,11 @@ async def test_a_runs_report_is_an_html_page(client: httpx.AsyncClient, store: F
     assert r.status_code == 200
     assert r.headers["content-type"] == "text/html; charset=utf-8"
     assert r.headers["content-security-policy"].startswith("default-src 'none'")
+    # The served header allows exactly the script the served page carries, by its SHA-256.
+    (script,) = re.findall(r"<script>(.*?)</script>", r.text, re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
+    directives = dict(d.strip().split(" ", 1) for d in r.headers["content-security-policy"].split(";"))
+    assert directives["script-src"] == f"'sha256-{digest}'"
     assert Elements(r.text).by_id("dataset-verdict")["data-dataset-drift"] == "false"
     assert run.id in r.text
 
