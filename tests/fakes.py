@@ -240,6 +240,13 @@ class FakeStore:
             active = next((r for r in self._references.get(monitor, []) if r.active), None)
         return None if active is None else replace(active, profile=b"")  # listed without the blob, as the Store
 
+    def active_reference_versions(self) -> dict[str, tuple[int, str]]:
+        self._check()
+        configured = {m.name for m in self.config.monitors}
+        with self._lock:
+            return {monitor: (r.version, r.content_hash) for monitor, versions in self._references.items()
+                    if monitor in configured for r in versions if r.active}
+
     def active_reference_version(self, monitor: str) -> int | None:
         self._check()
         self.config.monitor(monitor)

@@ -256,13 +256,13 @@ class MonitorOut(_Out):
     reference_version: int | None = Field(description="the active reference's version, or null")
 
     @classmethod
-    def from_domain(cls, m: MonitorConfig, latest: Run | None, reference: ReferenceRecord | None) -> MonitorOut:
+    def from_domain(cls, m: MonitorConfig, latest: Run | None, reference_version: int | None) -> MonitorOut:
         return cls(
             name=m.name, model=m.model, schedule=ScheduleOut(every=m.every, cron=m.cron),
             window=WindowOut(last=m.window.last, rows=m.window.rows),
             status=latest.status if latest else "never_run",
             latest_run=RunSummary.from_domain(latest) if latest else None,
-            reference_version=reference.version if reference else None,
+            reference_version=reference_version,
         )
 
 

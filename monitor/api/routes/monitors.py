@@ -43,7 +43,8 @@ def _utc(value: datetime | None) -> datetime | None:
 def list_monitors(store: StoreDep, config: ConfigDep) -> list[MonitorOut]:
     """Every configured monitor with its latest run (any status) and active reference version."""
     latest = store.latest_runs()
-    return [MonitorOut.from_domain(m, latest.get(m.name), store.active_reference(m.name)) for m in config.monitors]
+    versions = store.active_reference_versions()  # one query for every monitor, no profile blobs
+    return [MonitorOut.from_domain(m, latest.get(m.name), versions.get(m.name, (None, ""))[0]) for m in config.monitors]
 
 
 @router.get("/{name}/runs", operation_id="listRuns", response_model=list[RunSummary], responses=_READ_ERRORS,
