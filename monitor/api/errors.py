@@ -96,8 +96,8 @@ HTTP_STATUS: Final[Mapping[type[DriftlineError], int]] = {
     UnknownRetrainJob: 404,
     UnknownOutboxMessage: 404,
     FeatureDisabled: 404,
-    # The deployment lacks an optional dependency: the server cannot do it, the request is fine.
-    MissingExtra: 501,
+    # A FeatureDisabled whose cause is an optional dependency not installed: the same 404.
+    MissingExtra: 404,
     Unauthorized: 401,
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,

@@ -118,6 +118,7 @@ _SAMPLES: dict[type[e.DriftlineError], e.DriftlineError] = {
     e.UnknownRetrainJob: e.UnknownRetrainJob("j-1"),
     e.UnknownOutboxMessage: e.UnknownOutboxMessage(7),
     e.FeatureDisabled: e.FeatureDisabled("alerting", "no alert service in this process"),
+    e.MissingExtra: e.MissingExtra("DLE (estimated regression performance)", "estimate"),
     e.Unauthorized: e.Unauthorized(),
     e.PayloadTooLarge: e.PayloadTooLarge(1000),
     e.UnsupportedMediaType: e.UnsupportedMediaType("cannot read text/xml"),
