@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from monitor import errors as e
 from monitor.cli import EXIT_INCOMPLETE
-from monitor.frames import read_frame
+from monitor.frames import Sample, read_sample
 from monitor.schema import Schema, apply_schema, fit_reference, integer_code_warnings, load_schema
 from monitor.stats.check import CheckOptions, DatasetResult, Status, check
 from monitor.stats.degradation import DegradationTest, ScoredSample, degradation
@@ -70,19 +70,62 @@ def _table(result: DatasetResult, out: TextIO) -> None:
           f"(share {result.drift_share:.2f}, threshold {result.threshold:.2f})", file=out)
 
 
-def _inputs(args: argparse.Namespace) -> tuple[Schema | None, ReferenceProfile, pd.DataFrame]:
-    """The schema, the reference's profile and the current frame of ``check`` and ``report``.
+def _read(path: str, args: argparse.Namespace, show: bool) -> tuple[pd.DataFrame, Sample]:
+    """One file, every row or (``check --max-rows N``) a uniform sample of N; progress on stderr if ``show``."""
+    from pathlib import Path
+
+    from monitor.progress import progress
+
+    max_rows = getattr(args, "max_rows", 0) or None
+    seed = getattr(args, "seed", 0)
+    if not show:
+        return read_sample(path, max_rows=max_rows, seed=seed)
+    size = Path(path).stat().st_size if Path(path).is_file() else None
+    with progress(size, desc=f"reading {Path(path).name}", unit="B", stream=sys.stderr, every_seconds=5.0) as shown:
+        return read_sample(path, max_rows=max_rows, seed=seed, progress=shown)
+
+
+def _read_inputs(args: argparse.Namespace, *, show: bool = False
+                 ) -> tuple[Schema | None, ReferenceProfile, pd.DataFrame, pd.DataFrame, tuple[Sample, Sample]]:
+    """The schema, the reference's profile, the current frame, the reference as read, and how each was sampled.
 
     Declared categoricals are read as text on both sides (:func:`monitor.schema.apply_schema`);
     undeclared numerical columns that look like integer codes draw a warning on stderr.
     """
     schema = load_schema(args.schema) if args.schema else None
-    reference = apply_schema(read_frame(args.reference), schema)
-    current = apply_schema(read_frame(args.current), schema)
+    raw_reference, reference_sample = _read(args.reference, args, show)
+    raw_current, current_sample = _read(args.current, args, show)
+    reference = apply_schema(raw_reference, schema)
+    current = apply_schema(raw_current, schema)
     profile = fit_reference(reference, schema)
     for warning in integer_code_warnings(profile, schema):
         print(f"driftline: warning: {warning}", file=sys.stderr)
+    return schema, profile, current, raw_reference, (reference_sample, current_sample)
+
+
+def _inputs(args: argparse.Namespace) -> tuple[Schema | None, ReferenceProfile, pd.DataFrame]:
+    """The schema, the reference's profile and the current frame of ``report`` (every row of both files)."""
+    schema, profile, current, _, _ = _read_inputs(args)
     return schema, profile, current
+
+
+def sampled(samples: tuple[Sample, Sample], max_rows: int) -> dict[str, object] | None:
+    """The ``sampled`` block of the JSON contract: ``None`` when every row of both files was checked."""
+    reference, current = samples
+    if not (reference.sampled or current.sampled):
+        return None
+    return {"max_rows": max_rows, "seed": reference.seed, "method": "uniform",
+            "reference": reference.to_dict(), "current": current.to_dict()}
+
+
+def _sampled_line(block: dict[str, object]) -> str:
+    parts = []
+    for side in ("reference", "current"):
+        counts = block[side]
+        assert isinstance(counts, dict)
+        parts.append(f"{side} {counts['rows']:,} of {counts['of']:,} rows")
+    return (f"checked on a uniform random sample: {', '.join(parts)} (--max-rows {block['max_rows']:,}, "
+            f"seed {block['seed']})")
 
 
 def incomplete(profile: ReferenceProfile, current: pd.DataFrame, result: DatasetResult) -> str | None:
@@ -105,7 +148,10 @@ def incomplete(profile: ReferenceProfile, current: pd.DataFrame, result: Dataset
 
 def check_command(args: argparse.Namespace, out: TextIO) -> int:
     """``driftline check``: the table or the JSON contract of docs/json-output.md."""
-    schema, profile, current = _inputs(args)
+    # Progress of the reading on a terminal, or anywhere with --progress.
+    show = bool(getattr(args, "progress", False)) or sys.stderr.isatty()
+    schema, profile, current, raw_reference, samples = _read_inputs(args, show=show)
+    sample_block = sampled(samples, args.max_rows)
     options = CheckOptions(
         method=args.method, threshold=args.threshold, drift_share=args.drift_share,
         correction=args.correction, columns=schema.options if schema else {}, compat=args.compat,
@@ -113,14 +159,16 @@ def check_command(args: argparse.Namespace, out: TextIO) -> int:
         dataset_columns=schema.dataset_columns(profile) if schema else None,
     )
     result = check(profile, current, options)
-    performance = _performance(args, current)
+    performance = _performance(args, raw_reference, current)
     if args.format == "json":
-        json.dump({**result.to_dict(), "performance": [_performance_dict(p) for p in performance]}, out,
-                  indent=2, allow_nan=False)
+        json.dump({**result.to_dict(), "performance": [_performance_dict(p) for p in performance],
+                   "sampled": sample_block}, out, indent=2, allow_nan=False)
         out.write("\n")
     else:
         _table(result, out)
         _performance_table(performance, out)
+        if sample_block is not None:
+            print(f"\n{_sampled_line(sample_block)}", file=out)
     if args.fail_on_drift and result.dataset_drift:
         return 1
     problem = incomplete(profile, current, result)
@@ -184,7 +232,7 @@ def _cli_labels(values: pd.Series, task: Task) -> NDArray[np.generic]:
                       str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)).to_numpy(dtype=object)
 
 
-def _performance(args: argparse.Namespace, current: pd.DataFrame) -> list[DegradationTest]:
+def _performance(args: argparse.Namespace, reference: pd.DataFrame, current: pd.DataFrame) -> list[DegradationTest]:
     """``check --task --target --prediction``: the block-bootstrap degradation test of the model.
 
     The files hold no time buckets, so blocks are runs of consecutive rows (files in time order
@@ -203,7 +251,6 @@ def _performance(args: argparse.Namespace, current: pd.DataFrame) -> list[Degrad
             metric = Metric(args.metric)
         except ValueError:
             raise e.InputError(f"--metric {args.metric!r} is not one of {', '.join(Metric)}", field="metric") from None
-    reference = read_frame(args.reference)
     samples = []
     for name, frame in (("reference", reference), ("current", current)):
         for column in (args.target, args.prediction, args.score):
