@@ -1,6 +1,10 @@
 """Delivering outbox messages: signed POSTs with a timeout, exponential backoff with jitter,
 and a dead-letter state after the last attempt. A failed delivery never fails a run: runs only
 write to the outbox; this worker drains it, and pending messages survive a restart.
+
+A target with a secret gets both signatures of :mod:`alerts.signing` on every attempt: the
+Standard Webhooks headers (``webhook-id`` is the message's idempotency key, the same on every
+attempt) and ``X-Driftline-Signature``, each with the attempt's own timestamp.
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ import httpx
 import numpy as np
 
 from alerts.outbox import OutboxPort
-from alerts.signing import SIGNATURE_HEADER, sign
+from alerts.signing import signed_headers, signing_key
 from monitor.domain import DeliveryStatus, OutboxMessage, WebhookTarget
-from monitor.errors import DeliveryError
+from monitor.errors import ConfigError, DeliveryError
 
 __all__ = ["Deliverer", "backoff_delay"]
 
@@ -32,6 +36,25 @@ def backoff_delay(target: WebhookTarget, attempts: int, rng: np.random.Generator
     return timedelta(seconds=capped * float(rng.uniform(0.5, 1.0)))
 
 
+def _signing_keys(targets: Mapping[str, WebhookTarget]) -> dict[str, bytes]:
+    """The HMAC key of every target whose ``secret_env`` variable is set and non-empty.
+
+    A malformed ``whsec_`` secret is a :class:`ConfigError` naming the target and the variable
+    (never the value), raised when the service starts rather than at the first delivery.
+    """
+    keys = {}
+    for name, target in targets.items():
+        secret = os.environ.get(target.secret_env) if target.secret_env else None
+        if not secret:
+            continue
+        try:
+            keys[name] = signing_key(secret)
+        except ValueError as exc:
+            raise ConfigError(f"webhook target {name!r}: the secret in ${target.secret_env}: {exc}",
+                              path=f"webhooks.{name}.secret_env") from None
+    return keys
+
+
 class Deliverer:
     """Drains the outbox: one pass delivers every due message once."""
 
@@ -41,10 +64,9 @@ class Deliverer:
         self._outbox = outbox
         self._client = client
         self._targets = targets
-        # Each target's signing secret, read from its environment variable once, here (the
+        # Each target's signing key, read from its environment variable once, here (the
         # deployment's environment is fixed for the process), never per delivery or into a log.
-        self._secrets = {name: secret.encode() for name, t in targets.items()
-                         if t.secret_env and (secret := os.environ.get(t.secret_env))}
+        self._keys = _signing_keys(targets)
         self._now = now
         self._rng = rng or np.random.default_rng()
         self._on_outcome = on_outcome or (lambda target, outcome: None)
@@ -85,9 +107,9 @@ class Deliverer:
         now = self._now()
         headers = {"Content-Type": "application/json", "Idempotency-Key": message.idempotency_key,
                    "User-Agent": "driftline"}
-        secret = self._secrets.get(message.target)
-        if secret:
-            headers[SIGNATURE_HEADER] = sign(secret, body, int(now.timestamp()))
+        key = self._keys.get(message.target)
+        if key:
+            headers.update(signed_headers(key, message.idempotency_key, int(now.timestamp()), body))
         try:
             await self._post(target, body, headers)
             return replace(message, attempts=attempts, status=DeliveryStatus.DELIVERED, delivered_at=now,
