@@ -295,3 +295,9 @@ def test_redoc_renders_every_operation_offline(app: FastAPI, served: str, tmp_pa
     # ReDoc's bundle shows its vendor's logo from a CDN; the page's policy blocks it before any request.
     unexpected = [line for line in console_errors(log) if "cdn.redoc.ly" not in line or "violates" not in line]
     assert unexpected == []
+
+
+def test_docs_api_md_names_every_operation_id(app: FastAPI) -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    ids = {op["operationId"] for _, _, op in _operations(app.openapi())}
+    assert {i for i in ids if f"`{i}`" not in page} == set()
