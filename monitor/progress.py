@@ -42,7 +42,7 @@ class Progress:
         self._every = every_seconds
         self._started = self._last = time.monotonic()
         self._next_share = 0.1
-        self._printed = 0.0
+        self._printed: tuple[float, str] = (0.0, "")
         self._bar = None
         if bar:
             from tqdm import tqdm
@@ -67,8 +67,19 @@ class Progress:
                 while self._next_share <= share:
                     self._next_share += 0.1
 
+    def update_to(self, n: float, note: str = "") -> None:
+        """Set the count done to ``n``."""
+        self.update(n - self.n, note)
+
+    def restart(self) -> None:
+        """Back to zero (a file read again from its start)."""
+        self.n, self._printed = 0.0, (0.0, "")
+        self._next_share = 0.1
+        if self._bar is not None:
+            self._bar.reset(total=self.total)
+
     def _line(self, now: float) -> None:
-        self._last, self._printed = now, self.n
+        self._last, self._printed = now, (self.n, self.note)
         elapsed = now - self._started
         text = f"{self.desc}: {_amount(self.n, self.unit)}"
         if self.total:
@@ -86,7 +97,7 @@ class Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
-        elif self.n != self._printed:
+        elif self.n and (self.n, self.note) != self._printed:
             self._line(time.monotonic())
 
 
