@@ -29,8 +29,8 @@ from monitor.errors import InputError, InsufficientData
 from monitor.stats.performance import Labels, Task, _errors, _labelled
 
 __all__ = [
-    "DEFAULT_PARAMS", "ConceptDriftResult", "Detector", "ErrorBuckets", "Timestamps",
-    "bucket_errors", "detect_concept_drift", "row_errors",
+    "DEFAULT_PARAMS", "RIVER_DETECTORS", "ConceptDriftResult", "Detector", "ErrorBuckets", "Timestamps",
+    "bucket_errors", "detect_concept_drift", "river_detector", "row_errors",
 ]
 
 
@@ -39,7 +39,12 @@ Timestamps: TypeAlias = "pd.DatetimeIndex | pd.Series[pd.Timestamp] | Sequence[d
 
 
 class Detector(StrEnum):
-    """River's change detectors that accept one real value per bucket.
+    """The change detectors: Driftline's CUSUM on bucket counts, and River's on bucket means.
+
+    ``cusum`` (the default) is :mod:`monitor.stats.cusum`: a log-likelihood-ratio CUSUM on each
+    bucket's error count, standardised by the baseline's rate and the bucket's size, so its
+    meaning does not depend on traffic; it runs through :mod:`monitor.stats.concept_state`, not
+    :func:`detect_concept_drift`. The others are River's detectors fed one mean per bucket.
 
     ADWIN, Page-Hinkley and KSWIN take any real stream. HDDM_A and HDDM_W rest on Hoeffding
     and McDiarmid bounds, which hold for any values in [0, 1], so they take bucketed error
@@ -52,6 +57,7 @@ class Detector(StrEnum):
     ADWIN and KSWIN fire on any change, improvements included.
     """
 
+    CUSUM = "cusum"
     ADWIN = "adwin"
     PAGE_HINKLEY = "page_hinkley"
     KSWIN = "kswin"
@@ -67,6 +73,10 @@ class _River(Protocol):
 
     def update(self, x: float) -> object: ...
 
+
+#: River's detectors (every :class:`Detector` but ``cusum``).
+RIVER_DETECTORS: tuple[Detector, ...] = (Detector.ADWIN, Detector.PAGE_HINKLEY, Detector.KSWIN, Detector.HDDM_A,
+                                         Detector.HDDM_W)
 
 _FACTORIES: dict[Detector, Callable[..., _River]] = {
     Detector.ADWIN: drift.ADWIN,
@@ -89,6 +99,7 @@ DEFAULT_PARAMS: Mapping[Detector, Mapping[str, Any]] = MappingProxyType({
     Detector.ADWIN: MappingProxyType({"clock": 1}),
     Detector.PAGE_HINKLEY: MappingProxyType({"mode": "up", "delta": 0.01, "threshold": 3.0}),
     Detector.KSWIN: MappingProxyType({}),
+    Detector.CUSUM: MappingProxyType({}),
     Detector.HDDM_A: MappingProxyType({}),
     Detector.HDDM_W: MappingProxyType({}),
 })
@@ -205,6 +216,16 @@ def bucket_errors(
     return ErrorBuckets(starts, means, counts)
 
 
+def river_detector(detector: Detector, kwargs: Mapping[str, Any]) -> _River:
+    """A fresh River detector built with ``kwargs``; ``ValueError`` naming them if River refuses."""
+    if detector not in _FACTORIES:
+        raise ValueError(f"{detector} is not one of River's detectors ({', '.join(RIVER_DETECTORS)})")
+    try:
+        return _FACTORIES[detector](**kwargs)
+    except (TypeError, ValueError) as exc:  # an unknown keyword, or a value River refuses
+        raise ValueError(f"{detector} parameters {dict(kwargs)!r} were refused by River: {exc}") from exc
+
+
 def detect_concept_drift(
     timestamps: Timestamps, errors: ArrayLike, *, bucket: timedelta | str,
     detector: Detector = Detector.PAGE_HINKLEY, rng: np.random.Generator | None = None,
@@ -243,6 +264,8 @@ def detect_concept_drift(
     (True, ['2024-01-08 16:00:00+00:00'], 240)
     """
     detector = Detector(detector)
+    if detector is Detector.CUSUM:
+        raise ValueError("cusum keeps state across windows: use monitor.stats.concept_state.advance")
     err = np.asarray(errors, dtype=np.float64)
     n_labelled = int(np.count_nonzero(~np.isnan(err)))
     if n_labelled == 0:
@@ -260,10 +283,7 @@ def detect_concept_drift(
             raise InputError(f"{detector} needs error rates in [0, 1]; the bucket at "
                              f"{buckets.starts[outside[0]]} has mean {buckets.means[outside[0]]}",
                              field="errors")
-    try:
-        model = _FACTORIES[detector](**kwargs)
-    except (TypeError, ValueError) as exc:  # an unknown keyword, or a value River refuses
-        raise ValueError(f"{detector} parameters {kwargs!r} were refused by River: {exc}") from exc
+    model = river_detector(detector, kwargs)
     fired: list[int] = []
     # River's detectors are sequential state machines: this loop runs once per bucket (a few
     # hundred per window), never per row, and there is no vectorised equivalent to call.

@@ -21,6 +21,7 @@ from river.drift import binary
 from monitor.errors import InputError, InsufficientData
 from monitor.stats.concept import (
     DEFAULT_PARAMS,
+    RIVER_DETECTORS,
     Detector,
     bucket_errors,
     detect_concept_drift,
@@ -99,7 +100,7 @@ def test_bucketing_equals_groupby_on_floored_times_and_skips_empty_buckets() -> 
     assert got.counts.tolist() == [1, 2, 1]
 
 
-@pytest.mark.parametrize("detector", list(Detector))
+@pytest.mark.parametrize("detector", RIVER_DETECTORS)
 def test_change_points_equal_river_fed_bucket_means_by_hand(detector: Detector) -> None:
     ts, errors = error_stream(5)
     extra: dict[str, Any] = {"seed": 42} if detector is Detector.KSWIN else {}
@@ -213,3 +214,130 @@ def test_result_is_frozen() -> None:
     assert (r.n_buckets, r.bucket, r.detector) == (3, timedelta(hours=1), Detector.PAGE_HINKLEY)
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.drifted = True  # type: ignore[misc]
+
+
+# --- the CUSUM across runs (monitor.stats.cusum, monitor.stats.concept_state) -------------------------------------
+
+from monitor.stats.concept_state import ConceptState, RowBucket, advance, fresh_state  # noqa: E402
+from monitor.stats.cusum import Baseline, CusumChart, CusumParams, baseline_of, update_chart  # noqa: E402
+
+
+def page_cusum_by_hand(errors: NDArray[np.float64], p0: float, odds_ratio: float, h: float) -> int | None:
+    """Page's Bernoulli LLR CUSUM written as the textbook loop (the oracle): the first alarm's row."""
+    odds = p0 / (1 - p0) * odds_ratio
+    p1 = odds / (1 + odds)
+    s = 0.0
+    for t, e in enumerate(errors.tolist()):
+        s = max(0.0, s + (np.log(p1 / p0) if e else np.log((1 - p1) / (1 - p0))))
+        if s >= h:
+            return t
+    return None
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_cusum_alarm_row_equals_the_textbook_loop(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    errors = (rng.random(6000) < np.where(np.arange(6000) < 3000, 0.1, 0.2)).astype(np.float64)
+    chart, alarms = update_chart(CusumChart.start(Baseline(mean=0.1)), Task.CLASSIFICATION, CusumParams(),
+                                 errors=errors, starts=np.arange(errors.size))
+    assert alarms and alarms[0][1] == page_cusum_by_hand(errors, 0.1, 2.0, 9.0)
+
+
+def test_cusum_state_split_anywhere_gives_the_same_alarms() -> None:
+    rng = np.random.default_rng(1)
+    errors = (rng.random(8000) < np.where(np.arange(8000) < 4000, 0.1, 0.25)).astype(np.float64)
+    starts = np.arange(errors.size)
+    whole = update_chart(CusumChart.start(Baseline(mean=0.1)), Task.CLASSIFICATION, CusumParams(), errors=errors,
+                         starts=starts)
+    for cut in (1, 999, 4100, 4321, 7999):
+        a, first = update_chart(CusumChart.start(Baseline(mean=0.1)), Task.CLASSIFICATION, CusumParams(),
+                                errors=errors[:cut], starts=starts[:cut])
+        a = CusumChart.from_json(a.to_json())  # through storage's JSON
+        b, second = update_chart(a, Task.CLASSIFICATION, CusumParams(), errors=errors[cut:], starts=starts[cut:])
+        assert dataclasses.replace(b, up=0.0, down=0.0) == dataclasses.replace(whole[0], up=0.0, down=0.0)
+        assert (b.up, b.down) == (pytest.approx(whole[0].up), pytest.approx(whole[0].down))
+        assert first + [(o, r + cut) for o, r in second] == whole[1]
+
+
+def test_baseline_of_reference_errors() -> None:
+    assert baseline_of(Task.CLASSIFICATION, np.array([0.0, 0.0, 1.0, np.nan])) == Baseline(mean=1.5 / 4)
+    reg = baseline_of(Task.REGRESSION, np.array([1.0, 2.0, 3.0]))
+    assert reg is not None and (reg.mean, reg.sd) == (2.0, pytest.approx(1.0))
+    assert baseline_of(Task.CLASSIFICATION, np.array([np.nan])) is None
+
+
+def hourly(seed: int, hours: int, change_hour: int | None, rate: int = 200) -> tuple[pd.DatetimeIndex, NDArray[np.float64]]:
+    rng = np.random.default_rng(seed)
+    n = rate * hours
+    seconds = np.sort(rng.random(n) * hours * 3600)
+    p = np.where(seconds < (change_hour if change_hour is not None else hours + 1) * 3600, 0.1, 0.25)
+    return START + pd.to_timedelta(seconds, unit="s"), (rng.random(n) < p).astype(np.float64)
+
+
+def run_windows(ts: pd.DatetimeIndex, errors: NDArray[np.float64], *, width: timedelta, every: timedelta,
+                bucket: Any, detector: Detector = Detector.CUSUM) -> tuple[list[datetime], ConceptState]:
+    """Overlapping windows [end - width, end) every ``every``, the state carried (through JSON)."""
+    state = fresh_state(detector, bucket, 1, Baseline(mean=0.1))
+    points: list[datetime] = []
+    end = START + every
+    while end <= ts[-1] + every:
+        inside = (ts >= end - width) & (ts < end)
+        step = advance(state, ts[inside], errors[inside], end=end.to_pydatetime(), bucket=bucket,
+                       task=Task.CLASSIFICATION)
+        state = ConceptState.from_json(step.state.to_json())
+        points.extend(step.change_points)
+        end += every
+    return points, state
+
+
+@pytest.mark.parametrize("bucket", [timedelta(hours=1), RowBucket(500), RowBucket(1), timedelta(minutes=7)])
+def test_overlapping_windows_report_the_change_once(bucket: Any) -> None:
+    ts, errors = hourly(3, 24 * 10, change_hour=24 * 6)
+    points, state = run_windows(ts, errors, width=timedelta(days=7), every=timedelta(hours=1), bucket=bucket)
+    assert len(points) == 1 and state.change_points == 1
+    change = START + timedelta(hours=24 * 6)
+    assert change - timedelta(hours=2) <= points[0] <= change + timedelta(hours=2)
+
+
+def test_a_window_wholly_after_the_jump_fires() -> None:
+    ts, errors = hourly(4, 48, change_hour=0)  # every row is after the jump
+    step = advance(fresh_state(Detector.CUSUM, timedelta(hours=1), 1, Baseline(mean=0.1)), ts, errors,
+                   end=(START + timedelta(hours=48)).to_pydatetime(), bucket=timedelta(hours=1),
+                   task=Task.CLASSIFICATION)
+    assert step.drifted and step.change_points[0] < START + timedelta(hours=3)
+
+
+def test_one_bucket_per_run_still_fires_with_hourly_windows() -> None:
+    # The service's default: a 1h window every hour, 1h buckets: one bucket per run.
+    ts, errors = hourly(6, 24 * 5, change_hour=24 * 3)  # (in-control alarms: about 0.025 per 10k rows)
+    points, _ = run_windows(ts, errors, width=timedelta(hours=1), every=timedelta(hours=1), bucket=timedelta(hours=1))
+    assert len(points) == 1 and points[0] >= START + timedelta(hours=24 * 3 - 1)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_no_change_no_change_point(seed: int) -> None:
+    ts, errors = hourly(20 + seed, 24 * 10, change_hour=None)
+    points, _ = run_windows(ts, errors, width=timedelta(days=1), every=timedelta(hours=1), bucket=RowBucket(500))
+    assert points == []
+
+
+def test_row_buckets_equal_numpy_chunks_across_runs() -> None:
+    ts, errors = hourly(6, 30, change_hour=None, rate=37)
+    state = fresh_state(Detector.PAGE_HINKLEY, RowBucket(100), None, None)
+    for h in range(1, 31):
+        inside = (ts >= START + timedelta(hours=h - 1)) & (ts < START + timedelta(hours=h))
+        state = advance(state, ts[inside], errors[inside], end=(START + timedelta(hours=h)).to_pydatetime(),
+                        bucket=RowBucket(100), task=Task.CLASSIFICATION).state
+    full = errors.size // 100
+    np.testing.assert_allclose(state.history, errors[:full * 100].reshape(full, 100).mean(axis=1))
+    assert state.open_n == errors.size - full * 100
+
+
+def test_state_of_another_version_is_refused() -> None:
+    data = fresh_state(Detector.CUSUM, timedelta(hours=1), 1, Baseline(mean=0.1)).to_json()
+    assert ConceptState.from_json(data).matches(Detector.CUSUM, timedelta(hours=1), 1)
+    assert not ConceptState.from_json(data).matches(Detector.CUSUM, RowBucket(500), 1)
+    with pytest.raises(ValueError, match="version"):
+        ConceptState.from_json({**data, "version": 99})
+    with pytest.raises(ValueError, match="malformed"):
+        ConceptState.from_json({**data, "open": [1]})
