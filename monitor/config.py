@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -306,6 +307,16 @@ class RetrainPolicy(_Frozen):
     action: Annotated[HttpAction | CommandAction, Field(discriminator="type", description="how a job starts")]
 
 
+class Retention(_Frozen):
+    """How long stored data is kept; a key left out keeps that data forever."""
+
+    predictions: Duration | None = Field(None, description="prediction log rows (with their labels) older than this, "
+                                                            "by timestamp, are deleted; monitors sharing a model keep "
+                                                            "the longest")
+    runs: Duration | None = Field(None, description="runs (with their results) whose window ended longer ago than "
+                                                     "this are deleted")
+
+
 class MonitorConfig(_Frozen):
     """One monitor: a model's prediction log compared with its reference on a schedule."""
 
@@ -330,6 +341,7 @@ class MonitorConfig(_Frozen):
                                                                              "labelled rows")
     alerts: tuple[AlertRule, ...] = Field((), description="rules evaluated in the service after each run")
     retrain: RetrainPolicy | None = Field(None, description="which alerts start retraining, and how")
+    retention: Retention | None = Field(None, description="this monitor's retention, key by key over the top-level one")
 
     @field_validator("cron")
     @classmethod
@@ -401,6 +413,8 @@ class DriftlineConfig(_Frozen):
     monitors: tuple[MonitorConfig, ...] = Field(description="what to monitor; at least one")
     webhooks: tuple[WebhookTarget, ...] = Field((), description="where alert events and HTTP retraining triggers "
                                                                 "are POSTed")
+    retention: Retention = Field(Retention(), description="how long predictions and runs are kept (default: forever); "
+                                                          "a monitor's own retention overrides it key by key")
 
     @model_validator(mode="after")
     def _unique(self) -> DriftlineConfig:
@@ -419,6 +433,9 @@ class DriftlineConfig(_Frozen):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"monitor name {dup[0]!r} is used twice")
+        problems = [p for i, m in enumerate(self.monitors) for p in _retention_problems(i, m, self.retention)]
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     def monitor(self, name: str) -> MonitorConfig:
@@ -432,8 +449,30 @@ class DriftlineConfig(_Frozen):
 
     def to_domain(self) -> domain.Catalog:
         """The deployment as the service speaks it (durations parsed, options typed)."""
-        return domain.Catalog(monitors=tuple(m.to_domain() for m in self.monitors),
+        return domain.Catalog(monitors=tuple(replace(m.to_domain(), retention=_retention(m, self.retention))
+                                             for m in self.monitors),
                               webhooks=tuple(_webhook(w) for w in self.webhooks))
+
+
+def _retention(m: MonitorConfig, default: Retention) -> domain.Retention:
+    """A monitor's retention: its own keys over the top-level ones."""
+    own = m.retention or Retention()
+    predictions, runs = own.predictions or default.predictions, own.runs or default.runs
+    return domain.Retention(predictions=_opt_duration(predictions), runs=_opt_duration(runs))
+
+
+def _retention_problems(i: int, m: MonitorConfig, default: Retention) -> list[str]:
+    """Retention that would delete what the monitor still reads: its window, or rows late labels recompute."""
+    kept = _retention(m, default).predictions
+    if kept is None:
+        return []
+    needs = {"its window": _opt_duration(m.window.last), "performance.label_lookback":
+             parse_duration(m.performance.label_lookback)}
+    return [f"monitors.{i}.retention.predictions: {m.name!r} keeps predictions {kept} but {what} reaches back "
+            f"{span}; keep predictions at least that long" for what, span in needs.items()
+            if span is not None and kept < span]
+
+
 
 
 def _utc(text: str) -> datetime:

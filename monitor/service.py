@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 import pandas as pd
@@ -37,13 +37,16 @@ from monitor.run import (
     PendingRuns,
     ReferenceBundle,
     ReferenceRegistry,
+    RetentionResult,
     RunDeps,
     SystemClock,
+    apply_retention,
     conform,
     input_hash,
     recompute_performance,
     run_monitor,
 )
+from monitor.run.retention import RetentionStore
 from monitor.scheduler import Scheduler
 from monitor.sources import Sources, WindowReader
 
@@ -54,6 +57,9 @@ __all__ = ["MonitorService", "ServiceStore"]
 
 logger = logging.getLogger(__name__)
 
+#: How often retention runs in ``serve`` (each pass deletes in batches; a pass with nothing to do is cheap).
+RETENTION_EVERY = timedelta(hours=1)
+
 
 def _file_chunks(path: str, size: int = 1 << 20) -> Iterator[bytes]:
     """A file's bytes in 1 MiB pieces (hashing a large reference never holds it in memory)."""
@@ -62,8 +68,8 @@ def _file_chunks(path: str, size: int = 1 << 20) -> Iterator[bytes]:
             yield chunk
 
 
-class ServiceStore(RunStore, ReferenceStore, WindowReader, Protocol):
-    """What the service needs of storage: runs, references and the own log's windows."""
+class ServiceStore(RunStore, ReferenceStore, WindowReader, RetentionStore, Protocol):
+    """What the service needs of storage: runs, references, the own log's windows and retention."""
 
 
 class MonitorService:
@@ -98,6 +104,8 @@ class MonitorService:
             for monitor in self._catalog.monitors:
                 self._scheduler.add_monitor(monitor, self._scheduled)
             self._scheduler.add_chore("flush", 5, self._pending.flush)
+            if any(m.retention.predictions or m.retention.runs for m in self._catalog.monitors):
+                self._scheduler.add_chore("retention", RETENTION_EVERY.total_seconds(), self._retention_chore)
             if self._alerts is not None:
                 self._scheduler.add_chore("deliver", 1, self._deliver)
             self._scheduler.start()
@@ -149,6 +157,17 @@ class MonitorService:
             await self._alerts.deliver_due()
         except StorageError as exc:
             logger.warning("outbox delivery paused: %s", exc.detail)
+
+    async def _retention_chore(self) -> None:
+        await self.apply_retention()
+
+    async def apply_retention(self) -> RetentionResult:
+        """Delete the predictions and runs every monitor's retention lets go (a scheduled chore)."""
+        try:
+            return await asyncio.to_thread(apply_retention, self._catalog.monitors, self._store, self._clock.now())
+        except StorageError as exc:
+            logger.warning("retention paused: %s", exc.detail)
+            return RetentionResult()
 
     # --- references ------------------------------------------------------------------------
 

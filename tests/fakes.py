@@ -240,6 +240,22 @@ class FakeStore:
             active = next((r for r in self._references.get(monitor, []) if r.active), None)
         return None if active is None else replace(active, profile=b"")  # listed without the blob, as the Store
 
+    def delete_predictions_before(self, model: str, cutoff: datetime, *, batch: int = 10_000) -> int:
+        self._check()
+        with self._lock:
+            table = self._table(self._layout(model))
+            old = (table["ts"] < _micros(cutoff)).to_numpy()
+            self._tables[model] = table.loc[~old].reset_index(drop=True)
+            return int(old.sum())
+
+    def delete_runs_before(self, monitor: str, cutoff: datetime, *, batch: int = 1_000) -> int:
+        self._check()
+        with self._lock:
+            old = [k for k, r in self._runs.items() if r.monitor == monitor and r.window_end < cutoff]
+            for k in old:
+                del self._runs[k]
+            return len(old)
+
     def active_reference_versions(self) -> dict[str, tuple[int, str]]:
         self._check()
         configured = {m.name for m in self.config.monitors}

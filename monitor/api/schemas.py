@@ -25,6 +25,7 @@ __all__ = [
     "DatasetOut",
     "ErrorItem",
     "ErrorMessage",
+    "ReferenceRangeOut",
     "FeatureOut",
     "Health",
     "IngestResponse",
@@ -172,6 +173,13 @@ class PerformanceOut(_Out):
                    degraded=p.degraded, lower=p.lower, upper=p.upper)
 
 
+class ReferenceRangeOut(_Out):
+    """A time range ``[start, end)`` a dynamic reference (previous_window, rolling, same_period) was read from."""
+
+    start: datetime
+    end: datetime
+
+
 class RunSummary(_Out):
     """A run without its per-column results."""
 
@@ -186,6 +194,7 @@ class RunSummary(_Out):
     finished_at: datetime
     duration_seconds: float
     reference_version: int | None
+    reference_ranges: list[ReferenceRangeOut]
     error: str | None
     dataset: DatasetOut | None
     labelled_rows: int
@@ -198,6 +207,8 @@ class RunSummary(_Out):
             id=run.id, monitor=run.monitor, model=run.model, status=run.status, window_start=run.window_start,
             window_end=run.window_end, rows=run.rows, started_at=run.started_at, finished_at=run.finished_at,
             duration_seconds=run.duration_seconds, reference_version=run.reference_version, error=run.error,
+            reference_ranges=[ReferenceRangeOut(start=r.start, end=r.end) for r in run.reference_ranges
+                              if r.start is not None],
             dataset=DatasetOut.from_domain(run.dataset) if run.dataset else None, labelled_rows=run.labelled_rows,
             label_coverage=run.label_coverage, concept_drift=run.concept_drift,
         )

@@ -149,6 +149,19 @@ class PerformanceSpec:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Retention:
+    """How long a monitor's data is kept (``None``: forever).
+
+    ``predictions``: rows of the model's prediction log older than this (by timestamp) are
+    deleted; several monitors on one model keep the longest. ``runs``: runs whose window ended
+    longer ago are deleted with their results.
+    """
+
+    predictions: timedelta | None = None
+    runs: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Monitor:
     """One monitor: a model's prediction log compared with its reference on a schedule."""
 
@@ -169,6 +182,7 @@ class Monitor:
     performance: PerformanceSpec = PerformanceSpec()
     alerts: tuple[AlertRule, ...] = ()
     retrain: RetrainPolicy | None = None
+    retention: Retention = Retention()
 
     def window_ending(self, end: datetime) -> WindowSpec:
         """The window a run ending at ``end`` reads: ``[end - last, end)`` or the last N rows."""

@@ -133,6 +133,9 @@ class Run:
     started_at: datetime
     finished_at: datetime
     reference_version: int | None = None
+    #: The time ranges a dynamic reference (previous_window, rolling, same_period) was read from;
+    #: empty for a stored reference (``reference_version`` names it).
+    reference_ranges: tuple[WindowSpec, ...] = ()
     error: str | None = None
     dataset: DatasetSummary | None = None
     features: tuple[FeatureResult, ...] = ()

@@ -94,7 +94,11 @@ def _header(*, title: str, monitor: str | None, model: str | None,
             start, end = window
             meta.append(("Window", f"{when(start)} – {when(end)}" if start is not None
                          else f"the last rows before {when(end)}"))
-        meta.append(("Reference version", "–" if reference_version is None else str(reference_version)))
+        if run.reference_ranges:  # a dynamic reference: the time ranges it was read from
+            meta.append(("Reference", "; ".join(f"{when(r.start) if r.start else '?'} – {when(r.end)}"
+                                                for r in run.reference_ranges)))
+        else:
+            meta.append(("Reference version", "–" if reference_version is None else str(reference_version)))
         meta.append(("Run", e(run.id) + (f' (<a href="{e(json_href)}">JSON</a>)' if json_href else "")))
         meta.append(("Run status", f'<span class="status status-{e(run.status)}">{e(run.status)}</span>'))
         meta.append(("Rows", str(run.rows)))

@@ -20,6 +20,7 @@ from monitor.run.evaluate import (
 from monitor.run.execute import AlertHooks, PendingRuns, RunDeps, run_monitor
 from monitor.run.labels import recompute_performance
 from monitor.run.registry import DEFAULT_CACHE_SIZE, ReferenceRegistry, input_hash
+from monitor.run.retention import RetentionResult, apply_retention
 
 __all__ = [
     "DEFAULT_CACHE_SIZE",
@@ -28,8 +29,10 @@ __all__ = [
     "PerformanceOutcome",
     "ReferenceBundle",
     "ReferenceRegistry",
+    "RetentionResult",
     "RunDeps",
     "SystemClock",
+    "apply_retention",
     "conform",
     "evaluate",
     "evaluate_performance",

@@ -26,6 +26,7 @@ from monitor.stats.performance import (
     regression_metrics,
 )
 from monitor.stats.profile import ReferenceProfile, fit_profile
+from monitor.stats.seasonal import SeasonalNull, seasonal_check
 
 __all__ = ["PerformanceOutcome", "ReferenceBundle", "conform", "evaluate", "evaluate_performance",
            "fit_reference", "insufficient"]
@@ -218,19 +219,22 @@ def with_performance(run: Run, outcome: PerformanceOutcome) -> Run:
                    concept_change_points=outcome.change_points)
 
 
-def evaluate(monitor: Monitor, bundle: ReferenceBundle, frame: pd.DataFrame, run: Run) -> Run:
+def evaluate(monitor: Monitor, bundle: ReferenceBundle, frame: pd.DataFrame, run: Run, *,
+             seasonal: SeasonalNull | None = None) -> Run:
     """Test a window against the reference and return ``run`` completed with every result.
 
     ``run`` carries the identity, window and start time; ``finished_at`` is left to the caller.
     The dataset verdict is the core's, over the features only (the prediction is tested beside
-    them and reported, not counted).
+    them and reported, not counted). ``seasonal`` (a dynamic reference's between-period spread)
+    widens the simulated nulls (:func:`monitor.stats.seasonal.seasonal_check`).
     """
     s = monitor.schema
     if len(frame) < monitor.min_rows:
         return insufficient(run, len(frame), monitor.min_rows)
     frame = conform(monitor, frame)
     features = list(s.features)
-    main = check(_subprofile(bundle.profile, [*features, s.prediction]), frame, monitor.check_options())
+    main = seasonal_check(_subprofile(bundle.profile, [*features, s.prediction]), frame, monitor.check_options(),
+                          seasonal)
     results = [FeatureResult.of(r, Role.PREDICTION if r.column == s.prediction else Role.FEATURE)
                for r in main.columns]
     if s.target and s.target in bundle.profile.columns and s.target in frame.columns:

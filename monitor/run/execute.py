@@ -20,6 +20,7 @@ from monitor.domain import AlertEvent, Clock, Monitor, OutboxMessage, Prediction
 from monitor.errors import DriftlineError, DuplicateRun, StorageError
 from monitor.run.evaluate import evaluate
 from monitor.run.registry import ReferenceRegistry
+from monitor.run.seasonal import evaluate_dynamic
 
 __all__ = ["AlertHooks", "PendingRuns", "RunDeps", "run_monitor"]
 
@@ -87,10 +88,13 @@ async def run_monitor(monitor: Monitor, end: datetime, deps: RunDeps) -> Run:
     fields = {"monitor": monitor.name, "run_id": run.id, "window_end": spec.end.isoformat()}
     logger.info("run started", extra=fields)
     try:
-        version, bundle = await asyncio.to_thread(deps.references.active, monitor)
-        run = replace(run, reference_version=version)
-        frame = await asyncio.to_thread(deps.source.read, monitor, spec)
-        run = await asyncio.to_thread(evaluate, monitor, bundle, frame, run)
+        if monitor.reference_ranges(spec):  # previous_window, rolling, same_period: fitted from the source
+            run = await asyncio.to_thread(evaluate_dynamic, monitor, spec, run, deps.source, deps.references.dynamic)
+        else:
+            version, bundle = await asyncio.to_thread(deps.references.active, monitor)
+            run = replace(run, reference_version=version)
+            frame = await asyncio.to_thread(deps.source.read, monitor, spec)
+            run = await asyncio.to_thread(evaluate, monitor, bundle, frame, run)
     except StorageError as exc:
         # The detail (hosts, users, statements) goes to the log; the stored run says what failed.
         logger.warning("run %s of monitor %s failed: %s", run.id, monitor.name, exc.detail, extra=fields)

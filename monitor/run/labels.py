@@ -14,14 +14,14 @@ def recompute_performance(monitor: Monitor, *, store: RunStore, source: Predicti
     """Re-evaluate performance of the monitor's runs within its label lookback; how many were updated.
 
     Drift results never change once written; only performance, label coverage and concept drift
-    are recomputed, against the reference version each run used.
+    are recomputed, against the reference version (or dynamic reference ranges) each run used.
     """
     since = clock.now() - monitor.performance.label_lookback
     updated = 0
     for run in store.list_runs(monitor.name, start=since):
         if not run.status.has_verdict:
             continue
-        bundle = references.version(monitor.name, run.reference_version)
+        bundle = references.of_run(monitor, run.reference_version, run.reference_ranges, source)
         if bundle is None:
             continue
         outcome = evaluate_performance(monitor, bundle, source.read(monitor, monitor.window_of(run)))

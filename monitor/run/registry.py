@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterable
 
 import pandas as pd
 
-from monitor.domain import Monitor, ReferenceRecord, ReferenceStore
+from monitor.domain import Monitor, PredictionSource, ReferenceRecord, ReferenceStore, WindowSpec
 from monitor.errors import InputError
 from monitor.run.evaluate import ReferenceBundle, fit_reference
+from monitor.run.seasonal import DynamicReference, DynamicReferences
 from monitor.stats.profile import FORMAT_VERSION as PROFILE_FORMAT
 
 __all__ = ["DEFAULT_CACHE_SIZE", "ReferenceRegistry", "input_hash"]
@@ -53,6 +54,20 @@ class ReferenceRegistry:
         self._cache_size = cache_size
         self._cache: OrderedDict[tuple[str, int], ReferenceBundle] = OrderedDict()
         self._lock = threading.Lock()
+        self._dynamic = DynamicReferences(cache_size)
+
+    @property
+    def dynamic(self) -> DynamicReferences:
+        """Fits of dynamic references (previous_window, rolling, same_period), by their ranges."""
+        return self._dynamic
+
+    def of_run(self, monitor: Monitor, version: int | None, ranges: tuple[WindowSpec, ...],
+               source: PredictionSource) -> ReferenceBundle | None:
+        """The reference a stored run used: its version, or its dynamic ranges refitted (or cached)."""
+        if ranges:
+            fitted: DynamicReference = self._dynamic.fit(monitor, ranges, source)
+            return fitted.bundle
+        return self.version(monitor.name, version)
 
     @property
     def cached(self) -> int:

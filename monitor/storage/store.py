@@ -44,7 +44,13 @@ from monitor.storage._latest import LatestRuns
 from monitor.storage._types import to_utc
 from monitor.storage.aggregates import DURATION_BUCKETS, RunAggregates, run_aggregates
 from monitor.storage.layout import Kind, ModelLayout, build_layouts
-from monitor.storage.tables import AlertmanagerNotificationRow, PerformanceResultRow, ReferenceVersionRow, RunRow
+from monitor.storage.tables import (
+    AlertmanagerNotificationRow,
+    FeatureResultRow,
+    PerformanceResultRow,
+    ReferenceVersionRow,
+    RunRow,
+)
 
 __all__ = ["NewReference", "Store"]
 
@@ -153,6 +159,40 @@ class Store:
         with self._errors(f"ingest labels of model {model!r}"), self._writer.begin() as conn:
             updated, unknown = self._bulk.update_labels(self._raw(conn), layout, batch)
         return LabelResult(updated=int(updated), unknown_ids=tuple(unknown))
+
+    def delete_predictions_before(self, model: str, cutoff: datetime, *, batch: int = 10_000) -> int:
+        """Delete ``model``'s predictions with a timestamp before ``cutoff``, ``batch`` rows per
+        transaction (so a long backlog never holds one huge lock or transaction); return how many.
+
+        The ingest counters are totals of what was ever accepted: retention does not lower them.
+        """
+        layout = self._layout(model)
+        table, cutoff = layout.table, to_utc(cutoff)
+        ids = sa.select(table.c.prediction_id).where(table.c.ts < cutoff).limit(batch).scalar_subquery()
+        deleted = 0
+        while True:
+            with self._errors(f"delete old predictions of model {model!r}"), self._writer.begin() as conn:
+                n = int(conn.execute(sa.delete(table).where(table.c.prediction_id.in_(ids))).rowcount)
+            deleted += n
+            if n < batch:
+                return deleted
+
+    def delete_runs_before(self, monitor: str, cutoff: datetime, *, batch: int = 1_000) -> int:
+        """Delete ``monitor``'s runs whose window ended before ``cutoff``, with their results, in
+        batches; return how many. Run counters (totals ever run) are not lowered."""
+        cutoff = to_utc(cutoff)
+        ids = (sa.select(RunRow.id).where(RunRow.monitor == monitor, RunRow.window_end < cutoff)
+               .limit(batch).scalar_subquery())
+        deleted = 0
+        while True:
+            with self._session(f"delete old runs of monitor {monitor!r}") as session:
+                # Results first: SQLite enforces ON DELETE CASCADE only with its foreign-key pragma on.
+                for child in (FeatureResultRow, PerformanceResultRow):
+                    session.execute(sa.delete(child).where(child.run_id.in_(ids)))
+                n = int(session.execute(sa.delete(RunRow).where(RunRow.id.in_(ids))).rowcount)  # type: ignore[attr-defined]
+            deleted += n
+            if n < batch:
+                return deleted
 
     def read_window(self, monitor: Monitor, window: WindowSpec) -> pd.DataFrame:
         """The monitor's rows with ``start <= ts < end`` (or the last ``rows`` before ``end``), oldest first.

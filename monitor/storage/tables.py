@@ -29,6 +29,7 @@ from monitor.domain import (
     Role,
     Run,
     RunStatus,
+    WindowSpec,
 )
 from monitor.stats.check import Status
 from monitor.stats.types import ColumnType, DriftMethod, Rule
@@ -130,6 +131,8 @@ class RunRow(Base):
     # (which differs per dialect); rows from before revision 0002 were filled in by it.
     duration_seconds: Mapped[float | None]
     reference_version: Mapped[int | None] = mapped_column(sa.Integer)
+    # [[start, end], ...] in ISO 8601 of a dynamic reference (revision 0007); null for a stored one.
+    reference_ranges: Mapped[list[list[str]] | None] = mapped_column(sa.JSON)
     error: Mapped[str | None]
     dataset_drift_share: Mapped[float | None]
     dataset_drifted_features: Mapped[int | None] = mapped_column(sa.Integer)
@@ -154,6 +157,8 @@ class RunRow(Base):
             window_start=run.window_start, window_end=run.window_end, rows=run.rows,
             started_at=run.started_at, finished_at=run.finished_at, duration_seconds=run.duration_seconds,
             reference_version=run.reference_version, error=run.error,
+            reference_ranges=[[to_utc(r.start).isoformat() if r.start else "", to_utc(r.end).isoformat()]
+                              for r in run.reference_ranges] or None,
             dataset_drift_share=d.drift_share if d else None,
             dataset_drifted_features=d.drifted_features if d else None,
             dataset_total_features=d.total_features if d else None,
@@ -182,6 +187,8 @@ class RunRow(Base):
             window_start=self.window_start, window_end=self.window_end, rows=self.rows,
             started_at=self.started_at, finished_at=self.finished_at,
             reference_version=self.reference_version, error=self.error, dataset=dataset,
+            reference_ranges=tuple(WindowSpec(start=datetime.fromisoformat(a), end=datetime.fromisoformat(b))
+                                   for a, b in self.reference_ranges or ()),
             features=tuple(f.to_domain() for f in self.features) if features is None else features,
             performance=tuple(p.to_domain() for p in self.performance) if performance is None else performance,
             labelled_rows=self.labelled_rows, label_coverage=self.label_coverage,

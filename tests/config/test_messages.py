@@ -62,7 +62,7 @@ CASES = [
      "11 monitors.0.features.age.alpah: unknown key 'alpah' (did you mean 'alpha'?)"),
     ("unknown-no-match", ("min_rows: 200", "colour: blue"),
      "9 monitors.0.colour: unknown key 'colour'; allowed keys: name, model, schema, source, reference, every, cron, "
-     "window, min_rows, drift_share, correction, compat, fdr, min_features, features, performance, alerts, retrain"),
+     "window, min_rows, drift_share, correction, compat, fdr, min_features, features, performance, alerts, retrain, retention"),
     ("window-key", ("{last: 1h}", "{size: 1h}"), "8 monitors.0.window.size: unknown key 'size'; allowed keys: last, rows"),
     ("top-level", ("monitors:", "monitor:"), "1 missing required key 'monitors'"),
     # the method -> parameter rule: tests take alpha, distances take threshold

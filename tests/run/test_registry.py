@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -70,7 +71,8 @@ def test_the_same_content_is_stored_once() -> None:
     store = FakeStore(cfg)
     registry = ReferenceRegistry(store)
     first = registry.register(monitor, frame(1), source="a")
-    assert registry.register(monitor, frame(1), source="b") == first
+    again = registry.register(monitor, frame(1), source="b")
+    assert again == dataclasses.replace(first, profile=b"")  # the active version, listed without its blob
     assert registry.register_once(monitor, frame(1), source="c") is None
     registry.register(monitor, frame(2), source="d")
     assert registry.register_once(monitor, frame(1), source="e") is None  # known content is not re-activated

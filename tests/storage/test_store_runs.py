@@ -10,6 +10,7 @@ import pytest
 from monitor.domain import PerformanceRecord, RunStatus
 from monitor.errors import DuplicateRun, StorageError, UnknownMonitor, UnknownReference
 from monitor.storage import Store
+from tests.fakes import FakeStore
 from tests.storage.builders import T0, make_run
 
 #: needs a database: a constraint that refuses a row, or raw SQL
@@ -151,3 +152,22 @@ def test_unknown_references_and_monitors_are_lookup_errors(store: Store) -> None
     with pytest.raises(UnknownMonitor, match="no monitor named 'nope'"):
         store.add_reference("nope", b"x", "h", "upload", 1)
     assert store.active_reference("churn") is not None  # the failed activation changed nothing
+
+
+def test_retention_deletes_old_runs_with_their_results(store: Store) -> None:
+    runs = [make_run(window_end=T0 + timedelta(hours=h)) for h in range(7)]
+    for run in runs:
+        store.save_run(run)
+    store.save_run(make_run("churn-rows", window_end=T0))
+    stats = store.run_stats() if not isinstance(store, FakeStore) else None
+    assert store.delete_runs_before("churn", T0 + timedelta(hours=4), batch=3) == 4
+    assert [r.id for r in store.list_runs("churn")] == [r.id for r in runs[:3:-1]]
+    assert all(store.get_run(r.id) is None for r in runs[:4])
+    assert store.get_run(runs[4].id) == runs[4]  # newer runs keep their results
+    assert [r.monitor for r in store.list_runs("churn-rows")] == ["churn-rows"]  # per monitor
+    if stats is not None:
+        assert store.run_stats() == stats  # totals ever run are not lowered
+        with store.engine.connect() as conn:  # no orphaned results
+            orphans = conn.exec_driver_sql("SELECT count(*) FROM feature_results WHERE run_id NOT IN "
+                                           "(SELECT id FROM runs)").scalar_one()
+        assert orphans == 0
