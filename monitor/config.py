@@ -220,7 +220,32 @@ class UploadReference(_Frozen):
     type: Literal["upload"] = Field("upload", description="uploaded through POST /v1/monitors/{name}/reference")
 
 
-Reference = Annotated[FileReference | StoreReference | UploadReference, Field(discriminator="type")]
+class PreviousWindowReference(_Frozen):
+    """The window just before the current one (as long), read from the monitor's source every run."""
+
+    type: Literal["previous_window"] = Field(description="the window just before the current one")
+
+
+class RollingReference(_Frozen):
+    """The ``last`` period before the window, read from the monitor's source."""
+
+    type: Literal["rolling"] = Field(description="the period before the window")
+    last: Duration = Field(description="how far back the reference reaches from the window's start (e.g. 30d)")
+    refit: Duration | None = Field(None, description="read and fit the reference at most once per this period: its "
+                                                     "end is the window's start floored to it (default: each run)")
+
+
+class SamePeriodReference(_Frozen):
+    """The same window one, two, ... ``periods`` times ``every`` earlier (this hour of the week in the last 4 weeks)."""
+
+    type: Literal["same_period"] = Field(description="the same window in earlier seasons, taken together")
+    every: Duration = Field(description="the season's length: 1d (same hours of the day), 1w (of the week); at least "
+                                        "the window's length")
+    periods: int = Field(ge=1, le=520, description="how many earlier seasons (at least 1)")
+
+
+Reference = Annotated[FileReference | StoreReference | UploadReference | PreviousWindowReference | RollingReference
+                      | SamePeriodReference, Field(discriminator="type")]
 
 
 class Window(_Frozen):
@@ -324,7 +349,8 @@ class MonitorConfig(_Frozen):
     model: str = Field(pattern=NAME_PATTERN, description="the model whose predictions are monitored")
     schema_: Schema = Field(alias="schema", description="which columns of the prediction log play which role")
     source: Source = Field(StoreSource(), description="where the predictions come from: store, sql or files")
-    reference: Reference = Field(UploadReference(), description="what the window is compared with: upload, file or store")
+    reference: Reference = Field(UploadReference(), description="what the window is compared with: upload, file, store, "
+                                    "previous_window, rolling or same_period")
     every: Duration | None = Field(None, description="run on a fixed period; exactly one of every and cron")
     cron: str | None = Field(None, description="run on a five-field crontab expression in UTC; exactly one of every "
                                                "and cron")
@@ -361,7 +387,7 @@ class MonitorConfig(_Frozen):
             raise ValueError("give exactly one of 'every' and 'cron'")
         # Every problem of the features at once, one per line, each led by its key path: load_config
         # reports each line at the line of that key (FILE:LINE monitors.0.features.plan.method: ...).
-        problems = []
+        problems = _reference_problems(self.reference, self.window)
         allowed = {**dict.fromkeys(self.schema_.numerical, ("numerical", NUMERICAL_METHODS)),
                    **dict.fromkeys(self.schema_.categorical, ("categorical", CATEGORICAL_METHODS))}
         for name, opt in self.features.items():
@@ -473,8 +499,6 @@ def _retention_problems(i: int, m: MonitorConfig, default: Retention) -> list[st
             if span is not None and kept < span]
 
 
-
-
 def _utc(text: str) -> datetime:
     """An ISO 8601 date or time as an aware UTC ``datetime`` (naive times are taken as UTC)."""
     try:
@@ -502,7 +526,31 @@ def _source(source: StoreSource | SqlSource | FileSource) -> domain.SourceSpec:
     return domain.StoreSourceSpec()
 
 
-def _reference(ref: FileReference | StoreReference | UploadReference) -> domain.ReferenceSpec:
+def _reference_problems(ref: object, window: Window) -> list[str]:
+    """References read from the source need a time window; a season cannot be shorter than the window."""
+    if not isinstance(ref, PreviousWindowReference | RollingReference | SamePeriodReference):
+        return []
+    if window.last is None:
+        return [f"reference.type: {ref.type} reads the time range before the window; it needs window: {{last: ...}}, "
+                "not rows"]
+    length = parse_duration(window.last)
+    if isinstance(ref, SamePeriodReference) and parse_duration(ref.every) < length:
+        return [f"reference.every: {ref.every} is shorter than the window ({window.last}): the earlier periods would "
+                "overlap the window; use an every of at least the window's length"]
+    if isinstance(ref, RollingReference) and ref.refit is not None and parse_duration(ref.refit) > parse_duration(ref.last):
+        return [f"reference.refit: {ref.refit} is longer than last ({ref.last}): the reference would end further "
+                "from the window than its own length"]
+    return []
+
+
+def _reference(ref: FileReference | StoreReference | UploadReference | PreviousWindowReference | RollingReference
+               | SamePeriodReference) -> domain.ReferenceSpec:
+    if isinstance(ref, PreviousWindowReference):
+        return domain.PreviousWindowReferenceSpec()
+    if isinstance(ref, RollingReference):
+        return domain.RollingReferenceSpec(last=parse_duration(ref.last), refit=_opt_duration(ref.refit))
+    if isinstance(ref, SamePeriodReference):
+        return domain.SamePeriodReferenceSpec(every=parse_duration(ref.every), periods=ref.periods)
     if isinstance(ref, FileReference):
         return domain.FileReferenceSpec(path=ref.path)
     if isinstance(ref, StoreReference):

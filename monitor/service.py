@@ -219,7 +219,10 @@ class MonitorService:
         complete = True
         try:
             monitor = self._catalog.monitor(run.monitor)
-            bundle = self._references.version(run.monitor, run.reference_version)
+            # A dynamic reference (previous_window, rolling, same_period) is refitted from its ranges.
+            bundle = self._references.of_run(monitor, run.reference_version,
+                                             run.reference_ranges if run.status.has_verdict else (),
+                                             self._sources.of(monitor))
             if bundle is None and run.status.has_verdict:
                 notes.append(f"Reference version {run.reference_version} is no longer stored: no charts.")
                 complete = False

@@ -24,12 +24,16 @@ from monitor.stats.types import ColumnType, Compat
 __all__ = [
     "Catalog",
     "DescribesCatalog",
+    "DynamicReferenceSpec",
     "catalog_of",
     "FileReferenceSpec",
     "FileSourceSpec",
     "Monitor",
     "PerformanceSpec",
+    "PreviousWindowReferenceSpec",
     "ReferenceSpec",
+    "RollingReferenceSpec",
+    "SamePeriodReferenceSpec",
     "Schedule",
     "Schema",
     "SourceSpec",
@@ -118,7 +122,60 @@ class UploadReferenceSpec:
     """A reference uploaded later through the API."""
 
 
-ReferenceSpec = FileReferenceSpec | StoreReferenceSpec | UploadReferenceSpec
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PreviousWindowReferenceSpec:
+    """The window just before the current one, as long, read from the monitor's source each run."""
+
+    def ranges(self, window: WindowSpec) -> tuple[WindowSpec, ...]:
+        """``[start - length, start)`` of a time window ``[start, end)``."""
+        start = _start(window)
+        return (WindowSpec(start=start - (window.end - start), end=start),)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RollingReferenceSpec:
+    """The ``last`` period before the window, read from the monitor's source.
+
+    ``refit`` floors the reference's end to a multiple of it since the epoch, so the reference
+    changes (and is read and fitted) at most once per ``refit``; ``None``: it ends at the window's start.
+    """
+
+    last: timedelta
+    refit: timedelta | None = None
+
+    def ranges(self, window: WindowSpec) -> tuple[WindowSpec, ...]:
+        """``[anchor - last, anchor)``, the anchor being the window's start (floored to ``refit``)."""
+        anchor = _start(window)
+        if self.refit is not None:
+            anchor = _EPOCH + ((anchor - _EPOCH) // self.refit) * self.refit
+        return (WindowSpec(start=anchor - self.last, end=anchor),)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SamePeriodReferenceSpec:
+    """The same window ``k * every`` earlier for ``k = 1 .. periods`` (e.g. this hour of the week in
+    the last 4 weeks), read from the monitor's source and taken together."""
+
+    every: timedelta
+    periods: int
+
+    def ranges(self, window: WindowSpec) -> tuple[WindowSpec, ...]:
+        """The window shifted back by each multiple of ``every``, oldest first."""
+        start = _start(window)
+        return tuple(WindowSpec(start=start - k * self.every, end=window.end - k * self.every)
+                     for k in range(self.periods, 0, -1))
+
+
+def _start(window: WindowSpec) -> datetime:
+    if window.start is None:
+        raise ValueError("a reference read from the monitor's source needs a time window (window: {last: ...})")
+    return window.start
+
+
+#: References re-read from the monitor's own source for every run (no stored version).
+DynamicReferenceSpec = PreviousWindowReferenceSpec | RollingReferenceSpec | SamePeriodReferenceSpec
+ReferenceSpec = (FileReferenceSpec | StoreReferenceSpec | UploadReferenceSpec | PreviousWindowReferenceSpec
+                 | RollingReferenceSpec | SamePeriodReferenceSpec)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -209,6 +266,13 @@ class Monitor:
         return CheckOptions(columns=self.columns, drift_share=self.drift_share, correction=self.correction,
                             compat=self.compat, fdr=self.fdr, min_features=self.min_features,
                             dataset_columns=frozenset(self.schema.features))
+
+    def reference_ranges(self, window: WindowSpec) -> tuple[WindowSpec, ...]:
+        """The time ranges a dynamic reference reads for ``window`` (empty for a stored reference)."""
+        ref = self.reference
+        if isinstance(ref, PreviousWindowReferenceSpec | RollingReferenceSpec | SamePeriodReferenceSpec):
+            return ref.ranges(window)
+        return ()
 
 
 class DescribesCatalog(Protocol):
