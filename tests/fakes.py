@@ -14,6 +14,7 @@ store. Both are thread-safe enough for ``anyio.to_thread`` (one lock per store).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import threading
 import uuid
@@ -32,12 +33,14 @@ from monitor.domain import (
     IngestResult,
     LabelResult,
     Monitor,
+    OutboxMessage,
     PerformanceRecord,
     ReferenceRecord,
     Run,
     RunStatus,
     WindowSpec,
 )
+from monitor.domain.concept import ConceptStateRecord
 from monitor.errors import DuplicateRun, InputError, StorageError, UnknownReference
 from monitor.reports import render_report
 from monitor.storage._frames import NAT, Batch, Columns, prepare_labels, prepare_predictions, to_frame
@@ -75,6 +78,7 @@ class FakeStore:
         self._tables: dict[str, pd.DataFrame] = {}  # model -> rows keyed by database column
         self._references: dict[str, list[ReferenceRecord]] = {}
         self._runs: dict[str, Run] = {}
+        self._concept: dict[str, ConceptStateRecord] = {}
 
     @classmethod
     def from_url(cls, url: str, config: DriftlineConfig) -> FakeStore:
@@ -312,7 +316,8 @@ class FakeStore:
 
     # --- runs ------------------------------------------------------------------------------------
 
-    def save_run(self, run: Run) -> None:
+    def save_run(self, run: Run, events: Sequence[OutboxMessage] = (), *,
+                 concept_state: ConceptStateRecord | None = None) -> None:
         self._check()
         with self._lock:
             if run.id in self._runs or any(r.monitor == run.monitor and r.window_end == run.window_end
@@ -321,6 +326,17 @@ class FakeStore:
                                    f"{run.window_end.isoformat()} (or run id {run.id!r} exists)",
                                    monitor=run.monitor, window_end=run.window_end)
             self._runs[run.id] = run
+            if concept_state is not None:  # compare-and-set on the revision, as the Store
+                stored = self._concept.get(concept_state.monitor)
+                if (stored.revision if stored is not None else 0) == concept_state.revision:
+                    self._concept[concept_state.monitor] = replace(concept_state, state=copy.deepcopy(concept_state.state),
+                                                                   revision=concept_state.revision + 1)
+
+    def concept_state(self, monitor: str) -> ConceptStateRecord | None:
+        self._check()
+        with self._lock:
+            stored = self._concept.get(monitor)
+            return None if stored is None else replace(stored, state=copy.deepcopy(stored.state))
 
     def update_performance(self, run_id: str, performance: Sequence[PerformanceRecord], labelled_rows: int,
                            label_coverage: float | None, concept_drift: bool | None) -> None:

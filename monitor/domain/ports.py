@@ -24,6 +24,7 @@ from typing import Protocol
 import pandas as pd
 
 from monitor.domain.alerting import OutboxMessage
+from monitor.domain.concept import ConceptStateRecord
 from monitor.domain.monitor import Monitor
 from monitor.domain.references import ReferenceRecord
 from monitor.domain.results import PerformanceRecord, Run, WindowSpec
@@ -50,9 +51,13 @@ class PredictionSource(Protocol):
 
 
 class RunStore(Protocol):
-    """Where runs are written (with their outbox messages, in one transaction) and read back."""
+    """Where runs are written (with their outbox messages and their monitor's concept-drift
+    detector state, in one transaction) and read back."""
 
-    def save_run(self, run: Run, events: Sequence[OutboxMessage] = ()) -> None: ...
+    def save_run(self, run: Run, events: Sequence[OutboxMessage] = (), *,
+                 concept_state: ConceptStateRecord | None = None) -> None: ...
+
+    def concept_state(self, monitor: str) -> ConceptStateRecord | None: ...
 
     def get_run(self, run_id: str) -> Run | None: ...
 

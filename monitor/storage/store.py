@@ -36,8 +36,9 @@ from monitor.domain import (
     WindowSpec,
     catalog_of,
 )
+from monitor.domain.concept import ConceptStateRecord
 from monitor.errors import DuplicateRun, InputError, UnknownReference, UnknownRetrainJob, UnknownRun
-from monitor.storage import _migrate, _postgres, _sqlite, alerting, counters
+from monitor.storage import _migrate, _postgres, _sqlite, alerting, concept, counters
 from monitor.storage._engine import WRITE, check_dialect, create_engine, translate_errors
 from monitor.storage._frames import prepare_labels, prepare_predictions, to_frame
 from monitor.storage._latest import LatestRuns
@@ -316,11 +317,14 @@ class Store:
 
     # -- runs -------------------------------------------------------------------------------
 
-    def save_run(self, run: Run, events: Sequence[OutboxMessage] = ()) -> None:
-        """Write the run, all its results and its outbox ``events`` in one transaction.
+    def save_run(self, run: Run, events: Sequence[OutboxMessage] = (), *,
+                 concept_state: ConceptStateRecord | None = None) -> None:
+        """Write the run, all its results, its outbox ``events`` and its monitor's advanced
+        ``concept_state`` in one transaction.
 
-        An event whose (target, idempotency_key) is stored already is skipped. Raises
-        :class:`DuplicateRun` when ``(monitor, window_end)`` (or the run id) is stored already.
+        An event whose (target, idempotency_key) is stored already is skipped; a concept state
+        whose revision another run advanced meanwhile is not written (see ``storage.concept``).
+        Raises :class:`DuplicateRun` when ``(monitor, window_end)`` (or the run id) is stored already.
         """
         with self._errors(f"save run {run.id!r} of monitor {run.monitor!r}"):
             try:
@@ -330,12 +334,19 @@ class Store:
                     session.flush()  # the run first: a second run of the window fails here, as DuplicateRun
                     counters.add_run(session, row)
                     alerting.insert_messages(session, events)
+                    if concept_state is not None:
+                        concept.write_state(session, concept_state)
             except sa.exc.IntegrityError as exc:
                 if not _unique_violation(exc):
                     raise
                 raise DuplicateRun(f"monitor {run.monitor!r} already has a run for the window ending "
                                    f"{run.window_end.isoformat()} (or run id {run.id!r} exists)",
                                    monitor=run.monitor, window_end=run.window_end) from exc
+
+    def concept_state(self, monitor: str) -> ConceptStateRecord | None:
+        """The stored concept-drift detector state of ``monitor``, or None."""
+        with self._session(f"read the concept state of monitor {monitor!r}", write=False) as session:
+            return concept.read_state(session, monitor)
 
     def update_performance(self, run_id: str, performance: Sequence[PerformanceRecord], labelled_rows: int,
                            label_coverage: float | None, concept_drift: bool | None) -> None:
