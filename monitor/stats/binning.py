@@ -57,18 +57,27 @@ def quantile_edges(reference: SortedSample, n_bins: int = DEFAULT_BINS) -> NDArr
     if n_bins < 2:
         raise ValueError(f"n_bins ({n_bins}) must be at least 2")
     values = reference.values
-    if values.size == 0:
+    n = values.size
+    if n == 0:
         raise ValueError("cannot fit bins on an empty reference")
-    distinct, counts = value_counts_sorted(values)
-    is_atom = counts * n_bins >= values.size
-    if distinct.size <= 2 * n_bins:
-        is_atom[:] = True
-    atoms = distinct[is_atom]
+    if reference.n_distinct() <= 2 * n_bins:
+        atoms = value_counts_sorted(values)[0]
+        return np.unique(np.concatenate([atoms, np.nextafter(atoms, np.inf)]))
+    # An atom holds at least ceil(n / n_bins) consecutive sorted positions, so it sits at one
+    # of the positions 0, step, 2 step, ...: at most n_bins + 1 candidates, each counted by two
+    # binary searches (no pass over the values to count them all).
+    step = -(-n // n_bins)
+    candidates = np.unique(values[::step])
+    starts = np.searchsorted(values, candidates, side="left")
+    ends = np.searchsorted(values, candidates, side="right")
+    is_atom = (ends - starts) * n_bins >= n
+    atoms = candidates[is_atom]
     cuts: list[NDArray[np.float64]] = [atoms, np.nextafter(atoms, np.inf)]
     rest_bins = n_bins - atoms.size
-    if not is_atom.all() and rest_bins >= 1:
+    if rest_bins >= 1:
         # The non-atom values, still sorted: a view when there is no atom, else one copy.
-        rest = values if not is_atom.any() else np.repeat(distinct[~is_atom], counts[~is_atom])
+        keep = np.concatenate(([0], ends[is_atom])), np.concatenate((starts[is_atom], [n]))
+        rest = values if not is_atom.any() else np.concatenate([values[a:b] for a, b in zip(*keep, strict=True)])
         # Interior cuts only: the open outer bins take the ends of the range. On sorted values
         # the linear-interpolation quantile is two lookups per cut (np.quantile would partition).
         position = np.linspace(0.0, 1.0, rest_bins + 1)[1:-1] * (rest.size - 1)

@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from monitor.stats.drift.energy_distance import energy_distance
 from monitor.stats.drift.wasserstein import _MIN_SCALE
-from monitor.stats.sample import SortedSample, merge_ecdf
+from monitor.stats.sample import SortedSample, ecdf_gaps
 from monitor.stats.types import DriftMethod
 
 __all__ = [
@@ -144,11 +144,11 @@ def numerical_null(
     values = reference.values
     support = values if n <= _MAX_SUPPORT else values[((np.arange(_MAX_SUPPORT) + 0.5) * n / _MAX_SUPPORT).astype(np.int64)]
     rng = _rng(seed, column, method, bucket)
-    idx = np.sort(rng.integers(0, support.size, size=(resamples, size)), axis=1)
-    drawn = support[idx]  # each row sorted, because support is
+    idx = rng.integers(0, support.size, size=(resamples, size))
     if method is DriftMethod.WASSERSTEIN:
-        stats = _w1_rows(support, drawn) / max(scale, _MIN_SCALE)
+        stats = _w1_resampled(support, idx) / max(scale, _MIN_SCALE)
     else:
+        drawn = support[np.sort(idx, axis=1)]  # each row sorted, because support is
         ref_sample = SortedSample.from_sorted(support)
         stats = np.array([energy_distance(ref_sample, SortedSample.from_sorted(row)).statistic for row in drawn])
     out = NullDraws(np.sort(stats), float(size), 0.5)
@@ -156,23 +156,36 @@ def numerical_null(
     return out
 
 
-def _w1_rows(u: NDArray[np.float64], rows: NDArray[np.float64]) -> NDArray[np.float64]:
-    """:func:`_w1_sorted` of ``u`` against every row of ``rows`` at once (the weights are shared)."""
-    n, m = u.size, rows.shape[1]
-    i = np.arange(n, dtype=np.int64)
-    b = i * m
-    j_at = b // n
-    w1 = (np.minimum(b + m, (j_at + 1) * n) - b).astype(np.float64)
-    total = np.abs(u[None, :] - rows[:, j_at]) @ w1
-    j = np.arange(m, dtype=np.int64)
-    c = j * n
-    own = c % m != 0
-    j, c = j[own], c[own]
-    i_at = c // m
-    w2 = (np.minimum(c + n, (i_at + 1) * m) - c).astype(np.float64)
-    total += np.abs(u[i_at][None, :] - rows[:, j]) @ w2
-    result: NDArray[np.float64] = total / (float(n) * float(m))
-    return result
+#: :func:`_w1_resampled` handles this many resamples at a time (its temporaries stay in cache).
+_ROW_BLOCK = 16
+
+
+def _w1_resampled(support: NDArray[np.float64], idx: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Wasserstein-1 between the sorted ``support`` and each row of draws ``support[idx[r]]``.
+
+    Both sides live on the support's points, so the distance is the area between the two CDFs
+    on that grid, ``sum_k |(k + 1) / S - C_k / size| (x_{k+1} - x_k)`` with ``C`` the running
+    count of draws at or below point ``k`` (tied points have zero width, so a partial count
+    inside a run of ties adds nothing). Counting the draws with ``bincount`` replaces sorting
+    every row, and blocks of rows keep the work in cache: the distances of the quantile form
+    (:func:`~monitor.stats.drift.wasserstein._w1_sorted`) to rounding, in half the time.
+    """
+    rows, size = idx.shape
+    points = support.size
+    grid = np.arange(1, points, dtype=np.float64) / points
+    widths = np.diff(support)
+    offsets = (np.arange(_ROW_BLOCK, dtype=np.int64) * points)[:, None]
+    out = np.empty(rows, dtype=np.float64)
+    for lo in range(0, rows, _ROW_BLOCK):
+        block = idx[lo:lo + _ROW_BLOCK]
+        k = block.shape[0]
+        counts = np.bincount((block + offsets[:k]).ravel(), minlength=k * points).reshape(k, points)
+        cdf = np.cumsum(counts[:, :-1], axis=1, dtype=np.float64)
+        cdf /= size
+        cdf -= grid
+        np.abs(cdf, out=cdf)
+        out[lo:lo + k] = np.einsum("ij,j->i", cdf, widths)  # not BLAS: no threads of its own
+    return out
 
 
 def count_null(
@@ -257,8 +270,7 @@ def numerical_effect(method: DriftMethod, reference: SortedSample, current: Sort
         if pooled <= 0.0:
             return 0.0 if diff == 0.0 else math.inf
         return diff / math.sqrt(pooled)
-    e = merge_ecdf(reference, current)
-    return float(np.abs(e.cdf_reference - e.cdf_current)[e.group_end].max())
+    return max(ecdf_gaps(reference, current))
 
 
 def count_effect(reference: ArrayLike, current: ArrayLike) -> float:

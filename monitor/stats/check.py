@@ -10,7 +10,8 @@ verdict: the share of drifted counted columns against ``drift_share``. Callers n
 recompute it.
 
 Columns are independent, so they are tested on a small thread pool: the heavy steps (sorting,
-merging, counting) are NumPy calls that release the GIL.
+merging, counting) are NumPy calls that release the GIL. BLAS is held to one thread meanwhile,
+so its own threads do not fight the pool's (:mod:`monitor.stats._threads`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from numpy.typing import NDArray
 
 from monitor.errors import ConfigError
 from monitor.stats import drift
+from monitor.stats._threads import single_blas_thread
 from monitor.stats._validate import check_alpha
 from monitor.stats.auto import FEW_DISTINCT, choose_method, default_threshold, tail_span
 from monitor.stats.binning import bin_counts, value_counts_sorted
@@ -441,7 +443,9 @@ def _numerical(prof: NumericalProfile, series: pd.Series, ctx: _Context) -> Colu
         keep = (ref_counts > 0) | (cur_counts > 0)
         verdict = _on_counts(method, ref_counts[keep], cur_counts[keep], "bins", ctx)
     else:
-        verdict = _on_values(method, ref, cur, prof.std, ctx)
+        # The profile stores the reference's standard deviation: Wasserstein need not recompute it.
+        kw: dict[str, Any] = {"reference_std": prof.std} if method is DriftMethod.WASSERSTEIN else {}
+        verdict = _on_values(method, ref, cur, prof.std, ctx, **kw)
     return _tested(base, verdict, reason, out_of_range_current=out_of_range)
 
 
@@ -604,11 +608,12 @@ def check(
     validate_options(profile, options)
     profiles = list(profile.columns.values())
     cache = profile.null_cache
-    if workers > 1 and len(profiles) > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(lambda p: _column(p, current, options, cache), profiles))
-    else:
-        results = [_column(p, current, options, cache) for p in profiles]
+    with single_blas_thread():  # the pool is the parallelism (monitor.stats._threads)
+        if workers > 1 and len(profiles) > 1:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                results = list(pool.map(lambda p: _column(p, current, options, cache), profiles))
+        else:
+            results = [_column(p, current, options, cache) for p in profiles]
     results = _corrected(results, options)
     counted = [r for r in results if _counted(r, options)]
     drifted = sum(r.drifted for r in counted)

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from monitor.stats._validate import check_alpha
-from monitor.stats.sample import SortedSample, merge_ecdf
+from monitor.stats.sample import SortedSample, ecdf_gaps
 from monitor.stats.types import DriftMethod, DriftResult, p_value_drifted
 
 __all__ = ["kuiper", "kuiper_p_value"]
@@ -83,10 +83,9 @@ def kuiper(
         raise ValueError(f"period ({period}) must be a positive finite number")
     ref = _on_circle(SortedSample.of(reference, "reference"), period)
     cur = _on_circle(SortedSample.of(current, "current"), period)
-    e = merge_ecdf(ref, cur)
-    gap = (e.cdf_reference - e.cdf_current)[e.group_end]
     # Both ECDFs are 0 before the first value, so each one-sided gap is at least 0.
-    statistic = max(float(gap.max()), 0.0) + max(float(-gap.min()), 0.0)
+    below, above = ecdf_gaps(ref, cur)
+    statistic = below + above
     p_value = kuiper_p_value(statistic, ref.size, cur.size)
     return DriftResult(method=DriftMethod.KUIPER, statistic=statistic, p_value=p_value, threshold=alpha,
                        drifted=p_value_drifted(DriftMethod.KUIPER, p_value, alpha),
