@@ -24,7 +24,7 @@ from monitor.storage._frames import NAT, Batch, Columns
 from monitor.storage._pgcopy import PG_EPOCH_US, decode_copy, encode_copy
 from monitor.storage.layout import ModelLayout
 
-__all__ = ["insert_predictions", "read_columns", "update_labels"]
+__all__ = ["insert_predictions", "insert_predictions_returning", "read_columns", "update_labels"]
 
 Connection = psycopg.Connection[tuple[object, ...]]
 Cursor = psycopg.Cursor[tuple[object, ...]]
@@ -55,19 +55,30 @@ def _value(column: str, batch: Batch) -> sql.Composable:
     return sql.SQL("NULLIF({}, {})").format(ident, _NAN) if values is not None and np.isnan(values).any() else ident
 
 
-def insert_predictions(conn: Connection, layout: ModelLayout, batch: Batch) -> int:
-    """Insert ``batch`` unless its ids exist; return how many rows were inserted."""
+def _insert(cur: Cursor, layout: ModelLayout, batch: Batch, returning: bool) -> None:
     targets = ["prediction_id", "ts", *batch.numbers, *batch.texts]
     values = [_value(c, batch) for c in targets]
     if "label" in targets:  # a label sent with its prediction arrived with it
         targets.append("label_ts")
         values.append(sql.SQL("CASE WHEN {} IS NOT NULL THEN ts END").format(_value("label", batch)))
+    _stage(cur, "driftline_stage", batch)
+    cur.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM driftline_stage ON CONFLICT (prediction_id) DO NOTHING{}")
+                .format(sql.Identifier(layout.table.name), sql.SQL(", ").join(map(sql.Identifier, targets)),
+                        sql.SQL(", ").join(values), sql.SQL(" RETURNING prediction_id" if returning else "")))
+
+
+def insert_predictions(conn: Connection, layout: ModelLayout, batch: Batch) -> int:
+    """Insert ``batch`` unless its ids exist; return how many rows were inserted."""
     with conn.cursor() as cur:
-        _stage(cur, "driftline_stage", batch)
-        cur.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM driftline_stage ON CONFLICT (prediction_id) DO NOTHING")
-                    .format(sql.Identifier(layout.table.name), sql.SQL(", ").join(map(sql.Identifier, targets)),
-                            sql.SQL(", ").join(values)))
+        _insert(cur, layout, batch, returning=False)
         return cur.rowcount
+
+
+def insert_predictions_returning(conn: Connection, layout: ModelLayout, batch: Batch) -> list[str]:
+    """Insert ``batch`` unless its ids exist; return the ids inserted (a group commit splits them by request)."""
+    with conn.cursor() as cur:
+        _insert(cur, layout, batch, returning=True)
+        return [str(r[0]) for r in cur.fetchall()]
 
 
 def update_labels(conn: Connection, layout: ModelLayout, batch: Batch) -> tuple[int, tuple[str, ...]]:

@@ -40,7 +40,8 @@ from monitor.domain.concept import ConceptStateRecord
 from monitor.errors import DuplicateRun, InputError, UnknownReference, UnknownRetrainJob, UnknownRun
 from monitor.storage import _migrate, _postgres, _sqlite, alerting, concept, counters
 from monitor.storage._engine import WRITE, check_dialect, create_engine, translate_errors
-from monitor.storage._frames import prepare_labels, prepare_predictions, to_frame
+from monitor.storage._frames import Batch, prepare_labels, prepare_predictions, to_frame
+from monitor.storage._group_commit import GroupCommit, counts_by_batch, merge_batches, unavailable
 from monitor.storage._latest import LatestRuns
 from monitor.storage._types import to_utc
 from monitor.storage.aggregates import DURATION_BUCKETS, RunAggregates, run_aggregates
@@ -95,6 +96,7 @@ class Store:
         self._layouts = build_layouts(config, self._metadata)
         self._latest = LatestRuns()
         self._verdicts = LatestRuns(verdict=True)
+        self._group: GroupCommit[Batch] = GroupCommit(self._write_predictions, alone_on=lambda e: not unavailable(e))
 
     @classmethod
     def from_url(cls, url: str, config: Catalog | DescribesCatalog) -> Store:
@@ -146,10 +148,23 @@ class Store:
         batch = prepare_predictions(layout, frame)
         if not len(batch):
             return IngestResult(accepted=0, duplicates=len(frame))
-        with self._errors(f"ingest predictions of model {model!r}"), self._writer.begin() as conn:
-            inserted = int(self._bulk.insert_predictions(self._raw(conn), layout, batch))
-            counters.add_ingested(conn, model, inserted)  # same transaction: counted iff stored
+        # Returns once the transaction holding the batch (and those of concurrent requests) committed.
+        inserted = self._group.submit(model, batch, len(batch))
         return IngestResult(accepted=inserted, duplicates=len(frame) - inserted)
+
+    def _write_predictions(self, model: str, batches: Sequence[Batch]) -> list[int]:
+        """Write batches of ``model`` in one transaction (a group commit); rows inserted per batch."""
+        layout = self._layout(model)
+        with self._errors(f"ingest predictions of model {model!r}"), self._writer.begin() as conn:
+            raw = self._raw(conn)
+            if self._postgres and len(batches) > 1:  # one COPY for the group; RETURNING splits the count
+                merged, owner = merge_batches(batches)
+                counts = counts_by_batch(merged, owner, _postgres.insert_predictions_returning(raw, layout, merged),
+                                         len(batches))
+            else:  # SQLite is in-process: one statement per batch costs no round trip
+                counts = [int(self._bulk.insert_predictions(raw, layout, b)) for b in batches]
+            counters.add_ingested(conn, model, sum(counts))  # same transaction: counted iff stored
+        return counts
 
     def ingest_labels(self, model: str, frame: pd.DataFrame) -> LabelResult:
         """Join late labels to their predictions by id; ids that match nothing are reported, not fatal."""
