@@ -38,6 +38,7 @@ from monitor.config_errors import format_errors
 from monitor.errors import ConfigError, ConfigErrors  # ConfigErrors: importable from here too
 from monitor.stats.check import ColumnOptions
 from monitor.stats.concept import Detector
+from monitor.stats.concept_state import RowBucket
 from monitor.stats.correction import Correction
 from monitor.stats.performance import Task
 from monitor.stats.types import CATEGORICAL_METHODS, NUMERICAL_METHODS, P_VALUE_METHODS, Compat, DriftMethod
@@ -261,12 +262,41 @@ class Window(_Frozen):
         return self
 
 
+_ROWS = re.compile(r"^\s*0*([1-9][0-9]*)\s+rows?\s*$")
+
+
+def parse_bucket(text: str) -> timedelta | RowBucket:
+    """A concept-drift bucket: a duration (``1h``) or a count of labelled rows (``500 rows``).
+
+    >>> parse_bucket("500 rows"), parse_bucket("15m")
+    (RowBucket(rows=500), datetime.timedelta(seconds=900))
+    """
+    m = _ROWS.match(text) if isinstance(text, str) else None
+    if m:
+        return RowBucket(int(m[1]))
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is neither a duration like 1h or 15m nor a row count like 500 rows") from None
+
+
+def _valid_bucket(text: str) -> str:
+    parse_bucket(text)
+    return text
+
+
+ConceptBucket = Annotated[str, AfterValidator(_valid_bucket),
+                          Field(json_schema_extra={"pattern": r"^\s*0*[1-9][0-9]*((ms|s|m|h|d|w)|\s+rows?)\s*$"})]
+
+
 class PerformanceConfig(_Frozen):
     """Performance and concept drift on rows whose labels have arrived."""
 
     alpha: float = Field(0.05, gt=0, lt=1, description="level of the one-sided degradation test")
-    bucket: Duration = Field("1h", description="concept drift: errors are averaged per bucket")
-    detector: Detector = Field(Detector.PAGE_HINKLEY, description="the change detector of concept drift")
+    bucket: ConceptBucket = Field("1h", description="concept drift: a duration (1h) or a number of labelled rows "
+                                  "(500 rows); the resolution of change points, the unit river detectors average")
+    detector: Detector = Field(Detector.CUSUM, description="the change detector of concept drift (state kept "
+                               "across runs); cusum is traffic-invariant, the others are river's on bucket means")
     label_lookback: Duration = Field("24h", description="late labels recompute the runs this far back")
     min_labels: int = Field(30, ge=1, description="fewer labelled rows: no performance, no concept verdict")
 
@@ -425,7 +455,7 @@ class MonitorConfig(_Frozen):
             min_rows=self.min_rows, drift_share=self.drift_share, correction=self.correction,
             compat=self.compat, fdr=self.fdr, min_features=self.min_features,
             columns={name: _column_options(opt) for name, opt in self.features.items()},
-            performance=domain.PerformanceSpec(alpha=perf.alpha, bucket=parse_duration(perf.bucket),
+            performance=domain.PerformanceSpec(alpha=perf.alpha, bucket=parse_bucket(perf.bucket),
                                                detector=perf.detector,
                                                label_lookback=parse_duration(perf.label_lookback),
                                                min_labels=perf.min_labels),

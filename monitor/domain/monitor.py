@@ -17,6 +17,7 @@ from monitor.domain.results import Run, WindowSpec
 from monitor.errors import UnknownMonitor
 from monitor.stats.check import CheckOptions, ColumnOptions
 from monitor.stats.concept import Detector
+from monitor.stats.concept_state import RowBucket
 from monitor.stats.correction import Correction
 from monitor.stats.performance import Task
 from monitor.stats.types import ColumnType, Compat
@@ -199,8 +200,8 @@ class PerformanceSpec:
     """Performance and concept drift on rows whose labels have arrived."""
 
     alpha: float = 0.05
-    bucket: timedelta = timedelta(hours=1)
-    detector: Detector = Detector.PAGE_HINKLEY
+    bucket: timedelta | RowBucket = timedelta(hours=1)
+    detector: Detector = Detector.CUSUM
     label_lookback: timedelta = timedelta(hours=24)
     min_labels: int = 30
 

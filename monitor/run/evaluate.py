@@ -16,8 +16,9 @@ from numpy.typing import NDArray
 from monitor.domain import DatasetSummary, FeatureResult, Monitor, PerformanceRecord, Role, Run, RunStatus
 from monitor.errors import InputError, InsufficientData
 from monitor.run.bundle import ReferenceBundle, encode_window, reference_labels
+from monitor.run.concept import concept_step
 from monitor.stats.check import CheckOptions, check
-from monitor.stats.concept import Detector, detect_concept_drift, row_errors
+from monitor.stats.concept_state import RowBucket
 from monitor.stats.degradation import DegradationTest, ScoredSample, degradation
 from monitor.stats.performance import (
     PerformanceResult,
@@ -164,12 +165,12 @@ def evaluate_performance(monitor: Monitor, bundle: ReferenceBundle, frame: pd.Da
             records = [tested if r.metric == tested.metric else r for r in records]
         else:
             records.append(tested)
-    errors = row_errors(s.task, _labels(frame[s.target], s.task), _labels(frame[s.prediction], s.task))
-    # KSWIN samples its reference window at random: a fixed seed keeps a run reproducible.
-    rng = np.random.default_rng(0) if perf.detector is Detector.KSWIN else None
-    concept = detect_concept_drift(frame[s.timestamp], errors, bucket=perf.bucket, detector=perf.detector, rng=rng)
+    # A fresh detector on the reference's error level over this window alone; a scheduled run then
+    # advances the monitor's stored detector instead (monitor.run.concept, run_monitor).
+    concept = concept_step(monitor, bundle, frame, end=None)
     return PerformanceOutcome(records=tuple(records), labelled_rows=n_labelled, label_coverage=coverage,
-                              concept_drift=concept.drifted, change_points=concept.change_points)
+                              concept_drift=concept.drifted if concept is not None else None,
+                              change_points=concept.change_points if concept is not None else ())
 
 
 def _complete(score: NDArray[np.float64] | None) -> bool:
@@ -193,8 +194,11 @@ def _degradation(
     block_rows = None
     if s.timestamp in cur.columns:
         times = pd.to_datetime(cur[s.timestamp], utc=True, errors="coerce")
-        step = max(1, int(perf.bucket.total_seconds() * 1e9))
-        keys = times.to_numpy(dtype="datetime64[ns]").astype(np.int64) // step
+        if isinstance(perf.bucket, RowBucket):  # runs of N labelled rows in time order
+            keys = np.argsort(np.argsort(times.to_numpy(), kind="stable"), kind="stable") // perf.bucket.rows
+        else:
+            step = max(1, int(perf.bucket.total_seconds() * 1e9))
+            keys = times.to_numpy(dtype="datetime64[ns]").astype(np.int64) // step
         buckets = keys
         block_rows = max(1, int(np.median(np.unique(keys, return_counts=True)[1])))
     y_true, y_pred, y_score = window

@@ -9,6 +9,7 @@ once it is back.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Sequence
@@ -17,7 +18,9 @@ from datetime import datetime
 from typing import Protocol
 
 from monitor.domain import AlertEvent, Clock, Monitor, OutboxMessage, PredictionSource, Run, RunStatus, RunStore
+from monitor.domain.concept import ConceptStateRecord
 from monitor.errors import DriftlineError, DuplicateRun, StorageError
+from monitor.run.concept import advance_run
 from monitor.run.evaluate import evaluate
 from monitor.run.registry import ReferenceRegistry
 from monitor.run.seasonal import evaluate_dynamic
@@ -82,6 +85,7 @@ async def run_monitor(monitor: Monitor, end: datetime, deps: RunDeps) -> Run:
     the database is back), so a metric and the run list always show it.
     """
     spec = monitor.window_ending(end)
+    concept: ConceptStateRecord | None = None  # the advanced detector state, written with the run
     started = deps.clock.now()
     run = Run(id=uuid.uuid4().hex, monitor=monitor.name, model=monitor.model, status=RunStatus.OK,
               window_start=spec.start, window_end=spec.end, rows=0, started_at=started, finished_at=started)
@@ -95,6 +99,7 @@ async def run_monitor(monitor: Monitor, end: datetime, deps: RunDeps) -> Run:
             run = replace(run, reference_version=version)
             frame = await asyncio.to_thread(deps.source.read, monitor, spec)
             run = await asyncio.to_thread(evaluate, monitor, bundle, frame, run)
+            run, concept = await asyncio.to_thread(advance_run, monitor, bundle, frame, run, deps.store)
     except StorageError as exc:
         # The detail (hosts, users, statements) goes to the log; the stored run says what failed.
         logger.warning("run %s of monitor %s failed: %s", run.id, monitor.name, exc.detail, extra=fields)
@@ -113,17 +118,20 @@ async def run_monitor(monitor: Monitor, end: datetime, deps: RunDeps) -> Run:
         except StorageError as exc:
             logger.error("alert rules of monitor %s not evaluated: %s", monitor.name, exc)
     messages = deps.alerts.messages(events) if deps.alerts is not None else []
-    if await _save(run, messages, deps) and events and deps.alerts is not None:
+    if run.status is RunStatus.ERROR:
+        concept = None
+    if await _save(run, messages, deps, concept) and events and deps.alerts is not None:
         await deps.alerts.after_run(monitor, run, events)
     logger.info("run finished", extra={**fields, "status": str(run.status), "duration_seconds": run.duration_seconds,
                                        "rows": run.rows, "reference_version": run.reference_version})
     return run
 
 
-async def _save(run: Run, messages: list[OutboxMessage], deps: RunDeps) -> bool:
-    """Write the run and its outbox messages in one transaction; True if this call wrote it."""
+async def _save(run: Run, messages: list[OutboxMessage], deps: RunDeps,
+                concept: ConceptStateRecord | None = None) -> bool:
+    """Write the run, its outbox messages and its detector state in one transaction; True if this call wrote it."""
     try:
-        await asyncio.to_thread(deps.store.save_run, run, messages)
+        await asyncio.to_thread(functools.partial(deps.store.save_run, run, messages, concept_state=concept))
         return True
     except DuplicateRun:
         logger.info("window ending %s of monitor %s was already run; not written twice",

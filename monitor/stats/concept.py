@@ -39,12 +39,12 @@ Timestamps: TypeAlias = "pd.DatetimeIndex | pd.Series[pd.Timestamp] | Sequence[d
 
 
 class Detector(StrEnum):
-    """The change detectors: Driftline's CUSUM on bucket counts, and River's on bucket means.
+    """The change detectors: Driftline's CUSUM on the per-row errors, and River's on bucket means.
 
-    ``cusum`` (the default) is :mod:`monitor.stats.cusum`: a log-likelihood-ratio CUSUM on each
-    bucket's error count, standardised by the baseline's rate and the bucket's size, so its
-    meaning does not depend on traffic; it runs through :mod:`monitor.stats.concept_state`, not
-    :func:`detect_concept_drift`. The others are River's detectors fed one mean per bucket.
+    ``cusum`` (the default) is :mod:`monitor.stats.cusum`: a log-likelihood-ratio CUSUM of the
+    per-row errors against the reference's error level, checked at every row, so its meaning
+    does not depend on traffic or bucket size; it runs through :mod:`monitor.stats.concept_state`,
+    not :func:`detect_concept_drift`. The others are River's detectors fed one mean per bucket.
 
     ADWIN, Page-Hinkley and KSWIN take any real stream. HDDM_A and HDDM_W rest on Hoeffding
     and McDiarmid bounds, which hold for any values in [0, 1], so they take bucketed error

@@ -98,7 +98,7 @@ CASES = [
     ("literal", ("url: https://hooks.example.com/x", "url: https://hooks.example.com/x\n    max_attempts: 3\n"
                                                      "monitors2: 1"), None),
     ("detector", ("min_rows: 200", "performance: {detector: adwinn}"),
-     "9 monitors.0.performance.detector: 'adwinn' is not one of: adwin, page_hinkley, kswin, hddm_a, hddm_w "
+     "9 monitors.0.performance.detector: 'adwinn' is not one of: cusum, adwin, page_hinkley, kswin, hddm_a, hddm_w "
      "(did you mean 'adwin'?)"),
     # union_tag_invalid / union_tag_not_found: the valid kinds named
     ("method", ("method: ks", "method: kss"), "11 monitors.0.features.age.method: 'kss' is not a method; use one of: ks, "
