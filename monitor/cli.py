@@ -166,6 +166,9 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--config", help="driftline.yaml (default: $DRIFTLINE_CONFIG or ./driftline.yaml)")
     sv.add_argument("--host")
     sv.add_argument("--port", type=int)
+    sv.add_argument("--workers", type=_positive, default=1,
+                    help="HTTP worker processes (default 1); above 1 needs PostgreSQL, and one worker, elected "
+                         "by an advisory lock, runs the scheduler")
 
     rn = sub.add_parser("run", parents=[logged], help="run one monitor once and print the run as JSON")
     rn.add_argument("monitor", help="the name of a monitor of driftline.yaml")
@@ -231,6 +234,13 @@ def _non_negative(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
     return value
+
+
+def _positive(text: str) -> int:
+    number = _non_negative(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
+    return number
 
 
 def _step(text: str) -> timedelta:

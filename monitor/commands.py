@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 
 from monitor import logs
@@ -91,8 +92,32 @@ def _serve(args: argparse.Namespace) -> int:
     level, fmt = logs.resolve(args.log_level)
     # uvicorn's own lines and its access log in the same format as ours; the access log masks secrets
     # sent in a query string (`?api_key=...`), see monitor.api.access_log.
-    uvicorn.run(create_app(settings, config), host=host, port=port, log_level=str(level),
-                log_config=logs.uvicorn_log_config(level, fmt))
+    log_config = logs.uvicorn_log_config(level, fmt)
+    if args.workers > 1:
+        return _serve_workers(args, settings, host, port, str(level), log_config)
+    uvicorn.run(create_app(settings, config), host=host, port=port, log_level=str(level), log_config=log_config)
+    return 0
+
+
+def _serve_workers(args: argparse.Namespace, settings: Settings, host: str, port: int, level: str,
+                   log_config: dict[str, object]) -> int:
+    """N worker processes under uvicorn's supervisor, the scheduler in the elected one (monitor.workers)."""
+    import sqlalchemy as sa
+    import uvicorn
+
+    from monitor.errors import ConfigError
+
+    if sa.make_url(settings.database_url).get_backend_name() != "postgresql":
+        raise ConfigError(f"--workers {args.workers} needs PostgreSQL: SQLite has one writer, so serve runs one "
+                          "process on it (drop --workers)", path="workers")
+    # The workers read their settings from the environment (uvicorn starts them with spawn).
+    os.environ["DRIFTLINE_CONFIG"] = str(settings.config)
+    if args.log_level:
+        os.environ[logs.LEVEL_ENV] = args.log_level
+    # A worker answers the supervisor's health pings only once its interpreter is up: 5 s (uvicorn's
+    # default) is too short for a cold start of pandas and SciPy on a loaded machine.
+    uvicorn.run("monitor.workers:worker_app", factory=True, workers=args.workers, host=host, port=port,
+                log_level=level, log_config=log_config, timeout_worker_healthcheck=60)
     return 0
 
 
