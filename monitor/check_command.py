@@ -23,6 +23,7 @@ from monitor.frames import Sample, read_sample
 from monitor.schema import Schema, apply_schema, fit_reference, integer_code_warnings, load_schema
 from monitor.stats.check import CheckOptions, DatasetResult, Status, check
 from monitor.stats.degradation import DegradationTest, ScoredSample, degradation
+from monitor.stats.multivariate.types import MultivariateResult
 from monitor.stats.performance import Metric, Task
 from monitor.stats.profile import ReferenceProfile
 
@@ -160,16 +161,19 @@ def check_command(args: argparse.Namespace, out: TextIO) -> int:
     )
     result = check(profile, current, options)
     performance = _performance(args, raw_reference, current)
+    multivariate = _multivariate(args, schema, profile, raw_reference, current)
     if args.format == "json":
         json.dump({**result.to_dict(), "performance": [_performance_dict(p) for p in performance],
+                   "multivariate": [m.to_dict() for m in multivariate],
                    "sampled": sample_block}, out, indent=2, allow_nan=False)
         out.write("\n")
     else:
         _table(result, out)
         _performance_table(performance, out)
+        _multivariate_table(multivariate, out)
         if sample_block is not None:
             print(f"\n{_sampled_line(sample_block)}", file=out)
-    if args.fail_on_drift and result.dataset_drift:
+    if args.fail_on_drift and (result.dataset_drift or any(m.drifted for m in multivariate)):
         return 1
     problem = incomplete(profile, current, result)
     if problem is None:
@@ -275,3 +279,33 @@ def _performance_table(performance: list[DegradationTest], out: TextIO) -> None:
               file=out)
         if p.warning:
             print(f"  warning: {p.warning}", file=out)
+
+
+def _multivariate(args: argparse.Namespace, schema: Schema | None, profile: ReferenceProfile,
+                  raw_reference: pd.DataFrame, current: pd.DataFrame) -> list[MultivariateResult]:
+    """``check --multivariate M1,M2``: the joint-distribution tests over the counted numerical and categorical
+    columns (a schema's target, label and prediction columns are left out, as from the dataset verdict)."""
+    methods = tuple(getattr(args, "multivariate", ()) or ())
+    if not methods:
+        return []
+    from monitor.stats.multivariate import fit_multivariate, multivariate_check
+    from monitor.stats.types import ColumnType
+
+    counted = schema.dataset_columns(profile) if schema else None
+    names = [n for n in profile.columns if (counted is None or n in counted) and n in current.columns]
+    numerical = [n for n in names if profile.columns[n].type is ColumnType.NUMERICAL]
+    categorical = [n for n in names if profile.columns[n].type is ColumnType.CATEGORICAL]
+    if not numerical and not categorical:
+        raise e.InputError("--multivariate needs at least one numerical or categorical column in both files",
+                           field="multivariate")
+    fitted = fit_multivariate(apply_schema(raw_reference, schema), numerical=numerical, categorical=categorical,
+                              methods=methods)
+    return list(multivariate_check(fitted, current))
+
+
+def _multivariate_table(results: list[MultivariateResult], out: TextIO) -> None:
+    for m in results:
+        verdict = "DRIFT" if m.drifted else "no drift"
+        top = ", ".join(f"{f.feature} ({_fmt(f.score)})" for f in m.top_features)
+        print(f"\nmultivariate {m.method}: statistic {_fmt(m.statistic)}, threshold {_fmt(m.threshold)}, "
+              f"p-value {_fmt(m.p_value)}: {verdict}" + (f"; top features: {top}" if top else ""), file=out)

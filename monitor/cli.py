@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from monitor import errors as e
 from monitor.aliases import evidently_names, method_names, resolve_method
 from monitor.stats.correction import Correction
+from monitor.stats.multivariate.types import MultivariateMethod
 from monitor.stats.types import Compat, DriftMethod
 
 __all__ = ["EXIT_CODES", "main"]
@@ -129,6 +130,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0, help="seed of the --max-rows sample (default 0)")
     c.add_argument("--progress", action="store_true",
                    help="progress of the reading on stderr even when it is not a terminal (on a terminal it is shown)")
+    c.add_argument("--multivariate", type=_multivariate, default=(), metavar="M1,M2",
+                   help="also test the features' joint distribution: a comma-separated list of pca_reconstruction, "
+                        "domain_classifier (needs the 'multivariate' extra), mmd")
 
     es = sub.add_parser("estimate", help="estimate a model's performance on unlabelled data (CBPE, DLE)")
     es.add_argument("reference", help="labelled reference data (.parquet or .csv): the estimator is fitted on it")
@@ -241,6 +245,17 @@ def _positive(text: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
     return number
+
+
+def _multivariate(text: str) -> tuple[MultivariateMethod, ...]:
+    """``--multivariate``: comma-separated method names; an error lists the valid ones."""
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    try:
+        return tuple(dict.fromkeys(MultivariateMethod(n) for n in names))
+    except ValueError:
+        bad = next(n for n in names if n not in set(MultivariateMethod))
+        raise argparse.ArgumentTypeError(
+            f"{bad!r} is not a multivariate method; choose from {', '.join(MultivariateMethod)}") from None
 
 
 def _step(text: str) -> timedelta:
