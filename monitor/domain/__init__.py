@@ -57,8 +57,15 @@ from monitor.domain.results import (
     RunStatus,
     WindowSpec,
 )
+from monitor.domain.segments import OTHER, SegmentCounts, SegmentFeature, SegmentKind, SegmentResult, SegmentSummary
 
 __all__ = [
+    "OTHER",
+    "SegmentCounts",
+    "SegmentFeature",
+    "SegmentKind",
+    "SegmentResult",
+    "SegmentSummary",
     "AlertEvent",
     "AlertRule",
     "Catalog",

@@ -241,6 +241,10 @@ class Monitor:
     alerts: tuple[AlertRule, ...] = ()
     retrain: RetrainPolicy | None = None
     retention: Retention = Retention()
+    #: Segments tested apart (each one categorical feature or a combination), see monitor.domain.segments.
+    segments: tuple[tuple[str, ...], ...] = ()
+    segment_min_rows: int = 200
+    segment_top_k: int = 5
 
     def window_ending(self, end: datetime) -> WindowSpec:
         """The window a run ending at ``end`` reads: ``[end - last, end)`` or the last N rows."""

@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Self
 
+from monitor.domain.segments import SegmentSummary
 from monitor.stats.check import ColumnResult, DatasetResult
 
 __all__ = [
@@ -144,6 +145,8 @@ class Run:
     label_coverage: float | None = None
     concept_drift: bool | None = None
     concept_change_points: tuple[datetime, ...] = ()
+    #: Per-segment verdicts (the monitor's ``segments:``); ``None`` when it declares none.
+    segments: SegmentSummary | None = None
 
     @property
     def duration_seconds(self) -> float:

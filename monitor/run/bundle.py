@@ -23,6 +23,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from monitor.errors import InputError
+from monitor.run.segments import SegmentProfiles, segments_from_arrays, segments_to_arrays
 from monitor.stats.performance import PerformanceResult, Task, classification_metrics, regression_metrics
 from monitor.stats.profile import ReferenceProfile, profile_from_bytes, profile_to_bytes
 
@@ -104,6 +105,8 @@ class ReferenceBundle:
     y_pred: _Array | None
     y_score: NDArray[np.float64] | None = None
     classes: NDArray[np.str_] | None = None
+    #: Per-segment-value profiles of the monitor's declared segments (monitor.run.segments).
+    segments: tuple[SegmentProfiles, ...] = ()
     _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
@@ -144,6 +147,7 @@ class ReferenceBundle:
             value = getattr(self, name)
             if value is not None:
                 arrays[name] = np.asarray(value)
+        arrays.update(segments_to_arrays(self.segments))
         buffer = io.BytesIO()
         np.savez(buffer, allow_pickle=False, **arrays)
         return buffer.getvalue()
@@ -158,6 +162,7 @@ class ReferenceBundle:
         with np.load(io.BytesIO(blob), allow_pickle=False) as data:
             profile = profile_from_bytes(data["profile"].tobytes())
             get = {k: data[k] for k in ("y_true", "y_pred", "y_score", "classes") if k in data.files}
+            segments = segments_from_arrays({k: data[k] for k in data.files if k.startswith("segment_")})
         y_true, y_pred, y_score, classes = get.get("y_true"), get.get("y_pred"), get.get("y_score"), get.get("classes")
         if classes is None and y_true is not None and y_pred is not None and y_true.dtype.kind == "U":
             # The earlier form: text labels, "None" for a missing truth.
@@ -166,4 +171,5 @@ class ReferenceBundle:
             y_true, y_pred, y_score, classes = reference_labels(Task.CLASSIFICATION, t, y_pred.astype(object), y_score)
         elif classes is None and y_true is not None and y_pred is not None:
             y_true, y_pred, y_score, _ = reference_labels(Task.REGRESSION, y_true, y_pred, y_score)
-        return cls(profile=profile, y_true=y_true, y_pred=y_pred, y_score=y_score, classes=classes)
+        return cls(profile=profile, y_true=y_true, y_pred=y_pred, y_score=y_score, classes=classes,
+                   segments=segments)

@@ -17,6 +17,7 @@ from monitor.domain import DatasetSummary, FeatureResult, Monitor, PerformanceRe
 from monitor.errors import InputError, InsufficientData
 from monitor.run.bundle import ReferenceBundle, encode_window, reference_labels
 from monitor.run.concept import concept_step
+from monitor.run.segments import evaluate_segments, fit_segments
 from monitor.stats.check import CheckOptions, check
 from monitor.stats.concept_state import RowBucket
 from monitor.stats.degradation import DegradationTest, ScoredSample, degradation
@@ -104,7 +105,7 @@ def fit_reference(monitor: Monitor, frame: pd.DataFrame) -> ReferenceBundle:
     if y_true is not None and y_pred is not None:
         y_true, y_pred, y_score, classes = reference_labels(s.task, y_true, y_pred, y_score)
     return ReferenceBundle(profile=fit_profile(frame, types=types), y_true=y_true, y_pred=y_pred, y_score=y_score,
-                           classes=classes)
+                           classes=classes, segments=fit_segments(monitor, frame))
 
 
 def _subprofile(profile: ReferenceProfile, names: list[str]) -> ReferenceProfile:
@@ -249,6 +250,9 @@ def evaluate(monitor: Monitor, bundle: ReferenceBundle, frame: pd.DataFrame, run
     dataset = DatasetSummary.of(main)
     outcome = evaluate_performance(monitor, bundle, frame)
     degraded = any(r.degraded for r in outcome.records)
-    status = RunStatus.DRIFT if dataset.dataset_drift or degraded or bool(outcome.concept_drift) else RunStatus.OK
+    segments = evaluate_segments(monitor, bundle.segments, frame) if monitor.segments else None
+    run = replace(run, segments=segments)
+    status = RunStatus.DRIFT if dataset.dataset_drift or degraded or bool(outcome.concept_drift) \
+        or (segments is not None and segments.any_drift) else RunStatus.OK
     return with_performance(replace(run, status=status, rows=len(frame), dataset=dataset, features=tuple(results)),
                             outcome)
