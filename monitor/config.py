@@ -317,8 +317,7 @@ class AlertRule(_Frozen):
     """An alert evaluated inside the service after every run (for users without Alertmanager)."""
 
     name: str = Field(pattern=NAME_PATTERN, description="the rule's name (retrain.on may name it)")
-    when: Literal["dataset_drift", "feature_drift", "performance_below", "performance_drop", "concept_drift",
-                  "segment_drift"] = Field(
+    when: Literal["dataset_drift", "feature_drift", "performance_below", "performance_drop", "concept_drift"] = Field(
         description="the condition checked after each run")
     features: tuple[str, ...] = Field((), description="feature_drift: the features to watch (empty: any)")
     metric: str | None = Field(None, description="performance_below, performance_drop: a metric name (accuracy, f1 ...)")
@@ -399,12 +398,6 @@ class MonitorConfig(_Frozen):
     alerts: tuple[AlertRule, ...] = Field((), description="rules evaluated in the service after each run")
     retrain: RetrainPolicy | None = Field(None, description="which alerts start retraining, and how")
     retention: Retention | None = Field(None, description="this monitor's retention, key by key over the top-level one")
-    segments: tuple[str | tuple[str, ...], ...] = Field((), description="categorical features (or explicit "
-                                                        "combinations, [country, device]) whose values are tested apart")
-    segment_min_rows: int = Field(200, ge=1, description="a segment value is tested with at least this many rows in "
-                                                         "the window and in the reference")
-    segment_top_k: int = Field(5, ge=1, le=100, description="segment values stored and exported per segment (most "
-                                                            "drifted first), plus one 'other' aggregate")
 
     @field_validator("cron")
     @classmethod
@@ -425,7 +418,6 @@ class MonitorConfig(_Frozen):
         # Every problem of the features at once, one per line, each led by its key path: load_config
         # reports each line at the line of that key (FILE:LINE monitors.0.features.plan.method: ...).
         problems = _reference_problems(self.reference, self.window)
-        problems += _segment_problems(self.segments, self.schema_.categorical)
         allowed = {**dict.fromkeys(self.schema_.numerical, ("numerical", NUMERICAL_METHODS)),
                    **dict.fromkeys(self.schema_.categorical, ("categorical", CATEGORICAL_METHODS))}
         for name, opt in self.features.items():
@@ -468,8 +460,6 @@ class MonitorConfig(_Frozen):
                                                label_lookback=parse_duration(perf.label_lookback),
                                                min_labels=perf.min_labels),
             alerts=tuple(_rule(r) for r in self.alerts), retrain=_retrain(self.retrain),
-            segments=tuple((g,) if isinstance(g, str) else tuple(g) for g in self.segments),
-            segment_min_rows=self.segment_min_rows, segment_top_k=self.segment_top_k,
         )
 
 
@@ -533,10 +523,28 @@ def _retention_problems(i: int, m: MonitorConfig, default: Retention) -> list[st
     if kept is None:
         return []
     needs = {"its window": _opt_duration(m.window.last), "performance.label_lookback":
-             parse_duration(m.performance.label_lookback)}
+             parse_duration(m.performance.label_lookback), f"its reference ({m.reference.type})": _reach(m)}
     return [f"monitors.{i}.retention.predictions: {m.name!r} keeps predictions {kept} but {what} reaches back "
             f"{span}; keep predictions at least that long" for what, span in needs.items()
             if span is not None and kept < span]
+
+
+def _reach(m: MonitorConfig) -> timedelta | None:
+    """How far back from a window's end a dynamic reference reads (``None``: a stored or file reference).
+
+    ``previous_window``: two windows; ``rolling``: the window, ``last`` and (its end floored to
+    ``refit``) up to one ``refit`` more; ``same_period``: the window and ``periods`` seasons.
+    """
+    ref, window = m.reference, _opt_duration(m.window.last)
+    if window is None:
+        return None  # refused by _reference_problems: a dynamic reference needs a time window
+    if isinstance(ref, PreviousWindowReference):
+        return 2 * window
+    if isinstance(ref, RollingReference):
+        return window + parse_duration(ref.last) + (_opt_duration(ref.refit) or timedelta(0))
+    if isinstance(ref, SamePeriodReference):
+        return window + ref.periods * parse_duration(ref.every)
+    return None
 
 
 def _utc(text: str) -> datetime:
@@ -564,25 +572,6 @@ def _source(source: StoreSource | SqlSource | FileSource) -> domain.SourceSpec:
     if isinstance(source, FileSource):
         return domain.FileSourceSpec(path=source.path)
     return domain.StoreSourceSpec()
-
-
-def _segment_problems(segments: tuple[str | tuple[str, ...], ...], categorical: tuple[str, ...]) -> list[str]:
-    """Each segment is a categorical feature of the schema or a combination of two or more, declared once."""
-    problems, seen = [], set()
-    for i, group in enumerate(segments):
-        columns = (group,) if isinstance(group, str) else tuple(group)
-        if not columns:
-            problems.append(f"segments.{i}: an empty combination; name one categorical feature or several")
-        for column in columns:
-            if column not in categorical:
-                problems.append(f"segments.{i}: {column!r} is not a categorical feature of the schema "
-                                f"(segments are categorical features: {', '.join(categorical) or 'none declared'})")
-        if len(set(columns)) != len(columns):
-            problems.append(f"segments.{i}: a combination names a feature twice")
-        if frozenset(columns) in seen:
-            problems.append(f"segments.{i}: segment {','.join(columns)!r} is declared twice")
-        seen.add(frozenset(columns))
-    return problems
 
 
 def _reference_problems(ref: object, window: Window) -> list[str]:
