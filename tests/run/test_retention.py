@@ -84,3 +84,34 @@ async def test_the_service_deletes_what_retention_lets_go(tmp_path: Path) -> Non
     assert result.runs == {"churn": 3}  # days 3, 4 and 5
     assert len(store.list_runs("churn")) == 3
     store.dispose()
+
+
+@pytest.mark.parametrize(("reference", "reach"), [
+    ({"type": "previous_window"}, timedelta(hours=4)),
+    ({"type": "rolling", "last": "3d"}, timedelta(days=3, hours=2)),
+    ({"type": "rolling", "last": "3d", "refit": "1d"}, timedelta(days=4, hours=2)),
+    ({"type": "same_period", "every": "1d", "periods": 7}, timedelta(days=7, hours=2)),
+], ids=["previous_window", "rolling", "rolling-refit", "same_period"])
+def test_retention_shorter_than_a_dynamic_reference_reaches_is_refused_at_its_line(
+        tmp_path: Path, reference: dict[str, object], reach: timedelta) -> None:
+    import yaml
+
+    def write(kept: timedelta) -> Path:
+        path = tmp_path / "driftline.yaml"
+        doc = {"monitors": [{"name": "a", "model": "m", "every": "1h", "window": {"last": "2h"},
+                             "schema": {"numerical": ["x"], "target": None}, "reference": reference,
+                             "performance": {"label_lookback": "1h"},
+                             "retention": {"predictions": f"{int(kept.total_seconds() // 60)}m"}}]}
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        return path
+
+    # The last minute short of the reach is refused, at the line of the key ...
+    path = write(reach - timedelta(minutes=1))
+    with pytest.raises(ConfigErrors) as info:
+        load_config(path)
+    text = str(info.value)
+    line = next(n for n, row in enumerate(path.read_text().splitlines(), 1) if "predictions:" in row)
+    assert f"driftline.yaml:{line}" in text and "monitors.0.retention.predictions" in text
+    assert f"its reference ({reference['type']}) reaches back {reach}" in text
+    # ... the reach itself is enough.
+    assert load_config(write(reach)).to_domain().monitors[0].retention.predictions == reach
