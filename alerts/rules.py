@@ -28,6 +28,8 @@ def condition_holds(rule: AlertRule, run: Run) -> bool:
         return any(f.drifted and f.role is Role.FEATURE and (not wanted or f.column in wanted) for f in run.features)
     if rule.when is Condition.CONCEPT_DRIFT:
         return bool(run.concept_drift)
+    if rule.when is Condition.MULTIVARIATE_DRIFT:
+        return any(m.drifted for m in run.multivariate)
     perf = {p.metric: p for p in run.performance}
     record = perf.get(rule.metric or "")
     if record is None or record.value is None:
@@ -62,6 +64,10 @@ def _payload(monitor: Monitor, rule: AlertRule, run: Run, public_url: str) -> di
                       "threshold": f.threshold, "drifted": f.drifted} for f in drifted[:10]],
         "performance": [{"metric": p.metric, "value": p.value, "reference_value": p.reference_value,
                          "degraded": p.degraded} for p in run.performance],
+        # the joint-distribution verdicts, each with the features that drove it (the classifier's importances)
+        "multivariate": [{"method": str(m.method), "statistic": m.statistic, "threshold": m.threshold,
+                          "p_value": m.p_value, "drifted": m.drifted,
+                          "top_features": [f.to_dict() for f in m.top_features]} for m in run.multivariate],
         "report_url": f"{public_url.rstrip('/')}/v1/runs/{run.id}/report",
         "idempotency_key": f"{monitor.name}:{rule.name}:{run.id}",
     }

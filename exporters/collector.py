@@ -51,6 +51,7 @@ class DriftCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         yield from self._features()
         yield from self._monitors()
+        yield from self._multivariate()
         yield from self._runs()
         yield from self._service()
 
@@ -136,6 +137,21 @@ class DriftCollector(Collector):
                 coverage.add_metric(key, run.label_coverage)
         yield from (share, dataset, pred, target, perf, perf_ref, degraded, concept, coverage, rows, ref, period,
                     verdict_at)
+
+    def _multivariate(self) -> Iterator[Metric]:
+        """One series per monitor and multivariate method of its latest run with a verdict (issue 14)."""
+        labels = ["monitor", "model", "method"]
+        score = GaugeMetricFamily("driftline_multivariate_drift_score", "Latest multivariate drift statistic (mean "
+                                  "reconstruction error, out-of-fold ROC AUC, or MMD squared).", labels=labels)
+        detected = GaugeMetricFamily("driftline_multivariate_drift_detected",
+                                     "1 if the multivariate method called drift on the joint distribution.", labels=labels)
+        for m in self._s.monitors:
+            for r in m.verdict.multivariate if m.verdict is not None else ():
+                key = [m.name, m.model, str(r.method)]
+                if _finite(r.statistic):
+                    score.add_metric(key, r.statistic)
+                detected.add_metric(key, float(r.drifted))
+        yield from (score, detected)
 
     def _runs(self) -> Iterator[Metric]:
         mm = ["monitor", "model"]

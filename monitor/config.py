@@ -40,6 +40,7 @@ from monitor.stats.check import ColumnOptions
 from monitor.stats.concept import Detector
 from monitor.stats.concept_state import RowBucket
 from monitor.stats.correction import Correction
+from monitor.stats.multivariate.types import MultivariateMethod
 from monitor.stats.performance import Task
 from monitor.stats.types import CATEGORICAL_METHODS, NUMERICAL_METHODS, P_VALUE_METHODS, Compat, DriftMethod
 
@@ -317,7 +318,8 @@ class AlertRule(_Frozen):
     """An alert evaluated inside the service after every run (for users without Alertmanager)."""
 
     name: str = Field(pattern=NAME_PATTERN, description="the rule's name (retrain.on may name it)")
-    when: Literal["dataset_drift", "feature_drift", "performance_below", "performance_drop", "concept_drift"] = Field(
+    when: Literal["dataset_drift", "feature_drift", "performance_below", "performance_drop", "concept_drift",
+                  "multivariate_drift"] = Field(
         description="the condition checked after each run")
     features: tuple[str, ...] = Field((), description="feature_drift: the features to watch (empty: any)")
     metric: str | None = Field(None, description="performance_below, performance_drop: a metric name (accuracy, f1 ...)")
@@ -372,6 +374,23 @@ class Retention(_Frozen):
                                                      "this are deleted")
 
 
+def _multivariate_problems(m: MonitorConfig) -> list[str]:
+    """multivariate: the features it needs, scikit-learn for the classifier, and rules that read it."""
+    problems = []
+    if m.multivariate and not (m.schema_.numerical or m.schema_.categorical):
+        problems.append("multivariate: needs at least one numerical or categorical feature in the schema")
+    if MultivariateMethod.DOMAIN_CLASSIFIER in m.multivariate:
+        import importlib.util
+
+        if importlib.util.find_spec("sklearn") is None:
+            problems.append("multivariate: domain_classifier needs scikit-learn: pip install 'driftline[multivariate]'")
+    for i, rule in enumerate(m.alerts):
+        if rule.when == "multivariate_drift" and not m.multivariate:
+            problems.append(f"alerts.{i}.when: multivariate_drift needs the monitor's multivariate: methods "
+                            "(e.g. multivariate: [pca_reconstruction])")
+    return problems
+
+
 class MonitorConfig(_Frozen):
     """One monitor: a model's prediction log compared with its reference on a schedule."""
 
@@ -398,6 +417,9 @@ class MonitorConfig(_Frozen):
     alerts: tuple[AlertRule, ...] = Field((), description="rules evaluated in the service after each run")
     retrain: RetrainPolicy | None = Field(None, description="which alerts start retraining, and how")
     retention: Retention | None = Field(None, description="this monitor's retention, key by key over the top-level one")
+    multivariate: tuple[MultivariateMethod, ...] = Field((), description="tests of the features' joint distribution "
+                                                         "run beside the per-column ones: pca_reconstruction, "
+                                                         "domain_classifier (needs the multivariate extra), mmd")
 
     @field_validator("cron")
     @classmethod
@@ -418,6 +440,7 @@ class MonitorConfig(_Frozen):
         # Every problem of the features at once, one per line, each led by its key path: load_config
         # reports each line at the line of that key (FILE:LINE monitors.0.features.plan.method: ...).
         problems = _reference_problems(self.reference, self.window)
+        problems += _multivariate_problems(self)
         allowed = {**dict.fromkeys(self.schema_.numerical, ("numerical", NUMERICAL_METHODS)),
                    **dict.fromkeys(self.schema_.categorical, ("categorical", CATEGORICAL_METHODS))}
         for name, opt in self.features.items():
@@ -460,6 +483,7 @@ class MonitorConfig(_Frozen):
                                                label_lookback=parse_duration(perf.label_lookback),
                                                min_labels=perf.min_labels),
             alerts=tuple(_rule(r) for r in self.alerts), retrain=_retrain(self.retrain),
+            multivariate=tuple(dict.fromkeys(self.multivariate)),
         )
 
 

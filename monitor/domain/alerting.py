@@ -37,6 +37,8 @@ class Condition(StrEnum):
     PERFORMANCE_BELOW = "performance_below"
     PERFORMANCE_DROP = "performance_drop"
     CONCEPT_DRIFT = "concept_drift"
+    #: A multivariate method of the monitor (``multivariate:``) called drift on the joint distribution.
+    MULTIVARIATE_DRIFT = "multivariate_drift"
     #: A segment value drifted (after the correction across segments x features).
     SEGMENT_DRIFT = "segment_drift"
 

@@ -19,6 +19,7 @@ from monitor.stats.check import CheckOptions, ColumnOptions
 from monitor.stats.concept import Detector
 from monitor.stats.concept_state import RowBucket
 from monitor.stats.correction import Correction
+from monitor.stats.multivariate.types import MultivariateMethod
 from monitor.stats.performance import Task
 from monitor.stats.types import ColumnType, Compat
 
@@ -241,6 +242,8 @@ class Monitor:
     alerts: tuple[AlertRule, ...] = ()
     retrain: RetrainPolicy | None = None
     retention: Retention = Retention()
+    #: Tests of the features' joint distribution run beside the per-column ones (monitor.stats.multivariate).
+    multivariate: tuple[MultivariateMethod, ...] = ()
     #: Segments tested apart (each one categorical feature or a combination), see monitor.domain.segments.
     segments: tuple[tuple[str, ...], ...] = ()
     segment_min_rows: int = 200

@@ -14,6 +14,7 @@ from typing import Any, Self
 
 from monitor.domain.segments import SegmentSummary
 from monitor.stats.check import ColumnResult, DatasetResult
+from monitor.stats.multivariate.types import MultivariateResult
 
 __all__ = [
     "DatasetSummary",
@@ -145,6 +146,8 @@ class Run:
     label_coverage: float | None = None
     concept_drift: bool | None = None
     concept_change_points: tuple[datetime, ...] = ()
+    #: One result per multivariate method of the monitor (``multivariate:``), in its order; empty without.
+    multivariate: tuple[MultivariateResult, ...] = ()
     #: Per-segment verdicts (the monitor's ``segments:``); ``None`` when it declares none.
     segments: SegmentSummary | None = None
 

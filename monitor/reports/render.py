@@ -33,6 +33,7 @@ import pandas as pd
 from monitor.domain import FeatureResult, PerformanceRecord, Role, Run
 from monitor.reports._distribution import distribution
 from monitor.reports._html import attr_number, e, fmt, page, pct, sort_number, when
+from monitor.reports._multivariate import multivariate_section
 from monitor.reports._order import by_drift, exceedance
 from monitor.reports._svg import dist_chart
 from monitor.stats.check import Status
@@ -312,6 +313,8 @@ def render_report(
     if notes:
         body.append('<ul class="notes">' + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>")
     body += [_overview(run, ordered), _columns(ordered), _charts(ordered, bundle_profile, current), _quality(ordered)]
+    if run.multivariate:
+        body.append(multivariate_section(run))
     if files is None:
         body += [_roles(ordered), _performance(run)]
         body.append("<footer>Tables show the run's stored results; the charts are drawn from the reference "

@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from monitor.errors import InputError
 from monitor.run.segments import SegmentProfiles, segments_from_arrays, segments_to_arrays
+from monitor.stats.multivariate.fit import MultivariateReference
 from monitor.stats.performance import PerformanceResult, Task, classification_metrics, regression_metrics
 from monitor.stats.profile import ReferenceProfile, profile_from_bytes, profile_to_bytes
 
@@ -105,6 +106,8 @@ class ReferenceBundle:
     y_pred: _Array | None
     y_score: NDArray[np.float64] | None = None
     classes: NDArray[np.str_] | None = None
+    #: The monitor's multivariate methods fitted on this reference (``None``: it names none).
+    multivariate: MultivariateReference | None = None
     #: Per-segment-value profiles of the monitor's declared segments (monitor.run.segments).
     segments: tuple[SegmentProfiles, ...] = ()
     _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -148,6 +151,8 @@ class ReferenceBundle:
             if value is not None:
                 arrays[name] = np.asarray(value)
         arrays.update(segments_to_arrays(self.segments))
+        if self.multivariate is not None:
+            arrays["multivariate"] = np.frombuffer(self.multivariate.to_bytes(), dtype=np.uint8)
         buffer = io.BytesIO()
         np.savez(buffer, allow_pickle=False, **arrays)
         return buffer.getvalue()
@@ -161,6 +166,8 @@ class ReferenceBundle:
         """
         with np.load(io.BytesIO(blob), allow_pickle=False) as data:
             profile = profile_from_bytes(data["profile"].tobytes())
+            multivariate = (MultivariateReference.from_bytes(data["multivariate"].tobytes())
+                            if "multivariate" in data.files else None)
             get = {k: data[k] for k in ("y_true", "y_pred", "y_score", "classes") if k in data.files}
             segments = segments_from_arrays({k: data[k] for k in data.files if k.startswith("segment_")})
         y_true, y_pred, y_score, classes = get.get("y_true"), get.get("y_pred"), get.get("y_score"), get.get("classes")
@@ -171,5 +178,6 @@ class ReferenceBundle:
             y_true, y_pred, y_score, classes = reference_labels(Task.CLASSIFICATION, t, y_pred.astype(object), y_score)
         elif classes is None and y_true is not None and y_pred is not None:
             y_true, y_pred, y_score, _ = reference_labels(Task.REGRESSION, y_true, y_pred, y_score)
-        return cls(profile=profile, y_true=y_true, y_pred=y_pred, y_score=y_score, classes=classes,
+        return cls(profile=profile, multivariate=multivariate, y_true=y_true, y_pred=y_pred, y_score=y_score,
+                   classes=classes,
                    segments=segments)

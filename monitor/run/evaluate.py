@@ -17,6 +17,7 @@ from monitor.domain import DatasetSummary, FeatureResult, Monitor, PerformanceRe
 from monitor.errors import InputError, InsufficientData
 from monitor.run.bundle import ReferenceBundle, encode_window, reference_labels
 from monitor.run.concept import concept_step
+from monitor.run.multivariate import evaluate_multivariate, fit_monitor_multivariate
 from monitor.run.segments import evaluate_segments, fit_segments
 from monitor.stats.check import CheckOptions, check
 from monitor.stats.concept_state import RowBucket
@@ -88,7 +89,15 @@ def _scores(values: pd.Series) -> NDArray[np.float64]:
 
 
 def fit_reference(monitor: Monitor, frame: pd.DataFrame) -> ReferenceBundle:
-    """Fit a monitor's reference from a frame holding its features, prediction and (optionally) label."""
+    """Fit a monitor's reference from a frame holding its features, prediction and (optionally) label,
+    and the monitor's multivariate methods when it names any."""
+    bundle = _fit_reference(monitor, frame)
+    if not monitor.multivariate:
+        return bundle
+    return replace(bundle, multivariate=fit_monitor_multivariate(monitor, conform(monitor, frame)))
+
+
+def _fit_reference(monitor: Monitor, frame: pd.DataFrame) -> ReferenceBundle:
     s = monitor.schema
     frame = conform(monitor, frame)
     types = s.types()
@@ -248,11 +257,14 @@ def evaluate(monitor: Monitor, bundle: ReferenceBundle, frame: pd.DataFrame, run
             target = check(_subprofile(bundle.profile, [s.target]), labelled, CheckOptions(compat=monitor.compat))
             results.extend(FeatureResult.of(r, Role.TARGET) for r in target.columns)
     dataset = DatasetSummary.of(main)
+    multivariate = evaluate_multivariate(monitor, bundle.multivariate, frame)
     outcome = evaluate_performance(monitor, bundle, frame)
     degraded = any(r.degraded for r in outcome.records)
     segments = evaluate_segments(monitor, bundle.segments, frame) if monitor.segments else None
     run = replace(run, segments=segments)
     status = RunStatus.DRIFT if dataset.dataset_drift or degraded or bool(outcome.concept_drift) \
         or (segments is not None and segments.any_drift) else RunStatus.OK
-    return with_performance(replace(run, status=status, rows=len(frame), dataset=dataset, features=tuple(results)),
+    status = RunStatus.DRIFT if any(m.drifted for m in multivariate) else status
+    return with_performance(replace(run, status=status, rows=len(frame), dataset=dataset, features=tuple(results),
+                                    multivariate=multivariate),
                             outcome)

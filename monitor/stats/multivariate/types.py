@@ -65,6 +65,21 @@ class MultivariateResult:
             "n_current": self.n_current,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MultivariateResult:
+        """Read what :meth:`to_dict` wrote (a stored run); a ``null`` number reads as NaN."""
+        def number(value: Any) -> float:
+            return float("nan") if value is None else float(value)
+
+        return cls(method=MultivariateMethod(data["method"]), statistic=number(data["statistic"]),
+                   threshold=number(data["threshold"]),
+                   p_value=None if data.get("p_value") is None else float(data["p_value"]),
+                   drifted=bool(data["drifted"]),
+                   top_features=tuple(FeatureScore(feature=str(f["feature"]), score=float(f["score"]))
+                                      for f in data.get("top_features", ())),
+                   warnings=tuple(str(w) for w in data.get("warnings", ())),
+                   n_reference=int(data.get("n_reference", 0)), n_current=int(data.get("n_current", 0)))
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MultivariateOptions:
