@@ -8,13 +8,17 @@ columns:
   income: {type: numerical, method: psi, threshold: 0.2}
   wind: {type: circular, period: 360}
   churned: {type: categorical, role: target}
+  prompt: text                 # length, vocabulary and TF-IDF classifier tests (monitor.stats.text)
+  query_vec: {type: embedding, dim: 384}   # Parquet list cells or JSON arrays (monitor.stats.embedding)
 ```
 The schema overrides the inferred type of the columns it lists; every other column of the
 reference is typed by inference as without a schema, so a schema listing 3 of 6 columns still
 tests all 6. A column with ``role: target`` (or ``label``, ``prediction``) is tested but not
 counted in the dataset verdict, which counts features only. ``method`` takes Driftline's names
 or Evidently's stattest names (:mod:`monitor.aliases`). Errors name the key
-(``columns.income.method``).
+(``columns.income.method``). ``dim`` (embedding columns only) is the vector length every row must
+have; without it, the reference's first vector sets it. A text or embedding column is never
+inferred: it must be declared.
 
 Why the schema also rewrites values: CSV has no types. The same categorical column is read as
 strings from one file, as integers from another, and as floats (``1.0``) once a value is
@@ -36,6 +40,7 @@ from monitor._yaml import compose_file, plain
 from monitor.aliases import resolve_method
 from monitor.errors import ConfigError, InputError
 from monitor.stats.check import ColumnOptions
+from monitor.stats.embedding import MAX_DIM
 from monitor.stats.profile import (
     ColumnProfile,
     NumericalProfile,
@@ -80,6 +85,8 @@ class Schema:
     periods: dict[str, float] | None = None
     #: Columns declared ``datetime``: reported as not testable, never typed by inference.
     datetimes: frozenset[str] = frozenset()
+    #: The vector length of each embedding column that declares one.
+    dims: dict[str, int] | None = None
 
     @property
     def declared(self) -> frozenset[str]:
@@ -110,13 +117,14 @@ def parse_schema(data: Any, source: str = "schema") -> Schema:
     non_features: set[str] = set()
     periods: dict[str, float] = {}
     datetimes: set[str] = set()
+    dims: dict[str, int] = {}
     for name, spec in data["columns"].items():
         path, column = f"columns.{name}", str(name)
         if isinstance(spec, str):
             spec = {"type": spec}
         if not isinstance(spec, dict) or "type" not in spec:
             raise ConfigError(f"{source}: {path}: expected a type or a mapping with 'type'", path=path)
-        unknown = set(spec) - {"type", "method", "threshold", "role", "period"}
+        unknown = set(spec) - {"type", "method", "threshold", "role", "period", "dim"}
         if unknown:
             key = sorted(unknown)[0]
             raise ConfigError(f"{source}: {path}.{key}: unknown key", path=f"{path}.{key}")
@@ -153,8 +161,16 @@ def parse_schema(data: Any, source: str = "schema") -> Schema:
             periods[column] = float(period)
         elif period is not None:
             raise ConfigError(f"{source}: {path}.period: only circular columns have a period", path=f"{path}.period")
+        dim = spec.get("dim")
+        if dim is not None:
+            if kind is not ColumnType.EMBEDDING:
+                raise ConfigError(f"{source}: {path}.dim: only embedding columns have a dim", path=f"{path}.dim")
+            if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= MAX_DIM:
+                raise ConfigError(f"{source}: {path}.dim: the vector length must be an integer from 1 to {MAX_DIM}, "
+                                  f"got {dim!r}", path=f"{path}.dim")
+            dims[column] = dim
     return Schema(types=types, options=options, non_features=frozenset(non_features), periods=periods,
-                  datetimes=frozenset(datetimes))
+                  datetimes=frozenset(datetimes), dims=dims)
 
 
 def load_schema(path: str | Path) -> Schema:
@@ -209,7 +225,7 @@ def fit_reference(reference: pd.DataFrame, schema: Schema | None) -> ReferencePr
     missing = sorted(schema.declared - {str(c) for c in reference.columns})
     if missing:
         raise InputError(f"column {missing[0]!r} of the schema is not in the reference data", field=missing[0])
-    declared = fit_profile(reference, types=schema.types, periods=schema.periods)
+    declared = fit_profile(reference, types=schema.types, periods=schema.periods, dims=schema.dims)
     rest = reference[[c for c in reference.columns if str(c) not in schema.declared]]
     inferred = fit_profile(rest) if len(rest.columns) else None
     columns: dict[str, ColumnProfile] = {}

@@ -41,6 +41,7 @@ from monitor.stats.calibration import (
     numerical_null,
 )
 from monitor.stats.correction import Correction, adjust_p_values
+from monitor.stats.embedding import EmbeddingProfile, check_embedding
 from monitor.stats.profile import (
     CategoricalProfile,
     CircularProfile,
@@ -52,9 +53,11 @@ from monitor.stats.profile import (
     numerical_values,
 )
 from monitor.stats.sample import SortedSample
+from monitor.stats.text import TextProfile, check_text
 from monitor.stats.types import (
     CATEGORICAL_METHODS,
     CIRCULAR_METHODS,
+    EMBEDDING_METHODS,
     NUMERICAL_METHODS,
     P_VALUE_METHODS,
     ColumnType,
@@ -270,7 +273,8 @@ def validate_options(profile: ReferenceProfile, options: CheckOptions) -> None:
         if opts.method is None or col.type is None:
             continue
         allowed = {ColumnType.NUMERICAL: NUMERICAL_METHODS, ColumnType.CATEGORICAL: CATEGORICAL_METHODS,
-                   ColumnType.CIRCULAR: CIRCULAR_METHODS}[col.type]
+                   ColumnType.CIRCULAR: CIRCULAR_METHODS, ColumnType.TEXT: frozenset({DriftMethod.TEXT_DOMAIN_CLASSIFIER}),
+                   ColumnType.EMBEDDING: EMBEDDING_METHODS}[col.type]
         if opts.method not in allowed:
             raise ConfigError(
                 f"method {opts.method} does not apply to {col.type} column {name!r}",
@@ -491,7 +495,8 @@ def _categorical(prof: CategoricalProfile, series: pd.Series, ctx: _Context) -> 
     return _tested(base, _on_counts(method, ref_counts, cur_counts, "categories", ctx), reason)
 
 
-def _base(prof: NumericalProfile | CategoricalProfile | CircularProfile, n_cur: int, cur_missing: int,
+def _base(prof: NumericalProfile | CategoricalProfile | CircularProfile | TextProfile | EmbeddingProfile,
+          n_cur: int, cur_missing: int,
           cur_rows: int, options: CheckOptions) -> ColumnResult:
     n_ref = prof.n_rows - prof.n_missing
     missing_p, missing_drifted = (
@@ -514,6 +519,30 @@ def _tested(base: ColumnResult, verdict: _Verdict, reason: str, **extra: Any) ->
         effect_floor=verdict.effect_floor, null_threshold=verdict.null_threshold, alpha=verdict.alpha,
         rule=verdict.rule, **extra,
     )
+
+
+def _columns(prof: ColumnProfile, current: pd.DataFrame, options: CheckOptions,
+             cache: dict[Any, NullDraws]) -> list[ColumnResult]:
+    """A column's results: one, or a text column's five (monitor.stats.text); embeddings in monitor.stats.embedding."""
+    if not isinstance(prof, TextProfile | EmbeddingProfile) or prof.column not in current.columns:
+        return [_column(prof, current, options, cache)]
+    series, opts = current[prof.column], options.for_column(prof.column)
+    ctx = _Context(column=prof.column, options=options, column_options=opts, cache=cache)
+    alpha = ctx.options.alpha
+    try:
+        if isinstance(prof, EmbeddingProfile):
+            return [check_embedding(prof, series, alpha=alpha, column_options=opts,
+                                    base=lambda n, m: _base(prof, n, m, series.size, options))]
+        return check_text(prof, series, alpha=alpha, column_options=opts,
+                          base=lambda n, m: _base(prof, n, m, series.size, options),
+                          numerical=lambda p, s: _numerical(p, s, replace(ctx, column=p.column,
+                                                                          column_options=ColumnOptions())))
+    except ValueError as exc:  # InputError, InsufficientData: this column only
+        return [ColumnResult(
+            column=prof.column, type=prof.type, method=opts.method, reason=str(exc), statistic=None,
+            p_value=None, adjusted_p_value=None, threshold=None, drifted=False,
+            status=Status.NOT_TESTABLE, n_reference=0, n_current=int(series.size),
+            missing_reference=0, missing_current=0, missing_p_value=None, missing_drifted=False)]
 
 
 def _column(prof: ColumnProfile, current: pd.DataFrame, options: CheckOptions,
@@ -606,14 +635,16 @@ def check(
     """
     options = options or CheckOptions()
     validate_options(profile, options)
+    if options.dataset_columns is None:  # a text column's parts (name:chars, ...) describe it, never count
+        options = replace(options, dataset_columns=frozenset(profile.columns))
     profiles = list(profile.columns.values())
     cache = profile.null_cache
     with single_blas_thread():  # the pool is the parallelism (monitor.stats._threads)
         if workers > 1 and len(profiles) > 1:
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                results = list(pool.map(lambda p: _column(p, current, options, cache), profiles))
+                results = [r for rs in pool.map(lambda p: _columns(p, current, options, cache), profiles) for r in rs]
         else:
-            results = [_column(p, current, options, cache) for p in profiles]
+            results = [r for p in profiles for r in _columns(p, current, options, cache)]
     results = _corrected(results, options)
     counted = [r for r in results if _counted(r, options)]
     drifted = sum(r.drifted for r in counted)

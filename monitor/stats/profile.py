@@ -28,7 +28,9 @@ from numpy.typing import NDArray
 from monitor.errors import InputError
 from monitor.stats.binning import DEFAULT_BINS, bin_counts, quantile_edges
 from monitor.stats.columns import Typing, infer_column_type
+from monitor.stats.embedding import EmbeddingProfile, embedding_from_entry, embedding_to_entry, fit_embedding
 from monitor.stats.sample import SortedSample
+from monitor.stats.text import TextProfile, fit_text, text_from_entry, text_to_entry
 from monitor.stats.types import ColumnType
 
 __all__ = [
@@ -114,7 +116,7 @@ class UntestedProfile:
     type = None
 
 
-ColumnProfile = NumericalProfile | CategoricalProfile | CircularProfile | UntestedProfile
+ColumnProfile = NumericalProfile | CategoricalProfile | CircularProfile | UntestedProfile | TextProfile | EmbeddingProfile
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -208,7 +210,16 @@ def circular_values(series: pd.Series, name: str, period: float) -> tuple[Sorted
 
 
 def _fit_column(name: str, series: pd.Series, typing: Typing, n_bins: int,
-                period: float | None = None) -> ColumnProfile:
+                period: float | None = None, dim: int | None = None) -> ColumnProfile:
+    if typing.type is ColumnType.TEXT:  # monitor.stats.text; its lengths are numerical profiles
+        def lengths(n: str, s: pd.Series) -> NumericalProfile:
+            fitted = _fit_column(n, s, Typing(type=ColumnType.NUMERICAL, reason=typing.reason), n_bins)
+            assert isinstance(fitted, NumericalProfile)
+            return fitted
+
+        return fit_text(series, name, typing.reason, numerical=lengths)
+    if typing.type is ColumnType.EMBEDDING:
+        return fit_embedding(series, name, typing.reason, dim)
     if typing.type is ColumnType.CIRCULAR:
         if period is None or not (np.isfinite(period) and period > 0):
             raise InputError(f"circular column {name!r} needs a positive period (e.g. 360 or 24), "
@@ -246,12 +257,14 @@ def fit_profile(
     n_bins: int = DEFAULT_BINS,
     workers: int = 2,
     periods: Mapping[str, float] | None = None,
+    dims: Mapping[str, int] | None = None,
 ) -> ReferenceProfile:
     """Fit the profile of a reference frame (columns on ``workers`` threads: sorting releases the GIL).
 
     ``types`` declares the tested columns and their types (a schema); without it every column
     is typed by :func:`~monitor.stats.columns.infer_column_type`. A ``circular`` column needs
-    its period in ``periods`` (360 for degrees, 24 for hours).
+    its period in ``periods`` (360 for degrees, 24 for hours); an ``embedding`` column may give its
+    vector length in ``dims`` (else the first vector's is used).
 
     Examples
     --------
@@ -262,7 +275,7 @@ def fit_profile(
     >>> p.columns["plan"].categories, p.columns["plan"].counts.tolist()
     (('a', 'b'), [3, 1])
     """
-    periods = periods or {}
+    periods, dims = periods or {}, dims or {}
     if types is None:
         typings = {str(c): infer_column_type(reference[c]) for c in reference.columns}
     else:
@@ -274,11 +287,11 @@ def fit_profile(
     if workers > 1 and len(typings) > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             fitted = list(pool.map(lambda item: _fit_column(item[0], reference[item[0]], item[1], n_bins,
-                                                            periods.get(item[0])),
+                                                            periods.get(item[0]), dims.get(item[0])),
                                    typings.items()))
         columns = {c.column: c for c in fitted}
     else:
-        columns = {name: _fit_column(name, reference[name], t, n_bins, periods.get(name))
+        columns = {name: _fit_column(name, reference[name], t, n_bins, periods.get(name), dims.get(name))
                    for name, t in typings.items()}
     return ReferenceProfile(columns=columns, n_rows=int(len(reference)))
 
@@ -303,6 +316,14 @@ def _header_and_arrays(
         elif isinstance(col, CircularProfile):
             entry.update(type="circular", n_missing=col.n_missing, period=col.period)
             arrays[f"c{i}_values"] = col.sample.values
+        elif isinstance(col, TextProfile):
+            more, extra = text_to_entry(col, f"c{i}")
+            entry.update(more)
+            arrays.update(extra)
+        elif isinstance(col, EmbeddingProfile):
+            more, extra = embedding_to_entry(col, f"c{i}")
+            entry.update(more)
+            arrays.update(extra)
         else:
             entry.update(type=None)
         header_cols.append(entry)
@@ -381,6 +402,23 @@ def profile_from_bytes(blob: bytes) -> ReferenceProfile:
                 column=name, reason=reason, sample=SortedSample.from_sorted(arrays[f"c{i}_values"]),
                 n_rows=n_rows, n_missing=entry["n_missing"], period=float(entry["period"]),
             )
+        elif entry["type"] == "text":
+            columns[name] = text_from_entry(entry, arrays, f"c{i}", _numerical_from)
+        elif entry["type"] == "embedding":
+            columns[name] = embedding_from_entry(entry, arrays, f"c{i}")
         else:
             columns[name] = UntestedProfile(column=name, reason=reason, n_rows=n_rows)
     return ReferenceProfile(columns=columns, n_rows=header["n_rows"], _hash=[stored_hash])
+
+
+def _numerical_from(name: str, n_rows: int, n_missing: int, values: NDArray[np.float64],
+                    edges: NDArray[np.float64]) -> NumericalProfile:
+    """A numerical profile from its stored sorted values and bin edges (a text column's lengths)."""
+    sample = SortedSample.from_sorted(values)
+    empty = values.size == 0
+    return NumericalProfile(
+        column=name, reason="declared in the schema", sample=sample, n_rows=n_rows, n_missing=n_missing,
+        n_distinct=sample.n_distinct(), mean=float("nan") if empty else float(values.mean()),
+        std=float("nan") if empty else float(values.std()), minimum=float("nan") if empty else float(values[0]),
+        maximum=float("nan") if empty else float(values[-1]), bin_edges=edges, bin_counts=bin_counts(sample, edges),
+    )

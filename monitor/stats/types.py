@@ -17,6 +17,8 @@ __all__ = [
     "Compat",
     "DriftMethod",
     "DriftResult",
+    "EMBEDDING_METHODS",
+    "TEXT_METHODS",
     "P_VALUE_METHODS",
     "CATEGORICAL_METHODS",
     "NUMERICAL_METHODS",
@@ -33,6 +35,10 @@ class ColumnType(StrEnum):
     CATEGORICAL = "categorical"
     #: Angles, hours of the day, days of the year: values on a circle of a declared period.
     CIRCULAR = "circular"
+    #: Free text (prompts, responses): declared, never inferred (monitor.stats.text).
+    TEXT = "text"
+    #: A fixed-length vector per row (an embedding): declared with its dimension (monitor.stats.embedding).
+    EMBEDDING = "embedding"
 
 
 class Compat(StrEnum):
@@ -82,6 +88,14 @@ class DriftMethod(StrEnum):
     L_INFINITY = "l_infinity"
     # circular (rotation-invariant), also valid on a line
     KUIPER = "kuiper"
+    # whole-column tests of text and embedding columns (monitor.stats.text, monitor.stats.embedding),
+    # not two-sample functions of monitor.stats.drift: appended, so the earlier members keep their index
+    TEXT_DOMAIN_CLASSIFIER = "text_domain_classifier"
+    TEXT_LENGTH = "text_length"
+    OOV_SHARE = "oov_share"
+    NON_LETTER_SHARE = "non_letter_share"
+    EMBEDDING_MMD = "embedding_mmd"
+    EMBEDDING_CLASSIFIER = "embedding_classifier"
 
 
 #: Methods whose verdict comes from a p-value (the others are distances with a threshold).
@@ -121,6 +135,14 @@ NUMERICAL_METHODS: frozenset[DriftMethod] = frozenset(
 
 #: Methods that accept a circular column: only rotation-invariant ones (the origin is arbitrary).
 CIRCULAR_METHODS: frozenset[DriftMethod] = frozenset({DriftMethod.KUIPER})
+
+#: The methods of a text column: the domain classifier decides (it is the one counted), the others describe.
+TEXT_METHODS: frozenset[DriftMethod] = frozenset(
+    {DriftMethod.TEXT_DOMAIN_CLASSIFIER, DriftMethod.TEXT_LENGTH, DriftMethod.OOV_SHARE, DriftMethod.NON_LETTER_SHARE}
+)
+
+#: The methods of an embedding column (one is chosen; ``embedding_mmd`` by default).
+EMBEDDING_METHODS: frozenset[DriftMethod] = frozenset({DriftMethod.EMBEDDING_MMD, DriftMethod.EMBEDDING_CLASSIFIER})
 
 #: Methods that accept a categorical column (all work on aligned category counts).
 CATEGORICAL_METHODS: frozenset[DriftMethod] = frozenset(
