@@ -14,7 +14,7 @@ from typing import TextIO
 import numpy as np
 
 from monitor.backtest._budget import parse_budget
-from monitor.backtest._inject import apply_injections, parse_injection
+from monitor.backtest._inject import InjectionKind, apply_injections, parse_injection
 from monitor.backtest._replay import RULES, Rates, cut_windows, replay, timestamps
 from monitor.backtest._stored import run_stored
 from monitor.backtest._summary import Backtest, summarise
@@ -48,6 +48,9 @@ def run_backtest(args: argparse.Namespace, *, progress: bool = True) -> Backtest
         raise InputError("--time-column COL is required to replay a history file", field="time_column")
     min_rows = 1 if args.min_rows is None else args.min_rows
     injections = [parse_injection(s) for s in args.inject or ()]
+    if any(i.kind is InjectionKind.CONCEPT for i in injections):
+        raise InputError("--inject concept: replays a stored monitor's concept detector: give --monitor NAME "
+                         "(its schema names the labels)", field="inject")
     budget = parse_budget(args.budget) if args.budget else None
     if (args.window is None) == (args.rows is None):
         raise InputError("give exactly one of --window DURATION or --rows N", field="window")
@@ -122,6 +125,9 @@ def _table(result: Backtest, out: TextIO) -> None:
             if missing.alarms_clean or missing.alarms_injected:
                 rows.append((f"{name} (missing)", str(rule), "z_test", _num(missing.false_alarms_per_month),
                              _num(missing.power), _delay(missing)))
+    if result.concept is not None:
+        detector, c = result.concept
+        rows.append(("concept", "-", detector, _num(c.false_alarms_per_month), _num(c.power), _delay(c)))
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip(), file=out)

@@ -35,6 +35,7 @@ class InjectionKind(StrEnum):
     SCALE = "scale"
     SWAP = "swap"
     MISSING = "missing"
+    CONCEPT = "concept"  # flipped labels (``concept:S@T``), applied by ``_concept`` for a stored monitor
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,8 +75,14 @@ def parse_injection(spec: str) -> Injection:
     at = at if at.tzinfo else at.replace(tzinfo=UTC)
     kind_text, _, rest = body.partition(":")
     if kind_text == "concept":
-        raise InputError(f"--inject {spec!r}: concept drift (flipped labels) is not supported by backtest yet",
-                         field="inject")
+        try:
+            share = float(rest)
+        except ValueError:
+            raise InputError(f"--inject {spec!r}: expected concept:SHARE@TIME, a share of labels to flip in (0, 1]",
+                             field="inject") from None
+        if not 0.0 < share <= 1.0:
+            raise InputError(f"--inject {spec!r}: a share of labels ({share}) must be in (0, 1]", field="inject")
+        return Injection(kind=InjectionKind.CONCEPT, column="labels", value=share, at=at)
     try:
         kind = InjectionKind(kind_text)
     except ValueError:
@@ -119,7 +126,8 @@ def check_injections(injections: list[Injection], profile: ReferenceProfile) -> 
     Called once before a replay reads its windows, so a bad spec fails before the first read.
     """
     for injection in injections:
-        _check_target(injection, profile)
+        if injection.kind is not InjectionKind.CONCEPT:  # labels, not a tested column
+            _check_target(injection, profile)
 
 
 def apply_injections(history: pd.DataFrame, times: NDArray[np.int64], profile: ReferenceProfile,
@@ -133,6 +141,8 @@ def apply_injections(history: pd.DataFrame, times: NDArray[np.int64], profile: R
     check_injections(injections, profile)
     out = history.copy()
     for injection in injections:
+        if injection.kind is InjectionKind.CONCEPT:
+            continue  # flipped by monitor.backtest._concept, which knows the labels
         after = times >= pd.Timestamp(injection.at).value
         col = injection.column
         prof = profile.columns[col]

@@ -27,6 +27,7 @@ import pandas as pd
 import pydantic
 
 from monitor.backtest._budget import parse_budget
+from monitor.backtest._concept import ConceptReplay
 from monitor.backtest._inject import Injection, apply_injections, check_injections, parse_injection
 from monitor.backtest._replay import Replay, Windows, replay_frames, timestamps
 from monitor.backtest._summary import Backtest, StoredMonitor, summarise
@@ -122,8 +123,9 @@ def run_stored(args: argparse.Namespace, *, progress: Callable[[int, int], None]
         version, bundle = ReferenceRegistry(store).active(monitor)
         profile = _profile(monitor, bundle.profile)
         check_injections(injections, profile)
+        concept = ConceptReplay(monitor, bundle, version, injections, np.random.default_rng([args.seed, 1]))
         replayed = _replay(monitor, sources, profile, ends, injections=injections, seed=args.seed,
-                           progress=progress)
+                           progress=progress, concept=concept)
     except StorageError as exc:
         raise StorageError(str(exc)) from None  # the public message: ``detail`` names the URL
     finally:
@@ -136,11 +138,13 @@ def run_stored(args: argparse.Namespace, *, progress: Callable[[int, int], None]
                            start=start, end=end, step_seconds=step.total_seconds(), min_rows=monitor.min_rows)
     roles = {monitor.schema.prediction: "prediction"} if monitor.schema.prediction in profile.columns else {}
     periods = {n: c.period for n, c in profile.columns.items() if isinstance(c, CircularProfile)}
-    return summarise(replayed, injections, budget, roles=roles, periods=periods, monitor=stored)
+    signal = (str(monitor.performance.detector), np.array(concept.alarms, dtype=bool)) if concept.enabled else None
+    return summarise(replayed, injections, budget, roles=roles, periods=periods, monitor=stored, concept=signal)
 
 
 def _replay(monitor: Monitor, sources: Sources, profile: ReferenceProfile, ends: list[datetime], *,
-            injections: list[Injection], seed: int, progress: Callable[[int, int], None] | None) -> Replay:
+            injections: list[Injection], seed: int, progress: Callable[[int, int], None] | None,
+            concept: ConceptReplay | None = None) -> Replay:
     """Read, conform, inject and check every window; windows of ``rows`` get their start from their rows."""
     source = sources.of(monitor)
     specs = [monitor.window_ending(e) for e in ends]
@@ -153,7 +157,10 @@ def _replay(monitor: Monitor, sources: Sources, profile: ReferenceProfile, ends:
             times = timestamps(frame, monitor.schema.timestamp)
             if spec.start is None and times.size:
                 starts[i] = int(times.min())
-            yield apply_injections(frame, times, profile, injections, rng) if injections else frame
+            frame = apply_injections(frame, times, profile, injections, rng) if injections else frame
+            if concept is not None:  # the detector's state carried from window to window, as the service does
+                concept.feed(frame, times, spec.end, len(frame) >= monitor.min_rows)
+            yield frame
 
     step = ends[1] - ends[0] if len(ends) > 1 else _length(monitor, specs[0])
     windows = Windows(start=starts, end=np.array([_ns(s.end) for s in specs], dtype=np.int64), spacing=step)

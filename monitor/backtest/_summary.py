@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
 from monitor.backtest._budget import Proposal, propose, snippets
 from monitor.backtest._inject import Injection
 from monitor.backtest._replay import RULES, Rates, Replay, iso, rates
@@ -56,6 +60,8 @@ class Backtest:
     schema: str | None
     #: The stored monitor replayed (``None``: a history file).
     monitor: StoredMonitor | None = None
+    #: The concept-drift detector's name and rates (a stored monitor with labels; else ``None``).
+    concept: tuple[str, Rates] | None = None
 
     def to_dict(self) -> dict[str, object]:
         """The JSON contract of ``driftline backtest --format json`` (docs/json-output.md)."""
@@ -82,6 +88,7 @@ class Backtest:
                     for rule, (method, drift, missing) in by_rule.items()}}
                 for name, kind, by_rule in self.features
             ],
+            "concept": None if self.concept is None else {"detector": self.concept[0], **self.concept[1].to_dict()},
             "budget": None if self.budget is None else {
                 "per_month": self.budget, "allowed_alarms": self.allowed,
                 "proposals": [p.to_dict() for p in self.proposals], "yaml": self.yaml, "schema": self.schema,
@@ -95,7 +102,8 @@ def _signals(replayed: Replay, rule: Compat, index: int, at: datetime | None) ->
 
 
 def summarise(replayed: Replay, injections: list[Injection], budget: float | None, *, roles: dict[str, str],
-              periods: dict[str, float], monitor: StoredMonitor | None = None) -> Backtest:
+              periods: dict[str, float], monitor: StoredMonitor | None = None,
+              concept: tuple[str, NDArray[np.bool_]] | None = None) -> Backtest:
     """Every signal's rates under each rule and, with a budget, the proposals and their snippets.
 
     ``roles`` and ``periods`` go into the proposed ``--schema`` file (a target's role, a circular
@@ -117,4 +125,28 @@ def summarise(replayed: Replay, injections: list[Injection], budget: float | Non
     return Backtest(replayed=replayed, injections=tuple(injections), at=at,
                     dataset={rule: rates(replayed.dataset[rule], replayed, at) for rule in RULES},
                     features=features, budget=budget, allowed=allowed, proposals=tuple(proposals),
-                    yaml=yaml_text, schema=schema_text, monitor=monitor)
+                    yaml=yaml_text, schema=schema_text, monitor=monitor,
+                    concept=None if concept is None else (concept[0], concept_rates(concept[1], replayed, at)))
+
+def concept_rates(alarms: NDArray[np.bool_], replayed: Replay, at: datetime | None) -> Rates:
+    """The concept detector's rates. It reports a change once, so every window ending after the
+    injection counts (a straddling one too: the detector may find the change inside it), ``power``
+    is 1 when it was found and 0 when not, and the delay runs to the end of the first alarmed window."""
+    w = replayed.windows
+    checked = replayed.checked
+    clean = (w.end <= pd.Timestamp(at).value if at is not None else np.ones(w.size, dtype=bool)) & checked
+    after = ~clean & checked if at is not None else np.zeros(w.size, dtype=bool)
+    hits = alarms & after
+    n_clean = int(clean.sum())
+    false_alarms = int((alarms & clean).sum())
+    delay_windows: int | None = None
+    delay_seconds: float | None = None
+    if at is not None and hits.any():
+        first = int(np.flatnonzero(hits)[0])
+        delay_windows = int(after[:first].sum())
+        delay_seconds = (int(w.end[first]) - pd.Timestamp(at).value) / 1e9
+    return Rates(windows_clean=n_clean, alarms_clean=false_alarms,
+                 false_alarms_per_month=false_alarms / n_clean * w.per_month if n_clean else None,
+                 windows_injected=int(after.sum()), alarms_injected=int(hits.sum()),
+                 power=(1.0 if hits.any() else 0.0) if after.any() else None,
+                 delay_windows=delay_windows, delay_seconds=delay_seconds)

@@ -7,7 +7,10 @@ the cluster shifts. One value per bucket weighs time, not traffic, so a busy hou
 much as a quiet one and a detector's threshold keeps one meaning whatever the volume.
 
 River's detectors do the detection; this module only buckets, feeds and reports. Detectors
-that need one 0/1 outcome per observation are not offered (see :class:`Detector`).
+that need one 0/1 outcome per observation are not offered (see :class:`Detector`). The service's
+default detector, ``cusum`` (:mod:`monitor.stats.cusum`), is not bucket-fed: it reads the per-row
+errors, and it and River's detectors keep their state across runs through
+:mod:`monitor.stats.concept_state`; :func:`detect_concept_drift` is the one-window form.
 """
 
 from __future__ import annotations

@@ -151,8 +151,9 @@ def test_json_has_the_documented_keys(tmp_path, capsys):
     rate_keys = {"windows_clean", "alarms_clean", "false_alarms_per_month", "windows_injected",
                  "alarms_injected", "power", "delay_windows", "delay_seconds"}
     assert set(result) == {"monitor", "windows", "injections", "injected_at", "rules", "dataset", "features",
-                           "budget"}
-    assert result["monitor"] is None  # a history file, not a stored monitor
+                           "concept", "budget"}
+    assert "concept" in documented
+    assert result["monitor"] is None and result["concept"] is None  # a history file, not a stored monitor
     assert {f"windows.{k}" for k in result["windows"]} <= documented  # type: ignore[union-attr]
     assert {f"budget.{k}" for k in result["budget"]} <= documented  # type: ignore[union-attr]
     assert {f"rates.{k}" for k in rate_keys} <= documented
@@ -183,12 +184,13 @@ def test_table_output_and_progress_bar(tmp_path, capsys):
     (["--inject", "shift:nope:1@2024-03-01"], "'nope' is not a tested column"),
     (["--inject", "swap:x@2024-03-01"], "swap needs a categorical column"),
     (["--inject", "missing:x:1.5@2024-03-01"], "must be in (0, 1]"),
-    (["--inject", "concept:flip@2024-03-01"], "not supported"),
+    (["--inject", "concept:flip@2024-03-01"], "expected concept:SHARE@TIME"),
+    (["--inject", "concept:0.2@2024-03-01"], "give --monitor NAME"),
     (["--budget", "many"], "--budget 'many'"),
     (["--window", "1x"], "is not a duration"),
     (["--time-column", "when"], "no time column 'when'"),
 ], ids=["no-size", "no-time", "unknown-kind", "unknown-column", "swap-numerical", "missing-share",
-        "concept", "budget", "window", "time-column"])
+        "concept", "concept-needs-monitor", "budget", "window", "time-column"])
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, extra, message):
     ref, hist = _frames(7, days=5)
     r, h = _write(tmp_path, ref, hist)
