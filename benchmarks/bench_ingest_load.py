@@ -108,7 +108,7 @@ def _serve(tmp: Path, url: str, workers: int, group: bool, port: int) -> subproc
     command = [sys.executable, "-m", "monitor", *args] if group else [sys.executable, "-c", _NO_GROUP, *args]
     log = (tmp / f"serve-{workers}-{group}.log").open("wb")
     proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 180
     while True:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
@@ -199,7 +199,11 @@ def bench(workers: int, group: bool, args: argparse.Namespace) -> str:
         stored = _stored(url)
     finally:
         proc.terminate()
-        proc.wait(30)
+        try:
+            proc.wait(120)  # a worker still starting finishes its start before it stops
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(30)
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
