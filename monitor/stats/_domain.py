@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from monitor.errors import InsufficientData, MissingExtra
+from monitor.stats.multivariate.classifier import fold_auc  # the multivariate domain_classifier's, reused
 
 __all__ = ["EXTRA", "AucTest", "cross_validated_auc", "fold_auc", "fold_of", "sklearn_module"]
 
@@ -58,24 +59,6 @@ def sklearn_module(name: str, feature: str) -> ModuleType:
             raise
         raise MissingExtra(feature, EXTRA) from None
     raise ValueError(f"no scikit-learn module {name!r} is used here")
-
-
-def fold_auc(scores: _F, labels: NDArray[np.bool_]) -> tuple[float, float, float]:
-    """Mann-Whitney ``U`` of the positives' scores, its null mean and its tie-corrected null variance.
-
-    >>> u, mean, var = fold_auc(np.array([0.1, 0.2, 0.8, 0.9]), np.array([False, False, True, True]))
-    >>> u, mean, round(var, 6)   # n1 n0 (n + 1) / 12 = 4 * 5 / 12
-    (4.0, 2.0, 1.666667)
-    """
-    n1 = int(labels.sum())
-    n0 = labels.size - n1
-    n = labels.size
-    ranks = stats.rankdata(scores)
-    u = float(ranks[labels].sum() - n1 * (n1 + 1) / 2)
-    _, counts = np.unique(scores, return_counts=True)
-    ties = float(((counts.astype(np.float64) ** 3) - counts).sum())
-    variance = n1 * n0 / 12.0 * ((n + 1) - ties / (n * (n - 1)))
-    return u, n1 * n0 / 2.0, variance
 
 
 def fold_of(n0: int, n1: int, folds: int) -> _I:

@@ -9,7 +9,8 @@ No model is downloaded or run: the vectors arrive computed.
 
 Methods (``ColumnOptions.method``):
 
-* ``embedding_mmd`` (default): the Gaussian-kernel MMD² (Gretton et al., JMLR 13, 2012) on
+* ``embedding_mmd`` (default; the features and bandwidth of :mod:`monitor.stats.multivariate.mmd`,
+  whose ``mmd`` works on a frame's encoded features): the Gaussian-kernel MMD² (Gretton et al., JMLR 13, 2012) on
   ``D = 256`` random Fourier features (Rahimi & Recht, NIPS 2007), ``|mean z(ref) - mean z(cur)|²``,
   linear in rows. Bandwidth: the median heuristic on the projected reference (``sigma² = median
   |x - y|² / 2`` over at most 1,000 rows). Null: ``permutations`` (200) seeded relabellings of the
@@ -36,10 +37,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy.spatial.distance import pdist
 
 from monitor.errors import InputError, InsufficientData
 from monitor.stats._domain import cross_validated_auc, sklearn_module
+from monitor.stats.multivariate.mmd import fourier_features, median_bandwidth
 from monitor.stats.types import ColumnType, DriftMethod, Rule
 
 if TYPE_CHECKING:
@@ -66,7 +67,6 @@ AUC_FLOOR = 0.55
 FOLDS = 5
 MIN_ROWS = 20
 _FOURIER = 256
-_BANDWIDTH_ROWS = 1_000
 _BATCH = 50
 _F = NDArray[np.float64]
 
@@ -191,11 +191,9 @@ def fit_embedding(series: pd.Series, name: str, reason: str, dim: int | None,
         explained = float(cum[k - 1])
     components = vt[:k].copy()
     projected = (sample - mean) @ components.T
-    rows = projected[:_BANDWIDTH_ROWS]
-    median = float(np.median(pdist(rows, "sqeuclidean"))) if rows.shape[0] > 1 else 0.0
     return EmbeddingProfile(column=name, reason=reason, n_rows=int(series.size), n_missing=n_missing, dim=dim,
                             mean=mean, components=components, explained=explained, sample=projected,
-                            sigma=float(np.sqrt(median / 2.0)) if median > 0 else 1.0, options=options)
+                            sigma=median_bandwidth(projected), options=options)
 
 
 def _rng(profile: EmbeddingProfile, salt: int) -> np.random.Generator:
@@ -206,9 +204,7 @@ def mmd_permutation(reference: _F, current: _F, sigma: float, *, permutations: i
                     ) -> tuple[float, _F]:
     """MMD² on random Fourier features and its permutation null draws (sorted)."""
     n0, n1 = reference.shape[0], current.shape[0]
-    w = rng.normal(0.0, 1.0 / sigma, size=(reference.shape[1], _FOURIER))
-    b = rng.uniform(0.0, 2.0 * np.pi, size=_FOURIER)
-    z = np.sqrt(2.0 / _FOURIER) * np.cos(np.concatenate([reference, current]) @ w + b)
+    z = fourier_features(np.concatenate([reference, current]), sigma, _FOURIER, rng)
     total = z.sum(axis=0)
 
     def mmd2(first: _F) -> _F:  # first: sums of the "current" group, one row per labelling
