@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitor.domain import AlertEvent, AlertRule, Condition, Monitor, Role, Run
+from monitor.domain.localisation import localise
 from monitor.stats.check import Status
 
 __all__ = ["AlertEvent", "condition_holds", "evaluate_rules", "firing"]
@@ -30,6 +31,8 @@ def condition_holds(rule: AlertRule, run: Run) -> bool:
         return bool(run.concept_drift)
     if rule.when is Condition.MULTIVARIATE_DRIFT:
         return any(m.drifted for m in run.multivariate)
+    if rule.when is Condition.SEGMENT_DRIFT:
+        return run.segments is not None and run.segments.any_drift
     perf = {p.metric: p for p in run.performance}
     record = perf.get(rule.metric or "")
     if record is None or record.value is None:
@@ -68,9 +71,21 @@ def _payload(monitor: Monitor, rule: AlertRule, run: Run, public_url: str) -> di
         "multivariate": [{"method": str(m.method), "statistic": m.statistic, "threshold": m.threshold,
                           "p_value": m.p_value, "drifted": m.drifted,
                           "top_features": [f.to_dict() for f in m.top_features]} for m in run.multivariate],
+        # What drove the verdict: features by effect size, drifted segments, multivariate top features.
+        "localisation": localise(run).to_dict(),
+        "segments": _segments(run),
         "report_url": f"{public_url.rstrip('/')}/v1/runs/{run.id}/report",
         "idempotency_key": f"{monitor.name}:{rule.name}:{run.id}",
     }
+
+
+def _segments(run: Run) -> dict[str, Any] | None:
+    """The segment values new in the window or gone from it, and the counts per segment (None: no segments)."""
+    s = run.segments
+    if s is None:
+        return None
+    return {"new": [{"segment": a, "value": b} for a, b in s.new], "gone": [{"segment": a, "value": b} for a, b in s.gone],
+            "counts": [c.to_dict() for c in s.counts], "tests": s.tests, "note": s.note}
 
 
 def evaluate_rules(monitor: Monitor, run: Run, previous_newest_first: Sequence[Run],

@@ -52,6 +52,7 @@ class DriftCollector(Collector):
         yield from self._features()
         yield from self._monitors()
         yield from self._multivariate()
+        yield from self._segments()
         yield from self._runs()
         yield from self._service()
 
@@ -152,6 +153,25 @@ class DriftCollector(Collector):
                     score.add_metric(key, r.statistic)
                 detected.add_metric(key, float(r.drifted))
         yield from (score, detected)
+
+    def _segments(self) -> Iterator[Metric]:
+        """Per segment value of the latest verdict: at most ``segment_top_k + 1`` values per declared segment.
+
+        The values are the run's stored top K (most drifted first) and its ``other`` aggregate, so a
+        segment of 1,000 values exports ``top_k + 1`` series, not 1,000 (docs/metrics.md states the bound).
+        """
+        labels = ["monitor", "model", "segment", "value"]
+        share = GaugeMetricFamily("driftline_segment_drift_share", "Share of drifted features in a segment value "
+                                  "(top K per segment, the rest as value=other).", labels=labels)
+        detected = GaugeMetricFamily("driftline_segment_drift_detected", "1 if a feature drifted in the segment value "
+                                     "(Benjamini-Hochberg across segments x features).", labels=labels)
+        for m in self._s.monitors:
+            summary = m.verdict.segments if m.verdict is not None else None
+            for r in summary.results if summary is not None else ():
+                key = [m.name, m.model, r.segment, r.label]
+                share.add_metric(key, r.drift_share)
+                detected.add_metric(key, float(r.drifted))
+        yield from (share, detected)
 
     def _runs(self) -> Iterator[Metric]:
         mm = ["monitor", "model"]

@@ -75,6 +75,7 @@ class _WithoutFeatures(DriftCollector):
     def collect(self):  # type: ignore[no-untyped-def]
         yield from self._monitors()
         yield from self._multivariate()
+        yield from self._segments()
         yield from self._runs()
         yield from self._service()
 

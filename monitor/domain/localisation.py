@@ -13,7 +13,6 @@ then effect). Multivariate tests contribute their ``top_features`` where they ra
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,7 +95,8 @@ class Localisation:
             more = self.drifted_segments - min(3, len(self.segments))
             parts.append(f"segments {named}" + (f" and {more} more" if more > 0 else ""))
         for m in self.multivariate[:2]:
-            top = ", ".join(str(t) for t in m.get("top_features", [])[:3])
+            top = ", ".join(str(t.get("feature", t.get("name", ""))) if isinstance(t, dict) else str(t)
+                            for t in m.get("top_features", [])[:3])
             parts.append(f"{m.get('method')}" + (f" (top features {top})" if top else ""))
         return "; ".join(parts) if parts else "no feature, segment or multivariate test drifted"
 
@@ -113,22 +113,11 @@ class Localisation:
 
 
 def multivariate_drivers(run: Run) -> tuple[dict[str, Any], ...]:
-    """HOOK for the multivariate methods (issue 14, item 1): the drifted tests and their ``top_features``.
-
-    Reads ``run.multivariate`` when the run has it (results with ``method``, ``statistic``,
-    ``threshold``, ``p_value``, ``drifted`` and ``top_features``); runs without it give ``()``.
-    """
-    results: Sequence[Any] = getattr(run, "multivariate", None) or ()
-    out = []
-    for r in results:
-        get = r.get if isinstance(r, dict) else (lambda k, _r=r: getattr(_r, k, None))
-        if not get("drifted"):
-            continue
-        top = get("top_features") or ()
-        out.append({"method": str(get("method")), "statistic": _finite(get("statistic")),
-                    "threshold": _finite(get("threshold")), "p_value": get("p_value"),
-                    "top_features": [t if isinstance(t, str | dict) else str(t) for t in top]})
-    return tuple(out)
+    """The multivariate tests that called drift (issue 14, item 1), each with its ``top_features``
+    (``{"feature", "score"}``, largest first: the domain classifier's importances, PCA's loadings)."""
+    return tuple({"method": str(m.method), "statistic": _finite(m.statistic), "threshold": _finite(m.threshold),
+                  "p_value": m.p_value, "top_features": [f.to_dict() for f in m.top_features]}
+                 for m in run.multivariate if m.drifted)
 
 
 def localise(run: Run, *, limit: int = DRIVERS_LISTED) -> Localisation:

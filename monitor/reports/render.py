@@ -35,6 +35,7 @@ from monitor.reports._distribution import distribution
 from monitor.reports._html import attr_number, e, fmt, page, pct, sort_number, when
 from monitor.reports._multivariate import multivariate_section
 from monitor.reports._order import by_drift, exceedance
+from monitor.reports._segments import drivers_html, segments_section
 from monitor.reports._svg import dist_chart
 from monitor.stats.check import Status
 from monitor.stats.profile import ReferenceProfile
@@ -104,6 +105,7 @@ def _header(*, title: str, monitor: str | None, model: str | None,
         meta.append(("Run status", f'<span class="status status-{e(run.status)}">{e(run.status)}</span>'))
         meta.append(("Rows", str(run.rows)))
         meta.append(("Finished", when(run.finished_at)))
+    meta.append(("Drift driven by", drivers_html(run)))  # by effect size, as the alert payload names them
     if run.error:
         meta.append(("Error", e(run.error)))
     rows = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in meta)
@@ -313,6 +315,8 @@ def render_report(
     if notes:
         body.append('<ul class="notes">' + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>")
     body += [_overview(run, ordered), _columns(ordered), _charts(ordered, bundle_profile, current), _quality(ordered)]
+    if run.segments is not None:
+        body.append(segments_section(run))
     if run.multivariate:
         body.append(multivariate_section(run))
     if files is None:
