@@ -6,7 +6,9 @@ JSON batches of ``--rows`` rows with fresh prediction ids from a load generator 
 else an httpx async client (open loop at ``--rate`` requests/s). At the end the rows stored are
 counted in SQL and compared with the rows acknowledged (HTTP 200 x rows): lost must be 0, and a
 primary key makes doubled impossible, so ``stored - acked`` counts rows stored whose answer the
-client never saw (a request cut off by the end of the run).
+client never saw (a request cut off by the end of the run). CPU seconds per request of the
+server (its processes, from /proc) and of the client are printed too: on a shared machine they
+say what the figures would be on an idle one (2 cores / CPU per request).
 
 Each configuration runs in the same invocation, the peer first: today's single-request path
 (``--workers 1``, every request its own transaction), then group commit with 1 worker and with
@@ -172,6 +174,20 @@ async def _httpx(port: int, args: argparse.Namespace) -> tuple[int, float, float
     return len(latencies), seconds, pick(0.50), pick(0.99), others
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of ``pid`` and its live children (the workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent's pid
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def _stored(url: str) -> int:
     engine = sa.create_engine(url)
     try:
@@ -193,7 +209,9 @@ def bench(workers: int, group: bool, args: argparse.Namespace) -> str:
     try:
         before = _load()
         use_wrk = shutil.which("wrk") is not None and not args.httpx
+        cpu, client_cpu = _cpu_seconds(proc.pid), time.process_time() + _children_cpu()
         ok, seconds, p50, p99, others = _wrk(port, args, tmp) if use_wrk else asyncio.run(_httpx(port, args))
+        cpu, client_cpu = _cpu_seconds(proc.pid) - cpu, time.process_time() + _children_cpu() - client_cpu
         after = _load()
         time.sleep(1)  # requests cut off at the end finish
         stored = _stored(url)
@@ -211,8 +229,17 @@ def bench(workers: int, group: bool, args: argparse.Namespace) -> str:
     acked = ok * args.rows
     name = f"{'group commit' if group else 'one transaction per request (peer)'}, {workers} worker(s)"
     client = f"wrk -c {args.connections}" if use_wrk else f"httpx {args.rate}/s"
+    answered = max(1, ok + others)
     return (f"| {name} | {client} | {ok / seconds:.0f} | {p50:.1f} | {p99:.1f} | {others} | {acked} | {stored} | "
-            f"{max(0, acked - stored)} | {before} -> {after} |")
+            f"{max(0, acked - stored)} | {cpu / answered * 1e3:.2f} | {client_cpu / answered * 1e3:.2f} | "
+            f"{before} -> {after} |")
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once it has exited
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -227,8 +254,9 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{args.rows}-row JSON batches, {args.seconds} s each, PostgreSQL {sa.make_url(PG).host}, "
           f"{os.cpu_count()} cores")
-    print("| server | client | req/s (200) | p50 ms | p99 ms | non-200 | rows acked | rows stored | lost | load avg |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| server | client | req/s (200) | p50 ms | p99 ms | non-200 | rows acked | rows stored | lost "
+          "| server CPU ms/req | client CPU ms/req | load avg |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     runs = {"peer": (1, False), "group": (1, True), "workers": (args.workers, True)}
     for name in args.only or list(runs):
         print(bench(*runs[name], args), flush=True)

@@ -419,3 +419,14 @@ def test_workers_run_one_scheduler_and_a_killed_leader_is_replaced(
           f"({time.monotonic() - killed:.1f} s to 50 more batches); {load.count(200)} acknowledged, "
           f"{len(load.sent) - load.count(200)} cut off, 0 lost")
     process.stop(timeout_seconds=90)  # a worker still starting (the replacement) finishes its start first
+
+
+def test_workers_above_one_on_sqlite_exit_2_naming_the_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor.cli import main
+
+    monkeypatch.setenv("DRIFTLINE_DATABASE_URL", f"sqlite:///{tmp_path / 'driftline.db'}")
+    monkeypatch.setenv("DRIFTLINE_CONFIG", str(write_config(tmp_path)))
+    assert main(["serve", "--workers", "2"]) == 2
+    assert "--workers 2 needs PostgreSQL: SQLite has one writer" in capsys.readouterr().err
+    assert not (tmp_path / "driftline.db").exists()  # refused before anything was opened

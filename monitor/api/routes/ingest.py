@@ -1,7 +1,9 @@
 """Ingest: predictions and labels of a model, in batches.
 
 Each batch is read, checked whole (:mod:`monitor.ingest`, off the event loop) and only then
-written, in one store transaction: a batch with one bad row writes nothing.
+written, in one store transaction: a batch with one bad row writes nothing. Concurrent batches
+of one model share that transaction (the store's group commit), and each request is answered
+only once it has committed.
 """
 
 from __future__ import annotations
