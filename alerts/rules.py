@@ -14,6 +14,7 @@ from typing import Any
 from monitor.domain import AlertEvent, AlertRule, Condition, Monitor, Role, Run
 from monitor.domain.localisation import localise
 from monitor.stats.check import Status
+from monitor.stats.estimation.types import EstimateStatus
 
 __all__ = ["AlertEvent", "condition_holds", "evaluate_rules", "firing"]
 
@@ -29,6 +30,11 @@ def condition_holds(rule: AlertRule, run: Run) -> bool:
         return any(f.drifted and f.role is Role.FEATURE and (not wanted or f.column in wanted) for f in run.features)
     if rule.when is Condition.CONCEPT_DRIFT:
         return bool(run.concept_drift)
+    if rule.when is Condition.PERFORMANCE_ESTIMATED_BELOW:
+        # Before the labels are in: once realized, performance_below/drop and the degradation test judge.
+        est = run.estimate.get(rule.metric or "")
+        return (est is not None and est.estimated is not None and rule.floor is not None
+                and est.status is not EstimateStatus.REALIZED and est.estimated < rule.floor)
     if rule.when is Condition.MULTIVARIATE_DRIFT:
         return any(m.drifted for m in run.multivariate)
     if rule.when is Condition.SEGMENT_DRIFT:
@@ -67,6 +73,10 @@ def _payload(monitor: Monitor, rule: AlertRule, run: Run, public_url: str) -> di
                       "threshold": f.threshold, "drifted": f.drifted} for f in drifted[:10]],
         "performance": [{"metric": p.metric, "value": p.value, "reference_value": p.reference_value,
                          "degraded": p.degraded} for p in run.performance],
+        "estimated_performance": [{"metric": str(e.metric), "estimated": e.estimated, "lower": e.lower,
+                                   "upper": e.upper, "realized": e.realized, "coverage": e.coverage,
+                                   "status": str(e.status), "trusted": not e.warnings} for e in run.estimates],
+        "estimate_warnings": run.estimate_warnings,
         # the joint-distribution verdicts, each with the features that drove it (the classifier's importances)
         "multivariate": [{"method": str(m.method), "statistic": m.statistic, "threshold": m.threshold,
                           "p_value": m.p_value, "drifted": m.drifted,

@@ -7,7 +7,10 @@ carries a value of a user's column: feature names come from the monitor's declar
 The drift, dataset and performance series come from the monitor's latest run *with a verdict*
 (``ok`` or ``drift``), so a run that ends ``insufficient_data`` or ``error`` leaves them in place
 (no panel goes blank, no alert resolves and re-fires across a quiet window);
-``driftline_last_verdict_timestamp_seconds`` says how old they are. The window's rows and the
+``driftline_last_verdict_timestamp_seconds`` says how old they are. ``driftline_model_performance``
+has one series per metric and ``kind``: ``realized`` (over the labelled rows, once there are
+``performance.min_labels``) and ``estimated`` (CBPE or DLE on the whole window, with its band in
+``driftline_model_performance_lower``/``_upper``), so a panel draws both on one axis. The window's rows and the
 last run's status come from the latest run of any status. Series whose label values are known
 from the configuration (webhook targets, monitors, outcomes) are exported at 0 before the first
 event, so ``rate()`` and ``increase()`` see 0 rather than nothing.
@@ -94,7 +97,15 @@ class DriftCollector(Collector):
                                  labels=[*mm, "method"])
         target = GaugeMetricFamily("driftline_target_drift_score", "Drift statistic of the label.",
                                    labels=[*mm, "method"])
-        perf = GaugeMetricFamily("driftline_model_performance", "Latest performance metric.", labels=[*mm, "metric"])
+        perf = GaugeMetricFamily("driftline_model_performance", "Latest performance metric: realized over the labelled "
+                                 "rows, or estimated (CBPE, DLE) on the whole window.", labels=[*mm, "metric", "kind"])
+        est_lower = GaugeMetricFamily("driftline_model_performance_lower", "Lower end of the estimate's band (3 SE).",
+                                      labels=[*mm, "metric", "kind"])
+        est_upper = GaugeMetricFamily("driftline_model_performance_upper", "Upper end of the estimate's band (3 SE).",
+                                      labels=[*mm, "metric", "kind"])
+        trusted = GaugeMetricFamily("driftline_model_performance_estimate_trusted",
+                                    "0 when an honesty check fired on the estimate (see the run's warnings).",
+                                    labels=[*mm, "metric"])
         perf_ref = GaugeMetricFamily("driftline_model_performance_reference", "The reference's performance metric.",
                                      labels=[*mm, "metric"])
         degraded = GaugeMetricFamily("driftline_model_performance_degraded", "1 if the degradation test fired.",
@@ -128,16 +139,24 @@ class DriftCollector(Collector):
                     family.add_metric([*key, f.method], f.statistic)  # type: ignore[arg-type]
             for p in run.performance:
                 if _finite(p.value):
-                    perf.add_metric([*key, p.metric], p.value)  # type: ignore[arg-type]
+                    perf.add_metric([*key, p.metric, "realized"], p.value)  # type: ignore[arg-type]
                 if _finite(p.reference_value):
                     perf_ref.add_metric([*key, p.metric], p.reference_value)  # type: ignore[arg-type]
                 degraded.add_metric([*key, p.metric], float(p.degraded))
+            for e in run.estimates:
+                name = [*key, str(e.metric), "estimated"]
+                if _finite(e.estimated):
+                    perf.add_metric(name, e.estimated)  # type: ignore[arg-type]
+                    trusted.add_metric(name[:-1], float(not e.warnings))
+                if _finite(e.lower) and _finite(e.upper):
+                    est_lower.add_metric(name, e.lower)  # type: ignore[arg-type]
+                    est_upper.add_metric(name, e.upper)  # type: ignore[arg-type]
             if run.concept_drift is not None:
                 concept.add_metric(key, float(run.concept_drift))
             if run.label_coverage is not None:
                 coverage.add_metric(key, run.label_coverage)
-        yield from (share, dataset, pred, target, perf, perf_ref, degraded, concept, coverage, rows, ref, period,
-                    verdict_at)
+        yield from (share, dataset, pred, target, perf, est_lower, est_upper, trusted, perf_ref, degraded, concept,
+                    coverage, rows, ref, period, verdict_at)
 
     def _multivariate(self) -> Iterator[Metric]:
         """One series per monitor and multivariate method of its latest run with a verdict (issue 14)."""

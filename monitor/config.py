@@ -300,6 +300,36 @@ class PerformanceConfig(_Frozen):
                                "across runs); cusum is traffic-invariant, the others are river's on bucket means")
     label_lookback: Duration = Field("24h", description="late labels recompute the runs this far back")
     min_labels: int = Field(30, ge=1, description="fewer labelled rows: no performance, no concept verdict")
+    estimate: Literal["cbpe", "dle", "none"] | None = Field(
+        None, description="performance estimated before the labels arrive: cbpe (classification with "
+        "prediction_score), dle (regression, needs the estimate extra), none; default: cbpe for a classifier "
+        "with a prediction_score, else none")
+
+
+def _estimate_problems(m: MonitorConfig) -> list[str]:
+    """performance.estimate against the task, and the rules that read estimates (``performance_estimated_below``)."""
+    from monitor.stats.estimation.types import CLASSIFICATION_METRICS, REGRESSION_METRICS
+
+    s, configured = m.schema_, m.performance.estimate
+    method = domain.estimate_method(s.task, s.prediction_score, s.target,
+                                    None if configured is None else domain.EstimateMethod(configured))
+    problems = []
+    if configured == "cbpe" and (s.task is not Task.CLASSIFICATION or not s.prediction_score):
+        problems.append("performance.estimate: cbpe needs task classification and schema.prediction_score")
+    if configured == "dle":
+        import importlib.util
+
+        if s.task is not Task.REGRESSION:
+            problems.append("performance.estimate: dle estimates regression; use cbpe for classification")
+        elif importlib.util.find_spec("sklearn") is None:
+            problems.append("performance.estimate: dle needs scikit-learn: pip install 'driftline[estimate]'")
+    metrics = {"cbpe": CLASSIFICATION_METRICS, "dle": REGRESSION_METRICS}.get(str(method), ())
+    for i, rule in enumerate(m.alerts):
+        if rule.when == "performance_estimated_below" and rule.metric not in {str(x) for x in metrics}:
+            names = ", ".join(str(x) for x in metrics) or "none: the monitor estimates no performance"
+            problems.append(f"alerts.{i}.metric: {rule.metric!r} is not estimated by this monitor ({method}); "
+                            f"estimated: {names}")
+    return problems
 
 
 class WebhookTarget(_Frozen):
@@ -319,11 +349,12 @@ class AlertRule(_Frozen):
 
     name: str = Field(pattern=NAME_PATTERN, description="the rule's name (retrain.on may name it)")
     when: Literal["dataset_drift", "feature_drift", "performance_below", "performance_drop", "concept_drift",
-                  "multivariate_drift"] = Field(
+                  "multivariate_drift", "performance_estimated_below"] = Field(
         description="the condition checked after each run")
     features: tuple[str, ...] = Field((), description="feature_drift: the features to watch (empty: any)")
     metric: str | None = Field(None, description="performance_below, performance_drop: a metric name (accuracy, f1 ...)")
-    floor: float | None = Field(None, description="performance_below: holds when the metric is below floor")
+    floor: float | None = Field(None, description="performance_below: holds when the metric is below floor; "
+                                "performance_estimated_below: when its estimate is (before the labels arrive)")
     max_drop: float | None = Field(None, ge=0, description="performance_drop: holds when reference - value > max_drop")
     runs: int = Field(1, ge=1, description="fires when the condition held in `runs` of the last `of` runs")
     of: int = Field(1, ge=1, description="see runs")
@@ -335,6 +366,8 @@ class AlertRule(_Frozen):
             raise ValueError(f"runs ({self.runs}) cannot exceed of ({self.of})")
         if self.when == "performance_below" and (self.metric is None or self.floor is None):
             raise ValueError("performance_below needs 'metric' and 'floor'")
+        if self.when == "performance_estimated_below" and (self.metric is None or self.floor is None):
+            raise ValueError("performance_estimated_below needs 'metric' and 'floor'")
         if self.when == "performance_drop" and (self.metric is None or self.max_drop is None):
             raise ValueError("performance_drop needs 'metric' and 'max_drop'")
         return self
@@ -440,6 +473,7 @@ class MonitorConfig(_Frozen):
         # Every problem of the features at once, one per line, each led by its key path: load_config
         # reports each line at the line of that key (FILE:LINE monitors.0.features.plan.method: ...).
         problems = _reference_problems(self.reference, self.window)
+        problems += _estimate_problems(self)
         problems += _multivariate_problems(self)
         allowed = {**dict.fromkeys(self.schema_.numerical, ("numerical", NUMERICAL_METHODS)),
                    **dict.fromkeys(self.schema_.categorical, ("categorical", CATEGORICAL_METHODS))}
@@ -481,7 +515,9 @@ class MonitorConfig(_Frozen):
             performance=domain.PerformanceSpec(alpha=perf.alpha, bucket=parse_bucket(perf.bucket),
                                                detector=perf.detector,
                                                label_lookback=parse_duration(perf.label_lookback),
-                                               min_labels=perf.min_labels),
+                                               min_labels=perf.min_labels,
+                                               estimate=None if perf.estimate is None
+                                               else domain.EstimateMethod(perf.estimate)),
             alerts=tuple(_rule(r) for r in self.alerts), retrain=_retrain(self.retrain),
             multivariate=tuple(dict.fromkeys(self.multivariate)),
         )

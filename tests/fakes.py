@@ -39,10 +39,12 @@ from monitor.domain import (
     Run,
     RunStatus,
     WindowSpec,
+    with_concept_flag,
 )
 from monitor.domain.concept import ConceptStateRecord
 from monitor.errors import DuplicateRun, InputError, StorageError, UnknownReference
 from monitor.reports import render_report
+from monitor.stats.estimation.types import Estimate
 from monitor.storage._frames import NAT, Batch, Columns, prepare_labels, prepare_predictions, to_frame
 from monitor.storage._types import to_utc
 from monitor.storage.layout import Kind, ModelLayout, build_layouts
@@ -325,7 +327,7 @@ class FakeStore:
                 raise DuplicateRun(f"monitor {run.monitor!r} already has a run for the window ending "
                                    f"{run.window_end.isoformat()} (or run id {run.id!r} exists)",
                                    monitor=run.monitor, window_end=run.window_end)
-            self._runs[run.id] = run
+            self._runs[run.id] = replace(run, estimates=with_concept_flag(run.estimates, run.concept_drift))
             if concept_state is not None:  # compare-and-set on the revision, as the Store
                 stored = self._concept.get(concept_state.monitor)
                 if (stored.revision if stored is not None else 0) == concept_state.revision:
@@ -339,15 +341,18 @@ class FakeStore:
             return None if stored is None else replace(stored, state=copy.deepcopy(stored.state))
 
     def update_performance(self, run_id: str, performance: Sequence[PerformanceRecord], labelled_rows: int,
-                           label_coverage: float | None, concept_drift: bool | None) -> None:
+                           label_coverage: float | None, concept_drift: bool | None, *,
+                           estimates: Sequence[Estimate] | None = None) -> None:
         self._check()
         with self._lock:
             if run_id not in self._runs:
                 # What the committed Store raises; the contract test asks for a LookupError with this text.
                 raise LookupError(f"no run with id {run_id!r}")
-            self._runs[run_id] = replace(self._runs[run_id], performance=tuple(performance),
-                                         labelled_rows=labelled_rows, label_coverage=label_coverage,
-                                         concept_drift=concept_drift)
+            run = self._runs[run_id]
+            stored = run.estimates if estimates is None else tuple(estimates)
+            self._runs[run_id] = replace(run, performance=tuple(performance), labelled_rows=labelled_rows,
+                                         label_coverage=label_coverage, concept_drift=concept_drift,
+                                         estimates=with_concept_flag(stored, concept_drift))
 
     def get_run(self, run_id: str) -> Run | None:
         self._check()
@@ -361,7 +366,7 @@ class FakeStore:
             runs = [r for r in self._runs.values() if r.monitor == monitor
                     and (start is None or r.window_end >= start) and (end is None or r.window_end < end)]
         newest = sorted(runs, key=lambda r: r.window_end, reverse=True)[:limit]
-        return newest if results else [replace(r, features=(), performance=()) for r in newest]
+        return newest if results else [replace(r, features=(), performance=(), estimates=()) for r in newest]
 
     def latest_runs(self) -> dict[str, Run]:
         """Newest run (by window end, any status) of every configured monitor that has one."""

@@ -20,10 +20,13 @@ from monitor.domain import (
     Run,
     RunStatus,
 )
+from monitor.stats.estimation.types import Estimate
 
 __all__ = [
     "DatasetOut",
     "ErrorItem",
+    "EstimateOut",
+    "EstimateWarningOut",
     "ErrorMessage",
     "ReferenceRangeOut",
     "FeatureOut",
@@ -173,6 +176,44 @@ class PerformanceOut(_Out):
                    degraded=p.degraded, lower=p.lower, upper=p.upper)
 
 
+class EstimateWarningOut(_Out):
+    """An honesty check that fired: the estimate may not be trusted (``metric`` null: every metric)."""
+
+    code: Literal["calibration_not_applied", "probabilities_missing", "unseen_class", "unseen_category",
+                  "concept_drift", "realized_outside_band", "no_band"]
+    metric: str | None
+    message: str
+
+
+class EstimateOut(_Out):
+    """One metric estimated on the whole window (CBPE or DLE), and realized over its labelled rows.
+
+    ``lower``/``upper`` bound the estimate (``estimated ± 3 SE``); ``status`` is ``estimated`` (no label
+    yet), ``partial`` or ``realized`` (coverage at least 0.95); late labels update ``realized``,
+    ``n_labelled``, ``coverage`` and ``status``.
+    """
+
+    metric: str
+    estimated: float | None
+    lower: float | None
+    upper: float | None
+    sampling_error: float | None
+    realized: float | None
+    n_rows: int
+    n_estimated: int
+    n_labelled: int
+    coverage: float
+    status: Literal["estimated", "partial", "realized"]
+    reason: str | None
+    trusted: bool = Field(description="false when an honesty check fired (see warnings)")
+    warnings: list[EstimateWarningOut]
+
+    @classmethod
+    def from_domain(cls, e: Estimate) -> EstimateOut:
+        return cls.model_validate({**e.to_dict(), "trusted": not e.warnings,
+                                   "warnings": [w.to_dict() for w in e.warnings]})
+
+
 class ReferenceRangeOut(_Out):
     """A time range ``[start, end)`` a dynamic reference (previous_window, rolling, same_period) was read from."""
 
@@ -224,6 +265,10 @@ class RunDetail(RunSummary):
     features: list[FeatureOut]
     performance: list[PerformanceOut]
     concept_change_points: list[datetime]
+    estimates: list[EstimateOut] = Field(description="performance estimated before the labels arrive (CBPE, "
+                                         "DLE), one per metric; empty when the monitor estimates none")
+    estimate_warnings: list[EstimateWarningOut] = Field(description="the distinct honesty checks that fired on "
+                                                        "the estimates")
 
     @classmethod
     def from_domain(cls, run: Run) -> RunDetail:
@@ -232,6 +277,8 @@ class RunDetail(RunSummary):
             "features": [FeatureOut.from_domain(f) for f in run.features],
             "performance": [PerformanceOut.from_domain(p) for p in run.performance],
             "concept_change_points": list(run.concept_change_points),
+            "estimates": [EstimateOut.from_domain(e) for e in run.estimates],
+            "estimate_warnings": run.estimate_warnings,
         })
 
 

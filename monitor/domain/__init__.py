@@ -21,6 +21,7 @@ from monitor.domain.alerting import (
     RetrainPolicy,
     WebhookTarget,
 )
+from monitor.domain.estimation import EstimateMethod, estimate_method, with_concept_flag
 from monitor.domain.monitor import (
     Catalog,
     DescribesCatalog,
@@ -30,8 +31,8 @@ from monitor.domain.monitor import (
     Monitor,
     PerformanceSpec,
     PreviousWindowReferenceSpec,
-    Retention,
     ReferenceSpec,
+    Retention,
     RollingReferenceSpec,
     SamePeriodReferenceSpec,
     Schedule,
@@ -76,6 +77,7 @@ __all__ = [
     "DescribesCatalog",
     "DynamicReferenceSpec",
     "DeliveryStatus",
+    "EstimateMethod",
     "FeatureResult",
     "FileReferenceSpec",
     "FileSourceSpec",
@@ -115,4 +117,6 @@ __all__ = [
     "WindowDef",
     "WindowSpec",
     "catalog_of",
+    "estimate_method",
+    "with_concept_flag",
 ]

@@ -37,6 +37,10 @@ class Condition(StrEnum):
     PERFORMANCE_BELOW = "performance_below"
     PERFORMANCE_DROP = "performance_drop"
     CONCEPT_DRIFT = "concept_drift"
+    #: The estimate (CBPE, DLE) of ``metric`` is below ``floor`` while the window's labels have not
+    #: all arrived (status estimated or partial); once realized, performance_below/drop and the
+    #: degradation test judge the realized value.
+    PERFORMANCE_ESTIMATED_BELOW = "performance_estimated_below"
     #: A multivariate method of the monitor (``multivariate:``) called drift on the joint distribution.
     MULTIVARIATE_DRIFT = "multivariate_drift"
     #: A segment value drifted (after the correction across segments x features).

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from monitor.domain.alerting import AlertRule, RetrainPolicy, WebhookTarget
+from monitor.domain.estimation import EstimateMethod
 from monitor.domain.results import Run, WindowSpec
 from monitor.errors import UnknownMonitor
 from monitor.stats.check import CheckOptions, ColumnOptions
@@ -205,6 +206,9 @@ class PerformanceSpec:
     detector: Detector = Detector.CUSUM
     label_lookback: timedelta = timedelta(hours=24)
     min_labels: int = 30
+    #: Performance estimated before the labels arrive; None: CBPE for a classifier with a score, else
+    #: none (``monitor.domain.estimation.estimate_method``).
+    estimate: EstimateMethod | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

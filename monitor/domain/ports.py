@@ -28,6 +28,7 @@ from monitor.domain.concept import ConceptStateRecord
 from monitor.domain.monitor import Monitor
 from monitor.domain.references import ReferenceRecord
 from monitor.domain.results import PerformanceRecord, Run, WindowSpec
+from monitor.stats.estimation.types import Estimate
 
 __all__ = ["Clock", "Outbox", "PredictionSource", "ReferenceStore", "RunStore"]
 
@@ -67,7 +68,8 @@ class RunStore(Protocol):
     def latest_runs(self) -> dict[str, Run]: ...
 
     def update_performance(self, run_id: str, performance: Sequence[PerformanceRecord], labelled_rows: int,
-                           label_coverage: float | None, concept_drift: bool | None) -> None: ...
+                           label_coverage: float | None, concept_drift: bool | None, *,
+                           estimates: Sequence[Estimate] | None = None) -> None: ...
 
 
 class ReferenceStore(Protocol):

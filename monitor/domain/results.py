@@ -14,6 +14,7 @@ from typing import Any, Self
 
 from monitor.domain.segments import SegmentSummary
 from monitor.stats.check import ColumnResult, DatasetResult
+from monitor.stats.estimation.types import Estimate, warnings_of
 from monitor.stats.multivariate.types import MultivariateResult
 
 __all__ = [
@@ -150,6 +151,19 @@ class Run:
     multivariate: tuple[MultivariateResult, ...] = ()
     #: Per-segment verdicts (the monitor's ``segments:``); ``None`` when it declares none.
     segments: SegmentSummary | None = None
+    #: Performance estimated on the whole window (CBPE or DLE), one per metric, with the realized
+    #: value over its labelled rows, the coverage and the status; empty when the monitor estimates none.
+    estimates: tuple[Estimate, ...] = ()
+
+    @property
+    def estimate(self) -> dict[str, Estimate]:
+        """The estimates by metric name."""
+        return {str(e.metric): e for e in self.estimates}
+
+    @property
+    def estimate_warnings(self) -> list[dict[str, str | None]]:
+        """The distinct honesty checks that fired on the estimates (JSON form), in first-seen order."""
+        return [w.to_dict() for w in warnings_of(list(self.estimates))]
 
     @property
     def duration_seconds(self) -> float:

@@ -127,6 +127,7 @@ details.feature summary .name{font-weight:600}
 @media (max-width:640px){details.feature[open]{grid-column:auto}}
 svg.dist-chart{width:100%;max-width:640px;height:auto;display:block}
 svg .bar-ref{fill:var(--ref)}svg .bar-cur{fill:var(--cur)}svg .bar-cur.new{fill:var(--new)}
+svg .est-band{fill:var(--ref);opacity:.45}svg .est-point{fill:var(--cur)}svg .realized-point{fill:var(--new)}
 svg .grid{stroke:#eaeef2}svg .axis{stroke:#8c959f}
 svg text{font-size:12px;fill:var(--muted)}svg .xlabel.new{fill:var(--new);font-weight:600}
 svg .legend{fill:var(--ink)}

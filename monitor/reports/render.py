@@ -32,6 +32,7 @@ import pandas as pd
 
 from monitor.domain import FeatureResult, PerformanceRecord, Role, Run
 from monitor.reports._distribution import distribution
+from monitor.reports._estimate import estimate_section
 from monitor.reports._html import attr_number, e, fmt, page, pct, sort_number, when
 from monitor.reports._multivariate import multivariate_section
 from monitor.reports._order import by_drift, exceedance
@@ -321,6 +322,8 @@ def render_report(
         body.append(multivariate_section(run))
     if files is None:
         body += [_roles(ordered), _performance(run)]
+        if run.estimates:
+            body.append(estimate_section(run))
         body.append("<footer>Tables show the run's stored results; the charts are drawn from the reference "
                     "profile and the window's rows as read when this page was rendered.</footer>")
     else:

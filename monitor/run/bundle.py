@@ -9,11 +9,20 @@ the same answer on codes as on the labels.
 
 Why a memo: the reference's own metrics do not change between runs, so they are computed once
 per fitted version (on first use) and kept with it in the registry's cache.
+
+Estimators: a CBPE model (plain values, stored as JSON) is fitted with the reference when the
+monitor estimates performance; a bundle stored before that is fitted on first use from its
+labelled rows and scores (:meth:`ReferenceBundle.cbpe_model`). A DLE model holds scikit-learn
+regressors and is stored pickled (the service's own database is its only reader); one that no
+longer loads (another scikit-learn) is dropped and the run estimates nothing.
 """
 
 from __future__ import annotations
 
 import io
+import json
+import logging
+import pickle
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,8 +31,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from monitor.errors import InputError
+from monitor.errors import InputError, InsufficientData
 from monitor.run.segments import SegmentProfiles, segments_from_arrays, segments_to_arrays
+from monitor.stats.estimation.cbpe import CbpeModel, fit_cbpe
+from monitor.stats.estimation.dle import DleModel
 from monitor.stats.multivariate.fit import MultivariateReference
 from monitor.stats.performance import PerformanceResult, Task, classification_metrics, regression_metrics
 from monitor.stats.profile import ReferenceProfile, profile_from_bytes, profile_to_bytes
@@ -31,6 +42,8 @@ from monitor.stats.profile import ReferenceProfile, profile_from_bytes, profile_
 __all__ = ["LabelCodes", "ReferenceBundle", "encode_window", "reference_labels"]
 
 _Array = NDArray[np.generic]
+
+logger = logging.getLogger(__name__)
 
 
 def _text_labels(values: _Array) -> NDArray[np.str_]:
@@ -110,6 +123,10 @@ class ReferenceBundle:
     multivariate: MultivariateReference | None = None
     #: Per-segment-value profiles of the monitor's declared segments (monitor.run.segments).
     segments: tuple[SegmentProfiles, ...] = ()
+    #: The fitted CBPE model (classification with scores), or None (not fitted yet, or not possible).
+    cbpe: CbpeModel | None = None
+    #: The fitted DLE model (regression, opted in), or None.
+    dle: DleModel | None = None
     _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
@@ -143,13 +160,38 @@ class ReferenceBundle:
             self._memo[key] = result
         return result
 
+    def cbpe_model(self) -> CbpeModel | None:
+        """The CBPE model: the stored one, else fitted once from the labelled rows and their scores.
+
+        None when CBPE cannot be fitted: no labels or scores, a score missing on a labelled row, fewer
+        than 100 labelled rows or a single class (the reason is logged once).
+        """
+        if self.cbpe is not None:
+            return self.cbpe
+        with self._lock:
+            if "cbpe" in self._memo:
+                return self._memo["cbpe"]  # type: ignore[no-any-return]
+        model = None
+        try:
+            model = fit_bundle_cbpe(self)
+        except (InputError, InsufficientData) as exc:
+            logger.warning("CBPE not fitted on the reference: %s", exc)
+        with self._lock:
+            self._memo["cbpe"] = model
+        return model
+
     def to_bytes(self) -> bytes:
-        """One ``.npz`` holding the profile's own ``.npz`` bytes and the labelled columns."""
+        """One ``.npz`` holding the profile's own ``.npz`` bytes, the labelled columns and the estimators."""
         arrays: dict[str, _Array] = {"profile": np.frombuffer(profile_to_bytes(self.profile), dtype=np.uint8)}
         for name in ("y_true", "y_pred", "y_score", "classes"):
             value = getattr(self, name)
             if value is not None:
                 arrays[name] = np.asarray(value)
+        if self.cbpe is not None:
+            arrays["cbpe"] = np.frombuffer(json.dumps(self.cbpe.to_dict()).encode(), dtype=np.uint8)
+        if self.dle is not None:
+            arrays["dle"] = np.frombuffer(pickle.dumps(self.dle), dtype=np.uint8)
+        arrays.update(segments_to_arrays(self.segments))
         arrays.update(segments_to_arrays(self.segments))
         if self.multivariate is not None:
             arrays["multivariate"] = np.frombuffer(self.multivariate.to_bytes(), dtype=np.uint8)
@@ -170,6 +212,9 @@ class ReferenceBundle:
                             if "multivariate" in data.files else None)
             get = {k: data[k] for k in ("y_true", "y_pred", "y_score", "classes") if k in data.files}
             segments = segments_from_arrays({k: data[k] for k in data.files if k.startswith("segment_")})
+            cbpe = CbpeModel.from_dict(json.loads(data["cbpe"].tobytes())) if "cbpe" in data.files else None
+            dle = _load_dle(data["dle"].tobytes()) if "dle" in data.files else None
+            segments = segments_from_arrays({k: data[k] for k in data.files if k.startswith("segment_")})
         y_true, y_pred, y_score, classes = get.get("y_true"), get.get("y_pred"), get.get("y_score"), get.get("classes")
         if classes is None and y_true is not None and y_pred is not None and y_true.dtype.kind == "U":
             # The earlier form: text labels, "None" for a missing truth.
@@ -179,5 +224,27 @@ class ReferenceBundle:
         elif classes is None and y_true is not None and y_pred is not None:
             y_true, y_pred, y_score, _ = reference_labels(Task.REGRESSION, y_true, y_pred, y_score)
         return cls(profile=profile, multivariate=multivariate, y_true=y_true, y_pred=y_pred, y_score=y_score,
-                   classes=classes,
+                   classes=classes, cbpe=cbpe, dle=dle,
                    segments=segments)
+
+
+def fit_bundle_cbpe(bundle: ReferenceBundle) -> CbpeModel:
+    """CBPE fitted on a classification bundle's labelled rows (labels as text, the scores as the
+    positive class's); :class:`InsufficientData` or :class:`InputError` when it cannot be."""
+    if bundle.classes is None or not bundle.labelled:
+        raise InsufficientData("the reference has no classification labels", needed=1, got=0)
+    if bundle.y_score is None:
+        raise InputError("the reference has no prediction_score column: CBPE needs the model's scores",
+                         field="prediction_score")
+    codes = bundle.codes()
+    return fit_cbpe(bundle.classes[codes.y_true], bundle.classes[codes.y_pred], bundle.y_score)
+
+
+def _load_dle(blob: bytes) -> DleModel | None:
+    try:
+        model = pickle.loads(blob)  # written by to_bytes into the service's own store
+    except Exception as exc:  # another scikit-learn, or scikit-learn not installed: estimate nothing
+        logger.warning("stored DLE model not loaded (%s: %s); the runs estimate no regression metric",
+                       type(exc).__name__, exc)
+        return None
+    return model if isinstance(model, DleModel) else None

@@ -17,6 +17,7 @@ from monitor.domain import DatasetSummary, FeatureResult, Monitor, PerformanceRe
 from monitor.errors import InputError, InsufficientData
 from monitor.run.bundle import ReferenceBundle, encode_window, reference_labels
 from monitor.run.concept import concept_step
+from monitor.run.estimation import estimate_window, fit_estimators
 from monitor.run.multivariate import evaluate_multivariate, fit_monitor_multivariate
 from monitor.run.segments import evaluate_segments, fit_segments
 from monitor.stats.check import CheckOptions, check
@@ -113,8 +114,9 @@ def _fit_reference(monitor: Monitor, frame: pd.DataFrame) -> ReferenceBundle:
     classes = None
     if y_true is not None and y_pred is not None:
         y_true, y_pred, y_score, classes = reference_labels(s.task, y_true, y_pred, y_score)
-    return ReferenceBundle(profile=fit_profile(frame, types=types), y_true=y_true, y_pred=y_pred, y_score=y_score,
-                           classes=classes, segments=fit_segments(monitor, frame))
+    bundle = ReferenceBundle(profile=fit_profile(frame, types=types), y_true=y_true, y_pred=y_pred, y_score=y_score,
+                             classes=classes, segments=fit_segments(monitor, frame))
+    return fit_estimators(monitor, frame, bundle)
 
 
 def _subprofile(profile: ReferenceProfile, names: list[str]) -> ReferenceProfile:
@@ -259,6 +261,7 @@ def evaluate(monitor: Monitor, bundle: ReferenceBundle, frame: pd.DataFrame, run
     dataset = DatasetSummary.of(main)
     multivariate = evaluate_multivariate(monitor, bundle.multivariate, frame)
     outcome = evaluate_performance(monitor, bundle, frame)
+    run = replace(run, estimates=estimate_window(monitor, bundle, frame, concept_drift=outcome.concept_drift))
     degraded = any(r.degraded for r in outcome.records)
     segments = evaluate_segments(monitor, bundle.segments, frame) if monitor.segments else None
     run = replace(run, segments=segments)

@@ -9,7 +9,7 @@
    every run of every monitor); with ``verdict=True`` the probe walks back past the runs without
    a verdict, as many as the monitor's latest quiet stretch has. The names come from the configuration as one bound array,
    unnested by the dialect's table function (``unnest`` or ``json_each``).
-2. Their performance results, through the ORM (a handful of rows).
+2. Their performance results and estimates, through the ORM (a handful of rows).
 3. Their feature results, as plain rows: thousands of them, and building ORM objects for each
    would cost more than the query. A stored run's features never change (only its performance
    is replaced when labels arrive), so :class:`LatestRuns` keeps the features of the runs it
@@ -69,7 +69,7 @@ class LatestRuns:
         # By primary key, apart from the probes above: folded into one statement, the planner may
         # prefer hashing the whole runs table to probing it 50 times.
         rows = list(session.scalars(sa.select(RunRow).where(RunRow.id.in_(ids))
-                                    .options(selectinload(RunRow.performance))))
+                                    .options(selectinload(RunRow.performance), selectinload(RunRow.estimates))))
         known = self._features  # read once: another thread may replace it meanwhile
         features = {row.id: known[row.id] for row in rows if row.id in known}
         features.update(self._read_features(session, [row.id for row in rows if row.id not in known]))

@@ -35,9 +35,11 @@ from monitor.domain import (
     Run,
     WindowSpec,
     catalog_of,
+    with_concept_flag,
 )
 from monitor.domain.concept import ConceptStateRecord
 from monitor.errors import DuplicateRun, InputError, UnknownReference, UnknownRetrainJob, UnknownRun
+from monitor.stats.estimation.types import Estimate
 from monitor.storage import _migrate, _postgres, _sqlite, alerting, concept, counters
 from monitor.storage._engine import WRITE, check_dialect, create_engine, translate_errors
 from monitor.storage._frames import Batch, prepare_labels, prepare_predictions, to_frame
@@ -48,6 +50,7 @@ from monitor.storage.aggregates import DURATION_BUCKETS, RunAggregates, run_aggr
 from monitor.storage.layout import Kind, ModelLayout, build_layouts
 from monitor.storage.tables import (
     AlertmanagerNotificationRow,
+    EstimatedPerformanceRow,
     FeatureResultRow,
     PerformanceResultRow,
     ReferenceVersionRow,
@@ -56,9 +59,9 @@ from monitor.storage.tables import (
 
 __all__ = ["NewReference", "Store"]
 
-_WITH_RESULTS = (selectinload(RunRow.features), selectinload(RunRow.performance))
+_WITH_RESULTS = (selectinload(RunRow.features), selectinload(RunRow.performance), selectinload(RunRow.estimates))
 #: A run listed without its per-column results (a listing that returns summaries never reads them).
-_WITHOUT_RESULTS = (raiseload(RunRow.features), raiseload(RunRow.performance))
+_WITHOUT_RESULTS = (raiseload(RunRow.features), raiseload(RunRow.performance), raiseload(RunRow.estimates))
 #: A reference listed without its profile blob (megabytes each; only :meth:`Store.reference` reads it).
 _WITHOUT_PROFILE = defer(ReferenceVersionRow.profile)
 
@@ -203,7 +206,7 @@ class Store:
         while True:
             with self._session(f"delete old runs of monitor {monitor!r}") as session:
                 # Results first: SQLite enforces ON DELETE CASCADE only with its foreign-key pragma on.
-                for child in (FeatureResultRow, PerformanceResultRow):
+                for child in (FeatureResultRow, PerformanceResultRow, EstimatedPerformanceRow):
                     session.execute(sa.delete(child).where(child.run_id.in_(ids)))
                 n = int(session.execute(sa.delete(RunRow).where(RunRow.id.in_(ids))).rowcount)  # type: ignore[attr-defined]
             deleted += n
@@ -364,8 +367,10 @@ class Store:
             return concept.read_state(session, monitor)
 
     def update_performance(self, run_id: str, performance: Sequence[PerformanceRecord], labelled_rows: int,
-                           label_coverage: float | None, concept_drift: bool | None) -> None:
-        """Replace a run's performance results once late labels have arrived; :class:`UnknownRun` if no such run."""
+                           label_coverage: float | None, concept_drift: bool | None, *,
+                           estimates: Sequence[Estimate] | None = None) -> None:
+        """Replace a run's performance results (and, given, its estimates) once late labels have
+        arrived; :class:`UnknownRun` if no such run."""
         with self._session(f"update the performance of run {run_id!r}") as session:
             found = session.execute(sa.update(RunRow).where(RunRow.id == run_id).values(
                 labelled_rows=labelled_rows, label_coverage=label_coverage, concept_drift=concept_drift))
@@ -376,6 +381,12 @@ class Store:
                 row = PerformanceResultRow.from_domain(i, record)
                 row.run_id = run_id
                 session.add(row)
+            if estimates is not None:
+                session.execute(sa.delete(EstimatedPerformanceRow).where(EstimatedPerformanceRow.run_id == run_id))
+                for i, est in enumerate(with_concept_flag(estimates, concept_drift)):
+                    estimate_row = EstimatedPerformanceRow.from_domain(i, est)
+                    estimate_row.run_id = run_id
+                    session.add(estimate_row)
 
     def get_run(self, run_id: str) -> Run | None:
         """The run with all its results, or None."""
@@ -400,7 +411,7 @@ class Store:
             *(_WITH_RESULTS if results else _WITHOUT_RESULTS))
         with self._session(f"list the runs of monitor {monitor!r}", write=False) as session:
             if not results:
-                return [r.to_domain(features=(), performance=()) for r in session.scalars(query)]
+                return [r.to_domain(features=(), performance=(), estimates=()) for r in session.scalars(query)]
             return [r.to_domain() for r in session.scalars(query)]
 
     def latest_runs(self) -> dict[str, Run]:

@@ -30,12 +30,15 @@ from monitor.domain import (
     Run,
     RunStatus,
     WindowSpec,
+    with_concept_flag,
 )
 from monitor.stats.check import Status
+from monitor.stats.estimation.types import Estimate, EstimateMetric, EstimateStatus, EstimateWarning, WarningCode
 from monitor.stats.types import ColumnType, DriftMethod, Rule
 from monitor.storage._types import UtcDateTime, to_utc
 
-__all__ = ["FEATURE_FIELDS", "AlertmanagerNotificationRow", "Base", "FeatureResultRow", "IngestCounterRow", "OutboxRow",
+__all__ = ["FEATURE_FIELDS", "AlertmanagerNotificationRow", "Base", "EstimatedPerformanceRow", "FeatureResultRow",
+           "IngestCounterRow", "OutboxRow",
            "PerformanceResultRow", "ReferenceVersionRow", "RetrainJobRow", "RunCounterRow", "RunRow", "feature_result"]
 
 #: Deterministic constraint names, so migrations can refer to them in every dialect.
@@ -148,6 +151,8 @@ class RunRow(Base):
         order_by="FeatureResultRow.position", cascade="all, delete-orphan", passive_deletes=True)
     performance: Mapped[list[PerformanceResultRow]] = relationship(
         order_by="PerformanceResultRow.position", cascade="all, delete-orphan", passive_deletes=True)
+    estimates: Mapped[list[EstimatedPerformanceRow]] = relationship(
+        order_by="EstimatedPerformanceRow.position", cascade="all, delete-orphan", passive_deletes=True)
 
     @classmethod
     def from_domain(cls, run: Run) -> RunRow:
@@ -169,12 +174,15 @@ class RunRow(Base):
             concept_change_points=[to_utc(t).isoformat() for t in run.concept_change_points],
             features=[FeatureResultRow.from_domain(i, f) for i, f in enumerate(run.features)],
             performance=[PerformanceResultRow.from_domain(i, p) for i, p in enumerate(run.performance)],
+            estimates=[EstimatedPerformanceRow.from_domain(i, e)
+                       for i, e in enumerate(with_concept_flag(run.estimates, run.concept_drift))],
         )
 
     def to_domain(self, *, features: tuple[FeatureResult, ...] | None = None,
-                  performance: tuple[PerformanceRecord, ...] | None = None) -> Run:
-        """The run; ``features`` or ``performance`` given (read apart, see ``_latest``, or not at
-        all for a listing) leaves that relationship unloaded."""
+                  performance: tuple[PerformanceRecord, ...] | None = None,
+                  estimates: tuple[Estimate, ...] | None = None) -> Run:
+        """The run; ``features``, ``performance`` or ``estimates`` given (read apart, see ``_latest``,
+        or not at all for a listing) leaves that relationship unloaded."""
         dataset = None
         if self.dataset_drift_share is not None:
             dataset = DatasetSummary(drift_share=self.dataset_drift_share,
@@ -191,6 +199,7 @@ class RunRow(Base):
                                    for a, b in self.reference_ranges or ()),
             features=tuple(f.to_domain() for f in self.features) if features is None else features,
             performance=tuple(p.to_domain() for p in self.performance) if performance is None else performance,
+            estimates=tuple(e.to_domain() for e in self.estimates) if estimates is None else estimates,
             labelled_rows=self.labelled_rows, label_coverage=self.label_coverage,
             concept_drift=self.concept_drift,
             concept_change_points=tuple(datetime.fromisoformat(t) for t in self.concept_change_points),
@@ -279,6 +288,46 @@ class PerformanceResultRow(Base):
     def to_domain(self) -> PerformanceRecord:
         return PerformanceRecord(metric=self.metric, value=self.value, reference_value=self.reference_value,
                                  p_value=self.p_value, degraded=self.degraded, lower=self.lower, upper=self.upper)
+
+
+class EstimatedPerformanceRow(Base):
+    """One estimated metric of a run (CBPE, DLE); replaced as a whole when late labels arrive."""
+
+    __tablename__ = "estimated_performance"
+
+    run_id: Mapped[str] = mapped_column(sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    metric: Mapped[str] = mapped_column(sa.String(64))
+    estimated: Mapped[float | None]
+    est_lower: Mapped[float | None]
+    est_upper: Mapped[float | None]
+    sampling_error: Mapped[float | None]
+    realized: Mapped[float | None]
+    n_rows: Mapped[int]
+    n_estimated: Mapped[int]
+    n_labelled: Mapped[int]
+    coverage: Mapped[float]
+    status: Mapped[str] = mapped_column(sa.String(16))
+    reason: Mapped[str | None]
+    # [{"code", "metric", "message"}, ...]: the honesty checks that fired on this metric.
+    warnings: Mapped[list[dict[str, str | None]]] = mapped_column(sa.JSON)
+
+    @classmethod
+    def from_domain(cls, position: int, e: Estimate) -> EstimatedPerformanceRow:
+        return cls(position=position, metric=str(e.metric), estimated=e.estimated, est_lower=e.lower,
+                   est_upper=e.upper, sampling_error=e.sampling_error, realized=e.realized, n_rows=e.n_rows,
+                   n_estimated=e.n_estimated, n_labelled=e.n_labelled, coverage=e.coverage, status=str(e.status),
+                   reason=e.reason, warnings=[w.to_dict() for w in e.warnings])
+
+    def to_domain(self) -> Estimate:
+        warnings = tuple(EstimateWarning(code=WarningCode(str(w["code"])), message=str(w["message"]),
+                                         metric=None if w.get("metric") is None else EstimateMetric(str(w["metric"])))
+                         for w in self.warnings or ())
+        return Estimate(metric=EstimateMetric(self.metric), estimated=self.estimated, lower=self.est_lower,
+                        upper=self.est_upper, sampling_error=self.sampling_error, realized=self.realized,
+                        n_rows=self.n_rows, n_estimated=self.n_estimated, n_labelled=self.n_labelled,
+                        coverage=self.coverage, status=EstimateStatus(self.status), reason=self.reason,
+                        warnings=warnings)
 
 
 class OutboxRow(Base):

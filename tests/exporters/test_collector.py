@@ -84,7 +84,7 @@ def test_values_come_from_the_latest_run() -> None:
     assert got[("driftline_feature_missing_ratio", tuple(sorted({"monitor": "churn", "model": "churn-v3",
                                                                  "feature": "f000"}.items())))] == 0.1
     assert got[("driftline_prediction_drift_score", (("method", "wasserstein"), *mm))] == 0.4
-    assert got[("driftline_model_performance", (("metric", "accuracy"), *mm))] == 0.81
+    assert got[("driftline_model_performance", (("kind", "realized"), ("metric", "accuracy"), *mm))] == 0.81
     assert got[("driftline_runs_total", (*mm, ("status", "error")))] == 1.0
     assert got[("driftline_run_duration_seconds_count", mm)] == 10.0
     assert got[("driftline_predictions_ingested_total", (("model", "churn-v3"),))] == 12345.0

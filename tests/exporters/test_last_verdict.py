@@ -106,7 +106,7 @@ def test_an_insufficient_data_run_keeps_the_last_verdicts_series(database: Store
     age = (("feature", "age"), ("method", "ks"), *MM)
     kept = [("driftline_feature_drift_score", age), ("driftline_feature_drift_p_value", age),
             ("driftline_feature_drift_detected", age), ("driftline_dataset_drift_share", MM),
-            ("driftline_dataset_drift_detected", MM), ("driftline_model_performance", (("metric", "accuracy"), *MM)),
+            ("driftline_dataset_drift_detected", MM), ("driftline_model_performance", (("kind", "realized"), ("metric", "accuracy"), *MM)),
             ("driftline_prediction_drift_score", (("method", "psi"), *MM)),
             ("driftline_label_coverage_ratio", MM), ("driftline_concept_drift_detected", MM)]
     for key in kept:
