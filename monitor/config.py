@@ -40,9 +40,17 @@ from monitor.stats.check import ColumnOptions
 from monitor.stats.concept import Detector
 from monitor.stats.concept_state import RowBucket
 from monitor.stats.correction import Correction
+from monitor.stats.embedding import MAX_DIM
 from monitor.stats.multivariate.types import MultivariateMethod
 from monitor.stats.performance import Task
-from monitor.stats.types import CATEGORICAL_METHODS, NUMERICAL_METHODS, P_VALUE_METHODS, Compat, DriftMethod
+from monitor.stats.types import (
+    CATEGORICAL_METHODS,
+    EMBEDDING_METHODS,
+    NUMERICAL_METHODS,
+    P_VALUE_METHODS,
+    Compat,
+    DriftMethod,
+)
 
 __all__ = [
     "ConfigErrors",
@@ -150,24 +158,31 @@ class Schema(_Frozen):
     target: str | None = Field("label", description="the label column; null: no labels, no performance")
     numerical: tuple[str, ...] = Field((), description="numerical features")
     categorical: tuple[str, ...] = Field((), description="categorical features (integer codes too)")
+    text: tuple[str, ...] = Field((), description="free-text features (prompts, responses): drift of their lengths, "
+                                  "vocabulary and a TF-IDF classifier (docs/statistics.md)")
+    embedding: dict[str, int] = Field(default_factory=dict, description="embedding features: column -> vector length "
+                                      "(dim); JSON arrays or Parquet lists, drift by MMD on a PCA of the reference")
     task: Task = Field(Task.CLASSIFICATION, description="classification or regression")
 
     @model_validator(mode="after")
     def _distinct(self) -> Schema:
         names = [self.prediction_id, self.timestamp, self.prediction, *([self.target] if self.target else []),
                  *([self.prediction_score] if self.prediction_score else []),
-                 *self.numerical, *self.categorical]
+                 *self.numerical, *self.categorical, *self.text, *self.embedding]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"column {dup[0]!r} is listed twice")
-        if not self.numerical and not self.categorical:
-            raise ValueError("declare at least one numerical or categorical feature")
+        if not self.numerical and not self.categorical and not self.text and not self.embedding:
+            raise ValueError("declare at least one numerical, categorical, text or embedding feature")
+        for name, dim in self.embedding.items():
+            if not 1 <= dim <= MAX_DIM:
+                raise ValueError(f"embedding {name!r}: dim {dim} is not between 1 and {MAX_DIM}")
         return self
 
     @property
     def features(self) -> tuple[str, ...]:
-        """Feature columns in declaration order, numerical first."""
-        return (*self.numerical, *self.categorical)
+        """Feature columns in declaration order, numerical first, then categorical, text, embedding."""
+        return (*self.numerical, *self.categorical, *self.text, *self.embedding)
 
 
 class StoreSource(_Frozen):
@@ -476,7 +491,9 @@ class MonitorConfig(_Frozen):
         problems += _estimate_problems(self)
         problems += _multivariate_problems(self)
         allowed = {**dict.fromkeys(self.schema_.numerical, ("numerical", NUMERICAL_METHODS)),
-                   **dict.fromkeys(self.schema_.categorical, ("categorical", CATEGORICAL_METHODS))}
+                   **dict.fromkeys(self.schema_.categorical, ("categorical", CATEGORICAL_METHODS)),
+                   **dict.fromkeys(self.schema_.text, ("text", frozenset({DriftMethod.TEXT_DOMAIN_CLASSIFIER}))),
+                   **dict.fromkeys(self.schema_.embedding, ("embedding", EMBEDDING_METHODS))}
         for name, opt in self.features.items():
             if name not in allowed:
                 problems.append(f"features.{name}: {name!r} is not a feature of the schema")
@@ -505,7 +522,8 @@ class MonitorConfig(_Frozen):
             name=self.name, model=self.model,
             schema=domain.Schema(prediction_id=s.prediction_id, timestamp=s.timestamp, prediction=s.prediction,
                                  prediction_score=s.prediction_score, target=s.target, numerical=s.numerical,
-                                 categorical=s.categorical, task=s.task),
+                                 categorical=s.categorical, task=s.task, text=s.text,
+                                 embedding=tuple(s.embedding.items())),
             source=_source(self.source), reference=_reference(self.reference),
             schedule=domain.Schedule(every=_opt_duration(self.every), cron=self.cron),
             window=domain.WindowDef(last=_opt_duration(self.window.last), rows=self.window.rows),

@@ -62,11 +62,20 @@ class Schema:
     numerical: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
     task: Task = Task.CLASSIFICATION
+    #: Free-text features (monitor.stats.text).
+    text: tuple[str, ...] = ()
+    #: Embedding features and their vector length (monitor.stats.embedding).
+    embedding: tuple[tuple[str, int], ...] = ()
 
     @property
     def features(self) -> tuple[str, ...]:
-        """Feature columns in declaration order, numerical first."""
-        return (*self.numerical, *self.categorical)
+        """Feature columns in declaration order: numerical, categorical, text, embedding."""
+        return (*self.numerical, *self.categorical, *self.text, *(name for name, _ in self.embedding))
+
+    @property
+    def dims(self) -> dict[str, int]:
+        """The vector length of each embedding feature."""
+        return dict(self.embedding)
 
     @property
     def prediction_type(self) -> ColumnType:
@@ -76,6 +85,7 @@ class Schema:
     def types(self) -> dict[str, ColumnType]:
         """Column types of the features and the prediction."""
         types = {c: ColumnType.NUMERICAL for c in self.numerical} | {c: ColumnType.CATEGORICAL for c in self.categorical}
+        types |= {c: ColumnType.TEXT for c in self.text} | {c: ColumnType.EMBEDDING for c, _ in self.embedding}
         types[self.prediction] = self.prediction_type
         return types
 
