@@ -1,13 +1,16 @@
-"""Cross-validated domain classifiers: out-of-fold ROC AUC with the Mann-Whitney bound as its null.
+"""Domain classifiers: held-out ROC AUC with the Mann-Whitney null, exact under "no drift".
 
 Shared by the text and embedding columns (:mod:`monitor.stats.text`, :mod:`monitor.stats.embedding`).
-Rows are labelled 0 (reference) and 1 (current) and split into ``folds`` folds within each class;
-every row is scored by a model fitted on the other folds. Under "same distribution" a held-out
-row's score is independent of its label, so in each fold the AUC is the Mann-Whitney ``U`` of the
-scores over ``n1 n0`` with mean 1/2 and the tie-corrected variance of ``U``. The statistic pools
-the folds (``sum U / sum n1 n0``), its z-score the sum of their variances, and the p-value is the
-upper tail (only separation is drift). The folds' models share training rows, so the folds are not
-quite independent; the measured false-alarm rate (tests/stats/test_text.py) shows the bound holds.
+Rows are labelled 0 (reference) and 1 (current); within each class, rows at odd positions (of a
+seeded order) train the model and rows at even positions are scored. The scored rows never touch
+the model, so under "same distribution" a score is independent of its label and the held-out AUC
+is the Mann-Whitney ``U`` over ``n1 n0`` with exactly the null of ``U``: mean 1/2 and the
+tie-corrected variance; the p-value is its upper tail (only separation is drift).
+
+Why not k-fold cross-validation with the folds' ``U`` pooled: measured on stationary text (250
+reference and 150 current documents, TF-IDF and logistic regression, 300 draws), pooling five
+folds as if independent alarmed at 12.0% for alpha 5% (99% Clopper-Pearson 7.6-17.6%): the folds'
+models share training rows and their ``U`` are positively correlated. One held-out half is exact.
 
 scikit-learn is optional (the ``ml`` extra): :func:`sklearn_module` imports it on first use and
 turns its absence into :class:`~monitor.errors.MissingExtra`.
@@ -26,7 +29,7 @@ from scipy import stats
 from monitor.errors import InsufficientData, MissingExtra
 from monitor.stats.multivariate.classifier import fold_auc  # the multivariate domain_classifier's, reused
 
-__all__ = ["EXTRA", "AucTest", "cross_validated_auc", "fold_auc", "fold_of", "sklearn_module"]
+__all__ = ["EXTRA", "AucTest", "fold_auc", "holdout_auc", "holdout_of", "sklearn_module"]
 
 #: The extra that installs scikit-learn (``estimate`` and ``multivariate`` install the same).
 EXTRA = "ml"
@@ -61,25 +64,25 @@ def sklearn_module(name: str, feature: str) -> ModuleType:
     raise ValueError(f"no scikit-learn module {name!r} is used here")
 
 
-def fold_of(n0: int, n1: int, folds: int) -> _I:
-    """The fold of each row: position modulo ``folds`` within each class (rows come in a seeded order)."""
-    return np.concatenate([np.arange(n0) % folds, np.arange(n1) % folds]).astype(np.intp)
+def holdout_of(n0: int, n1: int) -> NDArray[np.bool_]:
+    """Which rows are held out (scored): even positions within each class (rows come in a seeded order)."""
+    return np.concatenate([np.arange(n0) % 2 == 0, np.arange(n1) % 2 == 0])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AucTest:
-    """The pooled out-of-fold AUC, its p-value and the calibrated threshold (``max(floor, null quantile)``)."""
+    """The held-out AUC, its p-value and the calibrated threshold (``max(floor, null quantile)``)."""
 
     auc: float
     p_value: float
     null_threshold: float
     threshold: float
     drifted: bool
+    n_held_out: int
 
 
-def cross_validated_auc(n0: int, n1: int, score: Callable[[_I, _I], _F], *, folds: int, alpha: float,
-                        floor: float, what: str) -> AucTest:
-    """Out-of-fold AUC of rows ``0..n0-1`` (reference) against ``n0..n0+n1-1`` (current).
+def holdout_auc(n0: int, n1: int, score: Callable[[_I, _I], _F], *, alpha: float, floor: float, what: str) -> AucTest:
+    """Held-out AUC of rows ``0..n0-1`` (reference) against ``n0..n0+n1-1`` (current).
 
     ``score(train, test)`` fits on the ``train`` rows (labels: ``index >= n0``) and returns the
     scores of the ``test`` rows. Drifted: ``p < alpha`` and ``auc >= floor``.
@@ -89,17 +92,15 @@ def cross_validated_auc(n0: int, n1: int, score: Callable[[_I, _I], _F], *, fold
             raise InsufficientData(f"{what}: {side} has {rows} rows; the domain classifier needs at least {MIN_ROWS}",
                                    needed=MIN_ROWS, got=rows)
     labels = np.arange(n0 + n1) >= n0
-    fold = fold_of(n0, n1, folds)
-    u_sum = mean_sum = var_sum = pairs = 0.0
-    for f in range(folds):
-        test = np.flatnonzero(fold == f)
-        train = np.flatnonzero(fold != f)
-        u, mean, var = fold_auc(np.asarray(score(train, test), dtype=np.float64), labels[test])
-        k1 = float(labels[test].sum())
-        u_sum, mean_sum, var_sum, pairs = u_sum + u, mean_sum + mean, var_sum + var, pairs + k1 * (test.size - k1)
-    auc = u_sum / pairs
-    z = (u_sum - mean_sum) / np.sqrt(var_sum) if var_sum > 0 else 0.0
+    held = holdout_of(n0, n1)
+    test, train = np.flatnonzero(held), np.flatnonzero(~held)
+    u, mean, var = fold_auc(np.asarray(score(train, test), dtype=np.float64), labels[test])
+    k1 = int(labels[test].sum())
+    pairs = float(k1 * (test.size - k1))
+    auc = u / pairs
+    z = (u - mean) / np.sqrt(var) if var > 0 else 0.0
     p_value = float(stats.norm.sf(z))
-    null_threshold = 0.5 + float(stats.norm.isf(alpha)) * float(np.sqrt(var_sum)) / pairs
+    null_threshold = 0.5 + float(stats.norm.isf(alpha)) * float(np.sqrt(var)) / pairs
     return AucTest(auc=float(auc), p_value=p_value, null_threshold=null_threshold,
-                   threshold=max(floor, null_threshold), drifted=bool(p_value < alpha and auc >= floor))
+                   threshold=max(floor, null_threshold), drifted=bool(p_value < alpha and auc >= floor),
+                   n_held_out=int(test.size))

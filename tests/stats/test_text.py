@@ -18,7 +18,7 @@ from sklearn.metrics import roc_auc_score
 
 from monitor.errors import ConfigError, MissingExtra
 from monitor.schema import parse_schema
-from monitor.stats._domain import cross_validated_auc
+from monitor.stats._domain import holdout_auc
 from monitor.stats.check import CheckOptions, ColumnOptions, ColumnResult, check
 from monitor.stats.profile import fit_profile, profile_from_bytes, profile_to_bytes
 from monitor.stats.text import RatioSums, document_stats, ratio_test
@@ -78,21 +78,24 @@ def test_ratio_test_uses_the_ratio_estimators_variance() -> None:
     assert outcome.drifted is bool(outcome.p_value < 0.05 and outcome.effect >= 0.02)
 
 
-def test_cross_validated_auc_pools_mann_whitney_over_folds() -> None:
+def test_the_held_out_auc_is_mann_whitney_on_the_scored_half() -> None:
     rng = np.random.default_rng(0)
     n0, n1 = 120, 80
     scores = np.concatenate([rng.normal(0, 1, n0), rng.normal(0.4, 1, n1)])
-    out = cross_validated_auc(n0, n1, lambda train, test: scores[test], folds=1, alpha=0.05, floor=0.5, what="x")
+    seen: list[np.ndarray] = []
+
+    def score(train: np.ndarray, test: np.ndarray) -> np.ndarray:
+        seen.extend([train, test])
+        return scores[test]
+
+    out = holdout_auc(n0, n1, score, alpha=0.05, floor=0.5, what="x")
+    train, test = seen
+    assert not set(train) & set(test) and len(test) == n0 // 2 + n1 // 2
     labels = np.arange(n0 + n1) >= n0
-    assert out.auc == pytest.approx(roc_auc_score(labels, scores))
-    mw = stats.mannwhitneyu(scores[n0:], scores[:n0], alternative="greater", method="asymptotic", use_continuity=False)
+    assert out.auc == pytest.approx(roc_auc_score(labels[test], scores[test]))
+    mw = stats.mannwhitneyu(scores[test][labels[test]], scores[test][~labels[test]], alternative="greater",
+                            method="asymptotic", use_continuity=False)
     assert out.p_value == pytest.approx(mw.pvalue, rel=1e-9)
-    # Five folds: the pooled statistic is sum U / sum n1 n0 over the folds (positions mod 5 in each class).
-    five = cross_validated_auc(n0, n1, lambda train, test: scores[test], folds=5, alpha=0.05, floor=0.5, what="x")
-    fold = np.concatenate([np.arange(n0) % 5, np.arange(n1) % 5])
-    u = sum(stats.mannwhitneyu(scores[n0:][fold[n0:] == f], scores[:n0][fold[:n0] == f]).statistic for f in range(5))
-    pairs = sum(int((fold[n0:] == f).sum()) * int((fold[:n0] == f).sum()) for f in range(5))
-    assert five.auc == pytest.approx(u / pairs)
 
 
 # --- properties ----------------------------------------------------------------------------------
