@@ -209,6 +209,10 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--inject", action="append", metavar="SPEC",
                     help="known drift at a known time: shift:COL:SIGMAS@T, scale:COL:FACTOR@T, swap:COL@T, "
                          "missing:COL:SHARE@T (repeatable)")
+    bt.add_argument("--reference-kind", action="append", metavar="KIND",
+                    help="the reference each window is checked against: fixed (REFERENCE, or the monitor's active "
+                         "version), previous_window, rolling:LAST[:REFIT], same_period:EVERY:PERIODS (e.g. "
+                         "same_period:1d:7); repeat to compare kinds (default: fixed, or the monitor's own)")
     bt.add_argument("--seed", type=int, default=0, help="seed of the injection's random draws (default 0)")
     bt.add_argument("--budget", metavar="N/month", help="propose per-feature thresholds meeting this false-alarm budget")
     bt.add_argument("--format", choices=["table", "json"], default="table")

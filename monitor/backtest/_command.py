@@ -9,12 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
+from datetime import timedelta
 from typing import TextIO
 
 import numpy as np
 
 from monitor.backtest._budget import parse_budget
 from monitor.backtest._inject import InjectionKind, apply_injections, parse_injection
+from monitor.backtest._kinds import FIXED, Kind, check_window, parse_kind, replay_file_kind
 from monitor.backtest._replay import RULES, Rates, cut_windows, replay, timestamps
 from monitor.backtest._stored import run_stored
 from monitor.backtest._summary import Backtest, summarise
@@ -63,6 +66,9 @@ def run_backtest(args: argparse.Namespace, *, progress: bool = True) -> Backtest
         raise InputError(f"--rows ({args.rows}) must be at least 1", field="rows")
     if min_rows < 1:
         raise InputError(f"--min-rows ({min_rows}) must be at least 1", field="min_rows")
+    kinds = [parse_kind(k) for k in args.reference_kind or ()] or [Kind(name=FIXED, spec=None)]
+    for kind in kinds:
+        check_window(kind, window)
     reference, history = read_frame(args.reference), read_frame(args.history)
     if history.empty:
         raise InputError(f"{args.history}: the history has no rows", field="history")
@@ -80,12 +86,22 @@ def run_backtest(args: argparse.Namespace, *, progress: bool = True) -> Backtest
     windows = cut_windows(times, window=window, step=step, rows=args.rows)
     options = CheckOptions(columns=schema.options if schema else {},
                            dataset_columns=schema.dataset_columns(profile) if schema else None)
-    replayed = replay(profile, history, windows, options, min_rows=min_rows,
-                      progress=_progress if progress else None)
+    replays = []
+    for kind in kinds:  # the REFERENCE file, or each window's own reference read from the history
+        bar = _progress if progress else None
+        replays.append(replay(profile, history, windows, options, min_rows=min_rows, progress=bar) if kind.spec is None
+                       else replay_file_kind(kind.spec, profile, history, times, windows, options,
+                                             time_column=args.time_column, window=window or step or timedelta(0),
+                                             min_rows=min_rows, fit=lambda f: fit_reference(f, schema), progress=bar))
+    replayed = replays[0]
     if not replayed.checked.any():
         raise InputError(f"{args.history}: no window has --min-rows ({min_rows}) rows", field="min_rows")
     roles = {c: "target" for c in (schema.non_features if schema else ())}
-    return summarise(replayed, injections, budget, roles=roles, periods=dict(schema.periods or {}) if schema else {})
+    periods = dict(schema.periods or {}) if schema else {}
+    result = summarise(replayed, injections, budget, roles=roles, periods=periods)
+    others = tuple(replace(summarise(r, injections, None, roles=roles, periods=periods), reference=k.name)
+                   for k, r in zip(kinds[1:], replays[1:], strict=True))
+    return replace(result, reference=kinds[0].name, kinds=others)
 
 
 def _num(value: float | None, digits: int = 2) -> str:
@@ -104,7 +120,9 @@ def _table(result: Backtest, out: TextIO) -> None:
     assert isinstance(d, dict)
     m = result.monitor
     if m is not None:
-        print(f"monitor {m.name} (model {m.model}, its rule {m.rule}), reference version {m.reference_version}; "
+        ref = f"reference version {m.reference_version}" if m.reference_version is not None else \
+            f"reference {result.reference} (fitted per window)"
+        print(f"monitor {m.name} (model {m.model}, its rule {m.rule}), {ref}; "
               f"window ends {m.start.isoformat()} to {m.end.isoformat()} every {m.step_seconds:g}s", file=out)
         print(f"{d['checked']} windows checked ({d['skipped']} insufficient: fewer than min_rows {m.min_rows} "
               f"rows; {d['rows']} rows read): {d['clean']} clean, {d['injected']} injected, "
@@ -114,9 +132,11 @@ def _table(result: Backtest, out: TextIO) -> None:
               f"{d['boundary']} straddling the injection; {d['per_month']:.1f} windows per 30 days", file=out)
     header = ("signal", "rule", "method", "false/month", "power", "delay")
     rows: list[tuple[str, ...]] = []
-    for rule in RULES:
-        r = result.dataset[rule]
-        rows.append(("dataset", str(rule), "-", _num(r.false_alarms_per_month), _num(r.power), _delay(r)))
+    for kind in (result, *result.kinds):  # one dataset row per rule and reference kind compared
+        name = f"dataset [{kind.reference}]" if result.kinds or kind.reference != "fixed" else "dataset"
+        for rule in RULES:
+            r = kind.dataset[rule]
+            rows.append((name, str(rule), "-", _num(r.false_alarms_per_month), _num(r.power), _delay(r)))
     for name, _, by_rule in result.features:
         for rule in RULES:
             method, drift, missing = by_rule[rule]

@@ -1,8 +1,11 @@
-"""Cut a history into windows, check each against one fitted profile, record every verdict.
+"""Cut a history into windows, check each against its reference, record every verdict.
 
-The reference is fitted once (``fit_profile``); every window is tested with
+A fixed reference is fitted once (``fit_profile``); every window is tested with
 :func:`monitor.stats.check.check` under both verdict rules, sharing the profile's null cache, so
-the calibrated rule simulates each window-size bucket once. What is recorded per window and
+the calibrated rule simulates each window-size bucket once. A dynamic reference
+(``previous_window``, ``rolling``, ``same_period``) gives each window its own profile and the
+season's spread (:class:`WindowReference`), checked by
+:func:`monitor.stats.seasonal.seasonal_check` as the service checks a run. What is recorded per window and
 column (statistic, p-value, effect, floor, null quantile) is enough to re-evaluate the rule at
 other thresholds without re-running (:mod:`monitor.backtest._budget`).
 """
@@ -18,12 +21,13 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from monitor.errors import InputError
-from monitor.stats.check import CheckOptions, DatasetResult, Status, check
+from monitor.stats.check import CheckOptions, ColumnResult, DatasetResult, Status, check
 from monitor.stats.profile import ReferenceProfile
+from monitor.stats.seasonal import SeasonalNull, seasonal_check
 from monitor.stats.types import Compat
 
-__all__ = ["RULES", "Rates", "Record", "Replay", "Windows", "cut_windows", "iso", "rates", "replay", "replay_frames",
-           "timestamps"]
+__all__ = ["RULES", "Rates", "Record", "Replay", "WindowReference", "Windowed", "Windows", "cut_windows", "iso", "rates",
+           "replay", "replay_frames", "timestamps"]
 
 _MONTH = timedelta(days=30)
 #: The rules compared side by side: ours (default) and Evidently 0.7.23's.
@@ -149,14 +153,45 @@ class Replay:
     checked: NDArray[np.bool_]
     dataset: dict[Compat, NDArray[np.bool_]]
     columns: dict[Compat, tuple[Record, ...]]
+    #: Windows skipped because their dynamic reference had too few rows (all False for a fixed one).
+    reference_short: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WindowReference:
+    """One window's own reference (a dynamic kind): its profile and the season's between-period spread.
+
+    ``profile`` is ``None`` when the reference's ranges held too few rows: the window is skipped,
+    as the service records such a run ``insufficient_data``.
+    """
+
+    profile: ReferenceProfile | None
+    seasonal: SeasonalNull | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Windowed:
+    """A window's frame with its own reference (``None``: not fitted, the window has too few rows)."""
+
+    frame: pd.DataFrame
+    reference: WindowReference | None
 
 
 def _floats(values: Sequence[float | None]) -> NDArray[np.float64]:
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
+def _column(result: DatasetResult | None, column: str, index: int) -> ColumnResult | None:
+    """The column's result (at ``index`` when every window's profile has the same columns, else by name)."""
+    if result is None:
+        return None
+    if index < len(result.columns) and result.columns[index].column == column:
+        return result.columns[index]
+    return next((c for c in result.columns if c.column == column), None)
+
+
 def _record(column: str, results: list[DatasetResult | None], index: int) -> Record:
-    cols = [None if r is None else r.columns[index] for r in results]
+    cols = [_column(r, column, index) for r in results]
     kinds = [c.type for c in cols if c is not None and c.type is not None]
     return Record(
         column=column, type=str(kinds[0]) if kinds else None,
@@ -180,31 +215,42 @@ def replay(profile: ReferenceProfile, history: pd.DataFrame, windows: Windows, o
     return replay_frames(profile, frames, windows, options, min_rows=min_rows, progress=progress)
 
 
-def replay_frames(profile: ReferenceProfile, frames: Iterable[pd.DataFrame], windows: Windows,
+def replay_frames(profile: ReferenceProfile, frames: Iterable[pd.DataFrame | Windowed], windows: Windows,
                   options: CheckOptions, *, min_rows: int,
                   progress: Callable[[int, int], None] | None = None) -> Replay:
     """Check each window's frame (one per window, in order) with enough rows under each rule; record.
 
     A frame with fewer than ``min_rows`` rows is skipped, as the service records such a window as
     ``insufficient_data`` without a verdict. Frames are consumed one at a time, so a source read
-    window by window never holds more than one window in memory.
+    window by window never holds more than one window in memory. A :class:`Windowed` frame is
+    checked against its own reference (skipped if that had too few rows); ``profile`` then only
+    names the columns recorded (each window's profile tests the same columns).
     """
     by_rule: dict[Compat, list[DatasetResult | None]] = {rule: [] for rule in RULES}
     rows: list[int] = []
+    short: list[bool] = []
     total = windows.size
-    for i, frame in enumerate(frames):
+    for i, item in enumerate(frames):
+        frame, own = (item.frame, item.reference) if isinstance(item, Windowed) else (item, None)
         rows.append(len(frame))
+        ok = len(frame) >= min_rows
+        short.append(ok and own is not None and own.profile is None)
         for rule in RULES:
-            ok = len(frame) >= min_rows
-            by_rule[rule].append(check(profile, frame, replace(options, compat=rule)) if ok else None)
+            if not ok or short[-1]:
+                by_rule[rule].append(None)
+            elif own is not None and own.profile is not None:
+                by_rule[rule].append(seasonal_check(own.profile, frame, replace(options, compat=rule), own.seasonal))
+            else:
+                by_rule[rule].append(check(profile, frame, replace(options, compat=rule)))
         if progress is not None:
             progress(i + 1, total)
     if len(rows) != total:
         raise ValueError(f"{len(rows)} frames for {total} windows")
     counts = np.array(rows, dtype=np.int64)
+    reference_short = np.array(short, dtype=bool)
     names = list(profile.columns)
     return Replay(
-        windows=windows, rows=counts, checked=counts >= min_rows,
+        windows=windows, rows=counts, checked=(counts >= min_rows) & ~reference_short, reference_short=reference_short,
         dataset={rule: np.array([r is not None and r.dataset_drift for r in res], dtype=bool)
                  for rule, res in by_rule.items()},
         columns={rule: tuple(_record(name, res, i) for i, name in enumerate(names)) for rule, res in by_rule.items()},

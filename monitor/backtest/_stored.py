@@ -29,12 +29,14 @@ import pydantic
 from monitor.backtest._budget import parse_budget
 from monitor.backtest._concept import ConceptReplay
 from monitor.backtest._inject import Injection, apply_injections, check_injections, parse_injection
-from monitor.backtest._replay import Replay, Windows, replay_frames, timestamps
+from monitor.backtest._kinds import InjectedSource, Kind, StoredReferences, check_window, kind_of, parse_kind
+from monitor.backtest._replay import Replay, Windowed, Windows, replay_frames, timestamps
 from monitor.backtest._summary import Backtest, StoredMonitor, summarise
 from monitor.config import Settings, load_config, parse_duration
 from monitor.domain import Monitor, WindowSpec
-from monitor.errors import InputError, StorageError
-from monitor.run import ReferenceRegistry, conform
+from monitor.errors import InputError, InsufficientData, StorageError
+from monitor.run import ReferenceBundle, ReferenceRegistry, conform
+from monitor.run.seasonal import DynamicReferences
 from monitor.sources import Sources
 from monitor.stats.profile import CircularProfile, ReferenceProfile
 from monitor.storage import Store
@@ -117,15 +119,19 @@ def run_stored(args: argparse.Namespace, *, progress: Callable[[int, int], None]
     except ValueError as exc:
         raise InputError(f"--step: {exc}", field="step") from None
     ends = window_ends(start, end, step)
+    kinds = [parse_kind(k) for k in args.reference_kind or ()] or [kind_of(monitor.reference)]
+    for kind in kinds:
+        check_window(kind, monitor.window.last)
     store = Store.from_url(settings.database_url, catalog)
     sources = Sources(store)
     try:
-        version, bundle = ReferenceRegistry(store).active(monitor)
+        version, bundle = _reference(monitor, kinds, store, sources, ends[0])
         profile = _profile(monitor, bundle.profile)
         check_injections(injections, profile)
         concept = ConceptReplay(monitor, bundle, version, injections, np.random.default_rng([args.seed, 1]))
-        replayed = _replay(monitor, sources, profile, ends, injections=injections, seed=args.seed,
-                           progress=progress, concept=concept)
+        replays = [_replay(monitor, sources, profile, ends, injections=injections, seed=args.seed, progress=progress,
+                           concept=concept if i == 0 else None, kind=kind) for i, kind in enumerate(kinds)]
+        replayed = replays[0]
     except StorageError as exc:
         raise StorageError(str(exc)) from None  # the public message: ``detail`` names the URL
     finally:
@@ -134,33 +140,49 @@ def run_stored(args: argparse.Namespace, *, progress: Callable[[int, int], None]
     if not replayed.checked.any():
         raise InputError(f"monitor {monitor.name!r}: no window from {start.isoformat()} to {end.isoformat()} has "
                          f"its min_rows ({monitor.min_rows}) rows", field="from")
-    stored = StoredMonitor(name=monitor.name, model=monitor.model, rule=monitor.compat, reference_version=version,
+    stored = StoredMonitor(name=monitor.name, model=monitor.model, rule=monitor.compat,
+                           reference_version=version if kinds[0].spec is None else None,
                            start=start, end=end, step_seconds=step.total_seconds(), min_rows=monitor.min_rows)
     roles = {monitor.schema.prediction: "prediction"} if monitor.schema.prediction in profile.columns else {}
     periods = {n: c.period for n, c in profile.columns.items() if isinstance(c, CircularProfile)}
     signal = (str(monitor.performance.detector), np.array(concept.alarms, dtype=bool)) if concept.enabled else None
-    return summarise(replayed, injections, budget, roles=roles, periods=periods, monitor=stored, concept=signal)
+    result = summarise(replayed, injections, budget, roles=roles, periods=periods, monitor=stored, concept=signal)
+    others = tuple(replace(summarise(r, injections, None, roles=roles, periods=periods, monitor=stored), reference=k.name)
+                   for k, r in zip(kinds[1:], replays[1:], strict=True))
+    return replace(result, reference=kinds[0].name, kinds=others)
 
 
 def _replay(monitor: Monitor, sources: Sources, profile: ReferenceProfile, ends: list[datetime], *,
             injections: list[Injection], seed: int, progress: Callable[[int, int], None] | None,
-            concept: ConceptReplay | None = None) -> Replay:
-    """Read, conform, inject and check every window; windows of ``rows`` get their start from their rows."""
+            concept: ConceptReplay | None = None, kind: Kind | None = None) -> Replay:
+    """Read, conform, inject and check every window; windows of ``rows`` get their start from their rows.
+
+    Under a dynamic ``kind`` each window is checked against its own reference, read (injected too)
+    from the monitor's source and fitted as the service does (:class:`StoredReferences`).
+    """
     source = sources.of(monitor)
     specs = [monitor.window_ending(e) for e in ends]
     starts = np.array([_ns(s.start) if s.start is not None else _ns(s.end) for s in specs], dtype=np.int64)
     rng = np.random.default_rng(seed)
+    references: StoredReferences | None = None
+    if kind is not None and kind.spec is not None:
+        source = InjectedSource(source, profile, injections, seed)  # conformed and injected reads
+        references = StoredReferences(monitor, kind.spec, source, lambda p: _profile(monitor, p))
 
-    def frames() -> Iterator[pd.DataFrame]:
+    def frames() -> Iterator[pd.DataFrame | Windowed]:
         for i, spec in enumerate(specs):
             frame = conform(monitor, source.read(monitor, spec))
             times = timestamps(frame, monitor.schema.timestamp)
             if spec.start is None and times.size:
                 starts[i] = int(times.min())
-            frame = apply_injections(frame, times, profile, injections, rng) if injections else frame
+            frame = apply_injections(frame, times, profile, injections, rng) if injections and references is None \
+                else frame
             if concept is not None:  # the detector's state carried from window to window, as the service does
                 concept.feed(frame, times, spec.end, len(frame) >= monitor.min_rows)
-            yield frame
+            if references is None:
+                yield frame
+            else:  # the reference is fitted only for a window the service would check
+                yield Windowed(frame=frame, reference=references(spec) if len(frame) >= monitor.min_rows else None)
 
     step = ends[1] - ends[0] if len(ends) > 1 else _length(monitor, specs[0])
     windows = Windows(start=starts, end=np.array([_ns(s.end) for s in specs], dtype=np.int64), spacing=step)
@@ -175,3 +197,24 @@ def _length(monitor: Monitor, spec: WindowSpec) -> timedelta:
     if spec.start is not None:
         return spec.end - spec.start
     return monitor.schedule.every or timedelta(hours=1)
+
+
+def _reference(monitor: Monitor, kinds: list[Kind], store: Store, sources: Sources,
+               first: datetime) -> tuple[int | None, ReferenceBundle]:
+    """The stored active reference (required when a kind is ``fixed``), else the first window's dynamic one.
+
+    Its profile gives the injections their units (a reference standard deviation ...), the same
+    for every kind compared; the concept detector starts on its error level.
+    """
+    registry = ReferenceRegistry(store)
+    if any(k.spec is None for k in kinds) or store.active_reference_version(monitor.name) is not None:
+        return registry.active(monitor)
+    spec = next(k.spec for k in kinds if k.spec is not None)
+    dynamic = replace(monitor, reference=spec)
+    window = dynamic.window_ending(first)
+    try:
+        fitted = DynamicReferences(1).fit(dynamic, dynamic.reference_ranges(window), sources.of(monitor))
+    except InsufficientData as exc:
+        raise InputError(f"monitor {monitor.name!r}: the first window's reference has too few rows ({exc}); give a "
+                         "later --from", field="from") from None
+    return None, fitted.bundle

@@ -30,7 +30,8 @@ class StoredMonitor:
     model: str
     #: The monitor's own rule (its ``compat``); the other one is reported beside it.
     rule: Compat
-    reference_version: int
+    #: The active stored version (``None``: a dynamic reference, fitted per window from the source).
+    reference_version: int | None
     start: datetime
     end: datetime
     step_seconds: float
@@ -60,6 +61,10 @@ class Backtest:
     schema: str | None
     #: The stored monitor replayed (``None``: a history file).
     monitor: StoredMonitor | None = None
+    #: The reference kind replayed (``fixed``, ``previous_window``, ``rolling:30d``, ``same_period:1d:7``).
+    reference: str = "fixed"
+    #: The other kinds compared over the same windows (``--reference-kind`` given more than once).
+    kinds: tuple[Backtest, ...] = ()
     #: The concept-drift detector's name and rates (a stored monitor with labels; else ``None``).
     concept: tuple[str, Rates] | None = None
 
@@ -78,6 +83,8 @@ class Backtest:
                 "first_start": iso(int(w.start[0])), "last_end": iso(int(w.end[-1])),
                 "rows": int(self.replayed.rows.sum()),
             },
+            "reference": self.reference,
+            "references": [k.kind_dict() for k in (self, *self.kinds)],
             "injections": [i.to_dict() for i in self.injections],
             "injected_at": None if self.at is None else self.at.isoformat(),
             "rules": [str(r) for r in RULES],
@@ -93,6 +100,21 @@ class Backtest:
                 "per_month": self.budget, "allowed_alarms": self.allowed,
                 "proposals": [p.to_dict() for p in self.proposals], "yaml": self.yaml, "schema": self.schema,
             },
+        }
+
+
+    def kind_dict(self) -> dict[str, object]:
+        """This kind's part of ``references[]``: its windows, dataset and feature rates (docs/json-output.md)."""
+        checked = self.replayed.checked
+        short = self.replayed.reference_short
+        return {
+            "kind": self.reference,
+            "windows": {"checked": int(checked.sum()), "skipped": int((~checked).sum()),
+                        "reference_short": int(short.sum()) if short.size else 0},
+            "dataset": {str(rule): r.to_dict() for rule, r in self.dataset.items()},
+            "features": [{"column": name, **{str(rule): {"method": method, **drift.to_dict()}
+                                              for rule, (method, drift, _) in by_rule.items()}}
+                         for name, _, by_rule in self.features],
         }
 
 
@@ -127,6 +149,7 @@ def summarise(replayed: Replay, injections: list[Injection], budget: float | Non
                     features=features, budget=budget, allowed=allowed, proposals=tuple(proposals),
                     yaml=yaml_text, schema=schema_text, monitor=monitor,
                     concept=None if concept is None else (concept[0], concept_rates(concept[1], replayed, at)))
+
 
 def concept_rates(alarms: NDArray[np.bool_], replayed: Replay, at: datetime | None) -> Rates:
     """The concept detector's rates. It reports a change once, so every window ending after the

@@ -27,6 +27,7 @@ import pandas as pd
 from monitor.domain import (
     Monitor,
     PredictionSource,
+    ReferenceSpec,
     RollingReferenceSpec,
     Run,
     RunStatus,
@@ -38,7 +39,7 @@ from monitor.run.bundle import ReferenceBundle
 from monitor.run.evaluate import conform, evaluate, fit_reference, insufficient
 from monitor.stats.seasonal import SeasonalNull, seasonal_null
 
-__all__ = ["DynamicReference", "DynamicReferences", "describe_ranges", "evaluate_dynamic"]
+__all__ = ["DynamicReference", "DynamicReferences", "describe_ranges", "evaluate_dynamic", "reference_periods"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,24 +62,28 @@ def describe_ranges(ranges: tuple[WindowSpec, ...]) -> str:
     return text if len(ranges) == 1 else f"{text} and {len(ranges) - 1} more up to {ranges[-1].end.isoformat()}"
 
 
-def _periods(monitor: Monitor, ranges: tuple[WindowSpec, ...], frames: list[pd.DataFrame],
-             window: timedelta | None) -> list[pd.DataFrame]:
-    """The reference's periods: one per range of same_period, windows of a rolling range."""
-    match monitor.reference:
+def reference_periods(reference: ReferenceSpec, ranges: tuple[WindowSpec, ...], frames: list[pd.DataFrame], *,
+                      window: timedelta | None, timestamp: str) -> list[pd.DataFrame]:
+    """A dynamic reference's periods, for its seasonal null: one per range of ``same_period``, the
+    ``rolling`` range cut into windows of the monitor's length (``window``), none for ``previous_window``.
+
+    ``frames`` are the ranges' rows (one frame per range, with the time column ``timestamp``).
+    Shared by the run and ``driftline backtest``, so both estimate the same spread.
+    """
+    match reference:
         case SamePeriodReferenceSpec():
             return frames
         case RollingReferenceSpec():
             (frame,), (spec,) = frames, ranges
             if window is None or spec.start is None or frame.empty:
                 return []
-            times = pd.to_datetime(frame[monitor.schema.timestamp], utc=True)
+            times = pd.to_datetime(frame[timestamp], utc=True)
             step = np.int64(int(window.total_seconds() * 1e9))
             offset = (times - pd.Timestamp(spec.start)).to_numpy(dtype="timedelta64[ns]").astype(np.int64)
             keys = offset // step
             return [frame.loc[keys == k].reset_index(drop=True) for k in np.unique(keys)]
         case _:
             return []
-
 
 
 class DynamicReferences:
@@ -116,7 +121,8 @@ class DynamicReferences:
                                    f"needs at least {monitor.min_rows}", needed=monitor.min_rows, got=rows)
         frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         bundle = fit_reference(monitor, frame)
-        periods = _periods(monitor, ranges, [conform(monitor, f) for f in frames], monitor.window.last)
+        periods = reference_periods(monitor.reference, ranges, [conform(monitor, f) for f in frames],
+                                    window=monitor.window.last, timestamp=monitor.schema.timestamp)
         types = monitor.schema.types()  # the features and the prediction, as the window is checked
         seasonal = seasonal_null(periods, types, monitor.check_options()) if len(periods) > 1 else None
         fitted = DynamicReference(ranges=ranges, bundle=bundle, seasonal=seasonal, rows=rows)

@@ -151,7 +151,8 @@ def test_json_has_the_documented_keys(tmp_path, capsys):
     rate_keys = {"windows_clean", "alarms_clean", "false_alarms_per_month", "windows_injected",
                  "alarms_injected", "power", "delay_windows", "delay_seconds"}
     assert set(result) == {"monitor", "windows", "injections", "injected_at", "rules", "dataset", "features",
-                           "concept", "budget"}
+                           "concept", "budget", "reference", "references"}
+    assert {"reference", "references[]"} <= documented and result["reference"] == "fixed"
     assert "concept" in documented
     assert result["monitor"] is None and result["concept"] is None  # a history file, not a stored monitor
     assert {f"windows.{k}" for k in result["windows"]} <= documented  # type: ignore[union-attr]
