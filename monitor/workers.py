@@ -9,10 +9,13 @@ deliverer, retention, the flush of runs kept through an outage); the others only
 - The lock is taken when a worker starts (tried for :data:`ELECT_SECONDS`), on a connection of
   its own held for the life of the process; PostgreSQL releases it when that connection ends,
   which a killed process's does at once.
-- A worker without the lock tries again every :data:`RETRY_SECONDS`. Should it win (the leader
-  died), it shuts itself down gracefully (SIGTERM: requests in flight finish) and the supervisor
-  starts a fresh worker, which takes the lock at start and so runs the scheduler. A running
-  service never starts its scheduler late, so the rule "scheduler iff lock held at start" stays simple.
+- When the leader dies, the supervisor starts a replacement, which takes the lock at start and
+  so runs the scheduler; the other workers go on serving. A worker without the lock checks it
+  every :data:`RETRY_SECONDS` (and lets it go at once); should it find it free :data:`FREE_CHECKS`
+  times in a row (no replacement took it, e.g. the database was down when it started), it shuts
+  itself down gracefully (SIGTERM: requests in flight finish) and its own replacement takes the
+  lock at start. A running service never starts its scheduler late, so the rule "scheduler iff
+  lock held at start" stays simple.
 - The leader checks its lock connection as often; lost (a PostgreSQL restart), it takes the lock
   again, or, if another worker has it by then, shuts itself down the same way.
 
@@ -36,7 +39,7 @@ import sqlalchemy as sa
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-__all__ = ["ELECT_SECONDS", "LOCK_KEY", "RETRY_SECONDS", "Election", "worker_app"]
+__all__ = ["ELECT_SECONDS", "FREE_CHECKS", "LOCK_KEY", "RETRY_SECONDS", "Election", "worker_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +49,9 @@ LOCK_KEY = 0x647269_66746C
 ELECT_SECONDS = 1.0
 #: How often a worker checks the lock after start.
 RETRY_SECONDS = 3.0
+#: Consecutive checks (about a minute) a follower must find the lock free before it restarts to take it:
+#: longer than a replacement takes to start on a loaded machine.
+FREE_CHECKS = 20
 
 
 class Election:
@@ -106,7 +112,13 @@ class Election:
         threading.Thread(target=self._watch, name="scheduler-election", daemon=True).start()
         return self.leader
 
+    def _release(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            conn.close()  # the session ends, and its lock with it
+
     def _watch(self) -> None:
+        free = 0  # consecutive checks a follower found the lock free
         while not self._stop.wait(RETRY_SECONDS * random.uniform(0.8, 1.2)):  # jitter: workers do not retry in step
             try:
                 if self.leader and self._held():
@@ -115,11 +127,18 @@ class Election:
                     if self.leader:
                         logger.warning("scheduler election: lock lost and taken again")
                         continue
-                    logger.warning("scheduler election: the scheduler's worker is gone; restarting this "
-                                   "worker to run it")
+                    # Free: the leader died. Its replacement (the supervisor restarts it) takes the lock
+                    # at start; only if nobody has for FREE_CHECKS checks does this worker restart to.
+                    self._release()
+                    free += 1
+                    if free < FREE_CHECKS:
+                        continue
+                    logger.warning("scheduler election: no worker runs the scheduler; restarting this worker "
+                                   "to run it")
                 elif self.leader:
                     logger.warning("scheduler election: another worker holds the lock now; restarting")
                 else:
+                    free = 0
                     continue
             except sa.exc.SQLAlchemyError:
                 continue  # the database is down: keep what we are, try again later
