@@ -230,6 +230,8 @@ def prediction_spec(config: DriftlineConfig, model: str) -> BatchSpec:
             (s.target, out, Presence.OPTIONAL),
             *((n, Kind.NUMBER, Presence.OPTIONAL) for n in s.numerical),
             *((n, Kind.CATEGORY, Presence.OPTIONAL) for n in s.categorical),
+            # Text features are stored as text; embedding features are not accepted by ingest yet.
+            *((n, Kind.CATEGORY, Presence.OPTIONAL) for n in s.text),
         ]
         for name, kind, presence in roles:
             if name is not None:
@@ -262,6 +264,7 @@ def reference_spec(monitor: MonitorConfig) -> BatchSpec:
     out = _output_kind(s.task)
     columns = [Column(name=n, kind=Kind.NUMBER, presence=Presence.COLUMN, output=n) for n in s.numerical]
     columns += [Column(name=n, kind=Kind.CATEGORY, presence=Presence.COLUMN, output=n) for n in s.categorical]
+    columns += [Column(name=n, kind=Kind.CATEGORY, presence=Presence.COLUMN, output=n) for n in s.text]
     columns.append(Column(name=s.prediction, kind=out, presence=Presence.COLUMN, output=s.prediction))
     if s.prediction_score:
         columns.append(Column(name=s.prediction_score, kind=Kind.NUMBER, output=s.prediction_score))

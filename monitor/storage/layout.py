@@ -96,6 +96,8 @@ def _layout(model: str, monitors: list[Monitor], metadata: sa.MetaData) -> Model
     features: dict[str, Kind] = {}
     for m in monitors:
         declared = [(f, Kind.NUMBER) for f in m.schema.numerical] + [(f, Kind.TEXT) for f in m.schema.categorical]
+        # Text features as TEXT; an embedding's column is TEXT too (JSON arrays), not yet filled by ingest.
+        declared += [(f, Kind.TEXT) for f in m.schema.text] + [(f, Kind.TEXT) for f, _ in m.schema.embedding]
         for name, kind in declared:
             if features.setdefault(name, kind) is not kind:
                 raise ConfigError(f"feature {name!r} of model {model!r} is numerical in one monitor and "
