@@ -63,7 +63,7 @@ CASES = [
     ("unknown-no-match", ("min_rows: 200", "colour: blue"),
      "9 monitors.0.colour: unknown key 'colour'; allowed keys: name, model, schema, source, reference, every, cron, "
      "window, min_rows, drift_share, correction, compat, fdr, min_features, features, performance, alerts, retrain, retention, "
-     "segments, segment_min_rows, segment_top_k"),
+     "multivariate, segments, segment_min_rows, segment_top_k"),
     ("window-key", ("{last: 1h}", "{size: 1h}"), "8 monitors.0.window.size: unknown key 'size'; allowed keys: last, rows"),
     ("top-level", ("monitors:", "monitor:"), "1 missing required key 'monitors'"),
     # the method -> parameter rule: tests take alpha, distances take threshold
@@ -163,7 +163,7 @@ EXPECTED_EXTRA = {
     "alpha-on-distance-evidently": "12 monitors.0.features.plan.alpha: psi is a distance: under compat evidently it "
                                    "takes threshold, not alpha (did you mean 'threshold'?)",
     "literal": "9 monitors.0.alerts.0.when: 'drift' is not one of: dataset_drift, feature_drift, performance_below, "
-               "performance_drop, concept_drift, segment_drift",
+               "performance_drop, concept_drift, multivariate_drift, segment_drift",
 }
 
 

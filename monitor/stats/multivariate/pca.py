@@ -18,7 +18,8 @@ Where we differ, and why:
 - **At the window's size.** NannyML's chunks have one fixed size; the null here is the mean error
   of a chunk of exactly the window's size, drawn from the held-out errors (``resamples`` chunks,
   seeded; above 4,000 rows the chunk spread is rescaled by the root-n law). The threshold is the
-  ``1 - alpha`` quantile of those chunk means or ``(1 + pca_floor)`` times the reference's mean
+  ``1 - alpha`` quantile of those chunk means (their spread widened by the held-out mean's own
+  sampling error, ``sqrt(1/m + 1/n_heldout)``) or ``(1 + pca_floor)`` times the reference's mean
   error, whichever is larger (the calibrated rule: beyond chance *and* large enough to matter).
   One-sided: a window that reconstructs *better* than the reference is not flagged.
 - **One-hot categoricals** (the reference's top values) instead of NannyML's frequency encoding,
@@ -121,7 +122,10 @@ def pca_test(encoding: Encoding, fit: PcaFit, coded: _F, options: MultivariateOp
     statistic = float(errors.mean())
     m_sim = min(m, _MAX_SIMULATED, max(1, 4_000_000 // options.resamples))
     draws = fit.errors[rng.integers(0, fit.errors.size, size=(options.resamples, m_sim))].mean(axis=1)
-    null = fit.error_mean + (draws - fit.errors.mean()) * np.sqrt(m_sim / m)
+    # The window's mean is compared with the held-out reference's, itself an estimate from n_heldout rows:
+    # the difference has variance sigma² (1/m + 1/n_heldout), so the chunk deviations are scaled to it
+    # (with m_sim < m this is also the root-n rescaling).
+    null = fit.error_mean + (draws - fit.errors.mean()) * np.sqrt(m_sim * (1.0 / m + 1.0 / fit.n_heldout))
     quantile = float(np.quantile(null, 1.0 - options.alpha))
     threshold = max(quantile, fit.error_mean * (1.0 + options.pca_floor))
     p_value = float((1 + np.count_nonzero(null >= statistic)) / (options.resamples + 1))
