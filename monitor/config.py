@@ -364,7 +364,8 @@ class AlertRule(_Frozen):
 
     name: str = Field(pattern=NAME_PATTERN, description="the rule's name (retrain.on may name it)")
     when: Literal["dataset_drift", "feature_drift", "performance_below", "performance_drop", "concept_drift",
-                  "multivariate_drift", "performance_estimated_below"] = Field(
+                  "multivariate_drift",
+                  "segment_drift", "performance_estimated_below"] = Field(
         description="the condition checked after each run")
     features: tuple[str, ...] = Field((), description="feature_drift: the features to watch (empty: any)")
     metric: str | None = Field(None, description="performance_below, performance_drop: a metric name (accuracy, f1 ...)")
@@ -468,6 +469,12 @@ class MonitorConfig(_Frozen):
     multivariate: tuple[MultivariateMethod, ...] = Field((), description="tests of the features' joint distribution "
                                                          "run beside the per-column ones: pca_reconstruction, "
                                                          "domain_classifier (needs the multivariate extra), mmd")
+    segments: tuple[str | tuple[str, ...], ...] = Field((), description="categorical features (or explicit "
+                                                        "combinations, [country, device]) whose values are tested apart")
+    segment_min_rows: int = Field(200, ge=1, description="a segment value is tested with at least this many rows in "
+                                                         "the window and in the reference")
+    segment_top_k: int = Field(5, ge=1, le=100, description="segment values stored and exported per segment (most "
+                                                            "drifted first), plus one 'other' aggregate")
 
     @field_validator("cron")
     @classmethod
@@ -488,8 +495,9 @@ class MonitorConfig(_Frozen):
         # Every problem of the features at once, one per line, each led by its key path: load_config
         # reports each line at the line of that key (FILE:LINE monitors.0.features.plan.method: ...).
         problems = _reference_problems(self.reference, self.window)
-        problems += _estimate_problems(self)
         problems += _multivariate_problems(self)
+        problems += _segment_problems(self.segments, self.schema_.categorical)
+        problems += _estimate_problems(self)
         allowed = {**dict.fromkeys(self.schema_.numerical, ("numerical", NUMERICAL_METHODS)),
                    **dict.fromkeys(self.schema_.categorical, ("categorical", CATEGORICAL_METHODS)),
                    **dict.fromkeys(self.schema_.text, ("text", frozenset({DriftMethod.TEXT_DOMAIN_CLASSIFIER}))),
@@ -538,6 +546,8 @@ class MonitorConfig(_Frozen):
                                                else domain.EstimateMethod(perf.estimate)),
             alerts=tuple(_rule(r) for r in self.alerts), retrain=_retrain(self.retrain),
             multivariate=tuple(dict.fromkeys(self.multivariate)),
+            segments=tuple((g,) if isinstance(g, str) else tuple(g) for g in self.segments),
+            segment_min_rows=self.segment_min_rows, segment_top_k=self.segment_top_k,
         )
 
 
@@ -650,6 +660,25 @@ def _source(source: StoreSource | SqlSource | FileSource) -> domain.SourceSpec:
     if isinstance(source, FileSource):
         return domain.FileSourceSpec(path=source.path)
     return domain.StoreSourceSpec()
+
+
+def _segment_problems(segments: tuple[str | tuple[str, ...], ...], categorical: tuple[str, ...]) -> list[str]:
+    """Each segment is a categorical feature of the schema or a combination of two or more, declared once."""
+    problems, seen = [], set()
+    for i, group in enumerate(segments):
+        columns = (group,) if isinstance(group, str) else tuple(group)
+        if not columns:
+            problems.append(f"segments.{i}: an empty combination; name one categorical feature or several")
+        for column in columns:
+            if column not in categorical:
+                problems.append(f"segments.{i}: {column!r} is not a categorical feature of the schema "
+                                f"(segments are categorical features: {', '.join(categorical) or 'none declared'})")
+        if len(set(columns)) != len(columns):
+            problems.append(f"segments.{i}: a combination names a feature twice")
+        if frozenset(columns) in seen:
+            problems.append(f"segments.{i}: segment {','.join(columns)!r} is declared twice")
+        seen.add(frozenset(columns))
+    return problems
 
 
 def _reference_problems(ref: object, window: Window) -> list[str]:

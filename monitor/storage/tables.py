@@ -29,6 +29,7 @@ from monitor.domain import (
     Role,
     Run,
     RunStatus,
+    SegmentSummary,
     WindowSpec,
     with_concept_flag,
 )
@@ -146,6 +147,8 @@ class RunRow(Base):
     label_coverage: Mapped[float | None]
     concept_drift: Mapped[bool | None]
     concept_change_points: Mapped[list[str]] = mapped_column(sa.JSON)
+    # The segment verdicts (revision 0010): SegmentSummary.to_dict(), bounded by segment_top_k.
+    segments: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
 
     features: Mapped[list[FeatureResultRow]] = relationship(
         order_by="FeatureResultRow.position", cascade="all, delete-orphan", passive_deletes=True)
@@ -172,6 +175,7 @@ class RunRow(Base):
             labelled_rows=run.labelled_rows, label_coverage=run.label_coverage,
             concept_drift=run.concept_drift,
             concept_change_points=[to_utc(t).isoformat() for t in run.concept_change_points],
+            segments=None if run.segments is None else run.segments.to_dict(),
             features=[FeatureResultRow.from_domain(i, f) for i, f in enumerate(run.features)],
             performance=[PerformanceResultRow.from_domain(i, p) for i, p in enumerate(run.performance)],
             estimates=[EstimatedPerformanceRow.from_domain(i, e)
@@ -203,6 +207,7 @@ class RunRow(Base):
             labelled_rows=self.labelled_rows, label_coverage=self.label_coverage,
             concept_drift=self.concept_drift,
             concept_change_points=tuple(datetime.fromisoformat(t) for t in self.concept_change_points),
+            segments=None if self.segments is None else SegmentSummary.from_dict(self.segments),
         )
 
 

@@ -104,20 +104,24 @@ CASES = [
     # union_tag_invalid / union_tag_not_found: the valid kinds named
     ("method", ("method: ks", "method: kss"), "11 monitors.0.features.age.method: 'kss' is not a method; use one of: ks, "
      "cramer_von_mises, anderson, t_test, mann_whitney, epps_singleton, chi_square, z_test, fisher_exact, g_test, "
-     "kuiper, wasserstein, energy_distance, psi, jensen_shannon, kl_div, hellinger, tvd, l_infinity (did you mean 'ks'?)"),
+     "kuiper, wasserstein, energy_distance, psi, jensen_shannon, kl_div, hellinger, tvd, l_infinity, text_domain_classifier, text_length, oov_share, "
+     "non_letter_share, embedding_mmd, embedding_classifier (did you mean 'ks'?)"),
     ("evidently-method", ("method: ks", "method: mannw"), "11 monitors.0.features.age.method: 'mannw' is not a method; "
      "use one of: ks, cramer_von_mises, anderson, t_test, mann_whitney, epps_singleton, chi_square, z_test, "
      "fisher_exact, g_test, kuiper, wasserstein, energy_distance, psi, jensen_shannon, kl_div, hellinger, tvd, "
-     "l_infinity ('mannw' is Evidently's name; Driftline's is 'mann_whitney')"),
+     "l_infinity, text_domain_classifier, text_length, oov_share, non_letter_share, embedding_mmd, embedding_classifier "
+     "('mannw' is Evidently's name; Driftline's is 'mann_whitney')"),
     ("source-type", ("min_rows: 200", "source: {type: postgres}"),
      "9 monitors.0.source.type: 'postgres' is not a source type; use one of: store, sql, files"),
     ("source-no-type", ("min_rows: 200", "source: {table: t}"),
      "9 monitors.0.source: missing key 'type' (one of: store, sql, files)"),
     ("reference-type", ("min_rows: 200", "reference: {type: uplod}"),
-     "9 monitors.0.reference.type: 'uplod' is not a reference type; use one of: file, store, upload (did you mean 'upload'?)"),
+     "9 monitors.0.reference.type: 'uplod' is not a reference type; use one of: file, store, upload, previous_window, "
+     "rolling, same_period (did you mean 'upload'?)"),
     ("no-method", ("method: ks, alpha: 0.01", "alpha: 0.01"), "11 monitors.0.features.age: missing key 'method' (one of: "
      "ks, cramer_von_mises, anderson, t_test, mann_whitney, epps_singleton, chi_square, z_test, fisher_exact, g_test, "
-     "kuiper, wasserstein, energy_distance, psi, jensen_shannon, kl_div, hellinger, tvd, l_infinity)"),
+     "kuiper, wasserstein, energy_distance, psi, jensen_shannon, kl_div, hellinger, tvd, l_infinity, text_domain_classifier, "
+     "text_length, oov_share, non_letter_share, embedding_mmd, embedding_classifier)"),
     # numbers and booleans
     ("int-parsing", ("min_rows: 200", "min_rows: lots"), "9 monitors.0.min_rows: expected a whole number, got 'lots'"),
     ("int-from-float", ("min_rows: 200", "min_rows: 1.5"), "9 monitors.0.min_rows: expected a whole number, got 1.5"),
@@ -163,7 +167,7 @@ EXPECTED_EXTRA = {
     "alpha-on-distance-evidently": "12 monitors.0.features.plan.alpha: psi is a distance: under compat evidently it "
                                    "takes threshold, not alpha (did you mean 'threshold'?)",
     "literal": "9 monitors.0.alerts.0.when: 'drift' is not one of: dataset_drift, feature_drift, performance_below, "
-               "performance_drop, concept_drift, multivariate_drift, segment_drift",
+               "performance_drop, concept_drift, multivariate_drift, segment_drift, performance_estimated_below",
 }
 
 
@@ -191,7 +195,8 @@ def test_every_error_of_a_file_at_once_each_at_its_line(tmp_path: Path) -> None:
         "11 monitors.0.features.age.alpah: unknown key 'alpah' (did you mean 'alpha'?)",
         "12 monitors.0.features.plan.method: 'psii' is not a method; use one of: ks, cramer_von_mises, anderson, t_test, "
         "mann_whitney, epps_singleton, chi_square, z_test, fisher_exact, g_test, kuiper, wasserstein, energy_distance, "
-        "psi, jensen_shannon, kl_div, hellinger, tvd, l_infinity (did you mean 'psi'?)",
+        "psi, jensen_shannon, kl_div, hellinger, tvd, l_infinity, text_domain_classifier, text_length, oov_share, "
+        "non_letter_share, embedding_mmd, embedding_classifier (did you mean 'psi'?)",
     ]
 
 
