@@ -28,9 +28,9 @@ from monitor.stats.types import (
     EMBEDDING_METHODS,
     NUMERICAL_METHODS,
     P_VALUE_METHODS,
+    TEXT_METHODS,
     DriftMethod,
     DriftResult,
-    TEXT_METHODS,
 )
 
 Array = NDArray[np.float64]
