@@ -35,6 +35,7 @@ from monitor.domain import (
 )
 from monitor.stats.check import Status
 from monitor.stats.estimation.types import Estimate, EstimateMetric, EstimateStatus, EstimateWarning, WarningCode
+from monitor.stats.multivariate.types import MultivariateResult
 from monitor.stats.types import ColumnType, DriftMethod, Rule
 from monitor.storage._types import UtcDateTime, to_utc
 
@@ -147,6 +148,8 @@ class RunRow(Base):
     label_coverage: Mapped[float | None]
     concept_drift: Mapped[bool | None]
     concept_change_points: Mapped[list[str]] = mapped_column(sa.JSON)
+    # One object per multivariate method (MultivariateResult.to_dict, revision 0011); null: none ran.
+    multivariate: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON)
     # The segment verdicts (revision 0010): SegmentSummary.to_dict(), bounded by segment_top_k.
     segments: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
 
@@ -175,6 +178,7 @@ class RunRow(Base):
             labelled_rows=run.labelled_rows, label_coverage=run.label_coverage,
             concept_drift=run.concept_drift,
             concept_change_points=[to_utc(t).isoformat() for t in run.concept_change_points],
+            multivariate=[m.to_dict() for m in run.multivariate] or None,
             segments=None if run.segments is None else run.segments.to_dict(),
             features=[FeatureResultRow.from_domain(i, f) for i, f in enumerate(run.features)],
             performance=[PerformanceResultRow.from_domain(i, p) for i, p in enumerate(run.performance)],
@@ -207,6 +211,7 @@ class RunRow(Base):
             labelled_rows=self.labelled_rows, label_coverage=self.label_coverage,
             concept_drift=self.concept_drift,
             concept_change_points=tuple(datetime.fromisoformat(t) for t in self.concept_change_points),
+            multivariate=tuple(MultivariateResult.from_dict(m) for m in self.multivariate or ()),
             segments=None if self.segments is None else SegmentSummary.from_dict(self.segments),
         )
 
