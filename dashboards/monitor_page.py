@@ -45,6 +45,11 @@ P_VALUE = latest("driftline_feature_drift_p_value", "feature, method", FEATURES)
 DISTANCE_SCORE = latest("driftline_feature_drift_score", "feature, method", f'{FEATURES}, method=~"{_DISTANCES}"')
 TEST_P_VALUE = latest("driftline_feature_drift_p_value", "feature, method", f'{FEATURES}, method!~"{_DISTANCES}"')
 
+#: Estimated (CBPE/DLE, before the labels) and realized performance: one family, told apart by
+#: ``kind``; series from before the label existed are realized values.
+ESTIMATED = f'{SEL}, kind="estimated"'
+REALIZED = f'{SEL}, kind!="estimated"'
+
 P_FLOOR = 1e-16
 """p-values below this are drawn at it: log10(0) is -inf, and a p-value under 1e-16 is rounding."""
 
@@ -255,10 +260,24 @@ def _model_row(d: Dashboard) -> Dashboard:
                 "Performance against the reference",
                 "Each performance metric on the labelled rows of the window; dashed: its value on the reference.",
                 [
-                    p.query(latest("driftline_model_performance", "metric"), "{{metric}}"),
+                    p.query(latest("driftline_model_performance", "metric", REALIZED), "{{metric}}"),
                     p.query(latest("driftline_model_performance_reference", "metric"), "{{metric}} (reference)"),
                 ],
             ).override_by_query("B", p.dashed("text"))
+        )
+        .with_panel(
+            p.timeseries(
+                "Performance: estimated and realized",
+                "Before the labels arrive, the estimate (CBPE or DLE) of each metric with its band (dashed: "
+                "lower and upper); solid: the realized value on the labelled rows, on the same axis, as labels "
+                "come in. An estimate flagged untrustworthy (a warning fired) is listed in the run's report.",
+                [
+                    p.query(latest("driftline_model_performance", "metric", ESTIMATED), "{{metric}} (estimated)"),
+                    p.query(latest("driftline_model_performance_lower", "metric", ESTIMATED), "{{metric}} lower"),
+                    p.query(latest("driftline_model_performance_upper", "metric", ESTIMATED), "{{metric}} upper"),
+                    p.query(latest("driftline_model_performance", "metric", REALIZED), "{{metric}} (realized)"),
+                ],
+            ).override_by_query("B", p.dashed("blue")).override_by_query("C", p.dashed("blue"))
         )
         .with_panel(
             p.state_timeline(
@@ -279,8 +298,6 @@ def _model_row(d: Dashboard) -> Dashboard:
                 unit="percentunit",
                 min_value=0,
                 max_value=1,
-                w=24,
-                h=6,
             )
         )
     )

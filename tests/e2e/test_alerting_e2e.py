@@ -336,6 +336,12 @@ NO_DATA_HERE = {
     # (labels flip 10 % of predictions, drifted or not), so no concept drift is detected.
     'max(driftline_concept_drift_detected{monitor="$monitor", model="$model"}) == 1':
         "no concept drift: the error rate of the feed is constant",
+    'max by (metric) (driftline_model_performance{monitor="$monitor", model="$model", kind="estimated"})':
+        "no estimate: the monitor logs no prediction_score, so CBPE (the default estimator) is off",
+    'max by (metric) (driftline_model_performance_lower{monitor="$monitor", model="$model", kind="estimated"})':
+        "no estimate: the monitor logs no prediction_score, so CBPE (the default estimator) is off",
+    'max by (metric) (driftline_model_performance_upper{monitor="$monitor", model="$model", kind="estimated"})':
+        "no estimate: the monitor logs no prediction_score, so CBPE (the default estimator) is off",
 }
 
 
