@@ -343,7 +343,7 @@ def _insert_at_0001(conn: sa.Connection, run: Run) -> None:
     tables = Base.metadata.tables
     row = RunRow.from_domain(run)
     conn.execute(sa.insert(tables["runs"]), [{c.name: getattr(row, c.key) for c in tables["runs"].columns
-                                              if c.name not in {"duration_seconds", "reference_ranges", "segments"}}])
+                                              if c.name not in {"duration_seconds", "reference_ranges", "segments", "multivariate"}}])
     for name, children in (("feature_results", row.features), ("performance_results", row.performance)):
         conn.execute(sa.insert(tables[name]), [{c.name: getattr(child, c.key) for c in tables[name].columns
                                                 if c.name not in _ADDED_LATER.get(name, set())}

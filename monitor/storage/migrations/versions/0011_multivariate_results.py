@@ -25,5 +25,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("runs") as batch:
-        batch.drop_column("multivariate")
+    # A plain DROP COLUMN, never a batch rebuild: on SQLite a rebuilt ``runs`` (with foreign keys on)
+    # would cascade into the per-column and performance results.
+    op.drop_column("runs", "multivariate")
