@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
 
-from benchmarks.bench_metrics import make_run
+from benchmarks.bench_metrics import bench_schema, make_run
 from monitor.app import create_app
 from monitor.config import DriftlineConfig, Settings
 from monitor.storage import Store
@@ -103,81 +103,73 @@ async def main() -> None:
     ap.add_argument("--rounds", type=int, default=15)
     args = ap.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
-    admin_url = os.environ.get("DRIFTLINE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = sa.make_url(admin_url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-        hide_password=False)
-    features = [f"f{k:03d}" for k in range(args.features)]
-    config = DriftlineConfig.model_validate({"monitors": [
-        {"name": f"m{i:02d}", "model": f"m{i:02d}", "every": "15m", "window": {"last": "15m"},
-         "schema": {"numerical": features, "target": None}} for i in range(args.monitors)]})
-    store = Store.from_url(url, config)
-    rng = np.random.default_rng(0)
-    settings = Settings(api_keys=SecretStr("bench-key-0123456789abcdef"), scheduler=False)
-    app = create_app(settings, config, store=store)
-    rows: list[str] = []
-    try:
-        store.upgrade()
-        async with LifespanManager(app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                                          base_url="http://bench") as client:
-            stored, ingested = 0, 0
-            steps = [(n, 0) for n in levels] + ([(levels[-1], args.predictions)] if args.predictions else [])
-            for n_runs, n_predictions in steps:
-                if n_runs > stored:
-                    with store.engine.begin() as conn:
-                        conn.execute(sa.text(_RUNS_SQL), {"tag": schema, "monitors": args.monitors, "t0": T0,
-                                                          "first": stored, "last": n_runs - args.monitors - 1})
-                        for sql in _RECOUNT_SQL:
-                            conn.exec_driver_sql(sql)
-                    newest = T0 + timedelta(days=400 + n_runs)  # each monitor's latest run, with every feature
-                    for m in config.monitors:
-                        run = make_run(m.name, features, 0)
-                        store.save_run(run.__class__(**{**{f: getattr(run, f) for f in run.__dataclass_fields__},
-                                                        "window_start": newest, "window_end": newest}))
-                    stored = n_runs
-                if n_predictions > ingested:
-                    table = table_name("m00")
-                    with store.engine.begin() as conn:
-                        conn.exec_driver_sql(
-                            f"INSERT INTO {table} (prediction_id, ts, prediction, "
-                            + ", ".join(f'"{f}"' for f in features[:10]) + ") "
-                            "SELECT 'g' || g, timestamp '2026-01-01' + g * interval '1 second', random(), "
-                            + ", ".join("random()" for _ in features[:10])
-                            + f" FROM generate_series(1, {n_predictions}) AS g")
-                        conn.exec_driver_sql(f"UPDATE ingest_counters SET rows = rows + {n_predictions} "
-                                             "WHERE model = 'm00'")
-                        conn.exec_driver_sql(f"ANALYZE {table}")
-                    ingested = n_predictions
-                metrics = await atimed(lambda: client.get("/metrics"), args.rounds)
-                monitors = await atimed(lambda: client.get("/v1/monitors"), args.rounds)
-                runs = await atimed(lambda: client.get("/v1/monitors/m00/runs", params={"limit": 1000}), args.rounds)
-                names = [m.name for m in config.monitors]
-                meta = sa.MetaData()
-                with store.engine.connect() as conn:  # reflected once, outside the timing
-                    tables = {m: sa.Table(table_name(m), meta, autoload_with=conn) for m in names}
+    tag = uuid.uuid4().hex  # run ids: md5(tag || n)
+    with bench_schema() as url:
+        features = [f"f{k:03d}" for k in range(args.features)]
+        config = DriftlineConfig.model_validate({"monitors": [
+            {"name": f"m{i:02d}", "model": f"m{i:02d}", "every": "15m", "window": {"last": "15m"},
+             "schema": {"numerical": features, "target": None}} for i in range(args.monitors)]})
+        store = Store.from_url(url, config)
+        rng = np.random.default_rng(0)
+        settings = Settings(api_keys=SecretStr("bench-key-0123456789abcdef"), scheduler=False)
+        app = create_app(settings, config, store=store)
+        rows: list[str] = []
+        try:
+            store.upgrade()
+            async with LifespanManager(app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                                              base_url="http://bench") as client:
+                stored, ingested = 0, 0
+                steps = [(n, 0) for n in levels] + ([(levels[-1], args.predictions)] if args.predictions else [])
+                for n_runs, n_predictions in steps:
+                    if n_runs > stored:
+                        with store.engine.begin() as conn:
+                            conn.execute(sa.text(_RUNS_SQL), {"tag": tag, "monitors": args.monitors, "t0": T0,
+                                                              "first": stored, "last": n_runs - args.monitors - 1})
+                            for sql in _RECOUNT_SQL:
+                                conn.exec_driver_sql(sql)
+                        newest = T0 + timedelta(days=400 + n_runs)  # each monitor's latest run, with every feature
+                        for m in config.monitors:
+                            run = make_run(m.name, features, 0)
+                            store.save_run(run.__class__(**{**{f: getattr(run, f) for f in run.__dataclass_fields__},
+                                                            "window_start": newest, "window_end": newest}))
+                        stored = n_runs
+                    if n_predictions > ingested:
+                        table = table_name("m00")
+                        with store.engine.begin() as conn:
+                            conn.exec_driver_sql(
+                                f"INSERT INTO {table} (prediction_id, ts, prediction, "
+                                + ", ".join(f'"{f}"' for f in features[:10]) + ") "
+                                "SELECT 'g' || g, timestamp '2026-01-01' + g * interval '1 second', random(), "
+                                + ", ".join("random()" for _ in features[:10])
+                                + f" FROM generate_series(1, {n_predictions}) AS g")
+                            conn.exec_driver_sql(f"UPDATE ingest_counters SET rows = rows + {n_predictions} "
+                                                 "WHERE model = 'm00'")
+                            conn.exec_driver_sql(f"ANALYZE {table}")
+                        ingested = n_predictions
+                    metrics = await atimed(lambda: client.get("/metrics"), args.rounds)
+                    monitors = await atimed(lambda: client.get("/v1/monitors"), args.rounds)
+                    runs = await atimed(lambda: client.get("/v1/monitors/m00/runs", params={"limit": 1000}), args.rounds)
+                    names = [m.name for m in config.monitors]
+                    meta = sa.MetaData()
+                    with store.engine.connect() as conn:  # reflected once, outside the timing
+                        tables = {m: sa.Table(table_name(m), meta, autoload_with=conn) for m in names}
 
-                def old_scrape() -> None:
-                    with store.engine.connect() as conn, sa.orm.Session(conn) as session:
-                        run_aggregates(session, names)
-                        row_counts(session, tables)
+                    def old_scrape() -> None:
+                        with store.engine.connect() as conn, sa.orm.Session(conn) as session:
+                            run_aggregates(session, names)
+                            row_counts(session, tables)
 
-                peer = timed(old_scrape, max(3, args.rounds // 3))
-                batch = prediction_frame(10_000, 10_000_000_000 + stored + ingested, features, rng)
-                t = time.perf_counter()
-                store.ingest_predictions("m01", batch)
-                ingest_rate = len(batch) / (time.perf_counter() - t)
-                rows.append(f"| {stored:,} | {ingested:,} | {metrics[0]:.1f} / {metrics[1]:.1f} | "
-                            f"{peer[0]:.1f} / {peer[1]:.1f} | {monitors[0]:.1f} / {monitors[1]:.1f} | "
-                            f"{runs[0]:.1f} / {runs[1]:.1f} | {ingest_rate:,.0f} |")
-                print(rows[-1], flush=True)
-    finally:
-        store.dispose()
-        with admin.connect() as c:
-            c.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+                    peer = timed(old_scrape, max(3, args.rounds // 3))
+                    batch = prediction_frame(10_000, 10_000_000_000 + stored + ingested, features, rng)
+                    t = time.perf_counter()
+                    store.ingest_predictions("m01", batch)
+                    ingest_rate = len(batch) / (time.perf_counter() - t)
+                    rows.append(f"| {stored:,} | {ingested:,} | {metrics[0]:.1f} / {metrics[1]:.1f} | "
+                                f"{peer[0]:.1f} / {peer[1]:.1f} | {monitors[0]:.1f} / {monitors[1]:.1f} | "
+                                f"{runs[0]:.1f} / {runs[1]:.1f} | {ingest_rate:,.0f} |")
+                    print(rows[-1], flush=True)
+        finally:
+            store.dispose()
     print(f"\n# {args.monitors} monitors x {args.features} features, PostgreSQL, load {os.getloadavg()[0]:.1f}; "
           "best / median ms\n")
     print("| stored runs | stored predictions | GET /metrics | peer: the scans the scrape did before 0006 | "

@@ -15,6 +15,8 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -46,6 +48,24 @@ def make_run(monitor: str, features: list[str], i: int) -> Run:
                                       dataset_drift=False, threshold=0.5), features=feats)
 
 
+@contextmanager
+def bench_schema() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a schema of its own, dropped after
+    (``DRIFTLINE_BENCH_POSTGRES_URL``, default the local test database)."""
+    admin_url = os.environ.get("DRIFTLINE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield sa.make_url(admin_url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False)
+    finally:
+        with admin.connect() as c:
+            c.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
 def peer_render(snapshot) -> bytes:  # type: ignore[no-untyped-def]
     registry = CollectorRegistry()
     labels = ["monitor", "model", "feature", "method"]
@@ -69,54 +89,45 @@ def main() -> None:
     ap.add_argument("--max-features", type=int, default=50, help="the per-monitor cap (default: the setting's 50)")
     ap.add_argument("--rounds", type=int, default=20)
     args = ap.parse_args()
-    admin_url = os.environ.get("DRIFTLINE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = sa.make_url(admin_url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-        hide_password=False)
-    features = [f"f{k:03d}" for k in range(args.features)]
-    config = DriftlineConfig.model_validate({"monitors": [
-        {"name": f"m{i:02d}", "model": f"m{i:02d}", "every": "15m", "schema": {"numerical": features}}
-        for i in range(args.monitors)]})
-    store = Store.from_url(url, config)
-    try:
-        store.upgrade()
-        for m in config.monitors:
-            for i in range(args.runs):
-                store.save_run(make_run(m.name, features, i))
-        ours, peer, sizes = [], [], []
-        for _ in range(args.rounds):
+    with bench_schema() as url:
+        features = [f"f{k:03d}" for k in range(args.features)]
+        config = DriftlineConfig.model_validate({"monitors": [
+            {"name": f"m{i:02d}", "model": f"m{i:02d}", "every": "15m", "schema": {"numerical": features}}
+            for i in range(args.monitors)]})
+        store = Store.from_url(url, config)
+        try:
+            store.upgrade()
+            for m in config.monitors:
+                for i in range(args.runs):
+                    store.save_run(make_run(m.name, features, i))
+            ours, peer, sizes = [], [], []
+            for _ in range(args.rounds):
+                t = time.perf_counter()
+                snapshot = build_snapshot(store, config, max_features=args.max_features, version="bench")
+                read = time.perf_counter() - t
+                body = render_text(snapshot)
+                ours.append((time.perf_counter() - t, read))
+                sizes.append(len(body))
+                t = time.perf_counter()
+                peer_render(snapshot)
+                peer.append(time.perf_counter() - t)
+            best = min(ours)
+            med = sorted(ours)[len(ours) // 2]
+            print(f"# {args.monitors} monitors x {args.features} features, {args.runs} runs each, PostgreSQL; "
+                  f"{sizes[-1] / 1024:.0f} KiB of text\n")
+            print("| path | best ms | median ms |")
+            print("|---|---|---|")
+            print(f"| Driftline /metrics (snapshot read + render, cache warm) | {best[0] * 1e3:.1f} | {med[0] * 1e3:.1f} |")
+            print(f"|  of which the snapshot read | {best[1] * 1e3:.1f} | {med[1] * 1e3:.1f} |")
             t = time.perf_counter()
-            snapshot = build_snapshot(store, config, max_features=args.max_features, version="bench")
-            read = time.perf_counter() - t
-            body = render_text(snapshot)
-            ours.append((time.perf_counter() - t, read))
-            sizes.append(len(body))
-            t = time.perf_counter()
-            peer_render(snapshot)
-            peer.append(time.perf_counter() - t)
-        best = min(ours)
-        med = sorted(ours)[len(ours) // 2]
-        print(f"# {args.monitors} monitors x {args.features} features, {args.runs} runs each, PostgreSQL; "
-              f"{sizes[-1] / 1024:.0f} KiB of text\n")
-        print("| path | best ms | median ms |")
-        print("|---|---|---|")
-        print(f"| Driftline /metrics (snapshot read + render, cache warm) | {best[0] * 1e3:.1f} | {med[0] * 1e3:.1f} |")
-        print(f"|  of which the snapshot read | {best[1] * 1e3:.1f} | {med[1] * 1e3:.1f} |")
-        t = time.perf_counter()
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(DriftCollector(snapshot))
-        generate_latest(registry)
-        print(f"| DriftCollector + generate_latest (render only) | {(time.perf_counter() - t) * 1e3:.1f} | |")
-        print(f"| Gauge objects set per label, 3 feature metrics only (render only) | {min(peer) * 1e3:.1f} | "
-              f"{sorted(peer)[len(peer) // 2] * 1e3:.1f} |")
-    finally:
-        store.dispose()
-        with admin.connect() as c:
-            c.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+            registry = CollectorRegistry(auto_describe=False)
+            registry.register(DriftCollector(snapshot))
+            generate_latest(registry)
+            print(f"| DriftCollector + generate_latest (render only) | {(time.perf_counter() - t) * 1e3:.1f} | |")
+            print(f"| Gauge objects set per label, 3 feature metrics only (render only) | {min(peer) * 1e3:.1f} | "
+                  f"{sorted(peer)[len(peer) // 2] * 1e3:.1f} |")
+        finally:
+            store.dispose()
 
 
 if __name__ == "__main__":
