@@ -395,6 +395,16 @@ def test_a_full_disk_under_sqlite_gives_clean_503s_not_ready_and_recovers(
 _ELECTED = r"this worker runs the scheduler pid=(\d+)"
 
 
+def _run_ends(pg_url: str) -> list[object]:
+    """Every stored run's window end for the faults monitor (duplicates kept: the test counts them)."""
+    engine = sa.create_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text("SELECT window_end FROM runs WHERE monitor = 'faults'")).scalars())
+    finally:
+        engine.dispose()
+
+
 def test_workers_run_one_scheduler_and_a_killed_leader_is_replaced(
     start: Callable[..., Serve], pg_url: str, tmp_path: Path
 ) -> None:
@@ -411,16 +421,14 @@ def test_workers_run_one_scheduler_and_a_killed_leader_is_replaced(
         killed = time.monotonic()
         took_over = wait(lambda: process.count(_ELECTED) >= 2, "another worker to run the scheduler", 120, process)
         load.wait_acked(len(load.acked()) + 50)
+        # The new leader runs the monitor (every 2 s) while the load goes on; on a fast machine the 50 batches
+        # can be acknowledged before its first run, so wait for one (seen in CI: no run at all yet).
+        wait(lambda: bool(_run_ends(pg_url)), "the new leader to run the monitor", 120, process)
     finally:
         load.stop()
     assert_nothing_lost_or_half_written(load, pg_url)
     # Each window end was run once, whichever worker ran it.
-    engine = sa.create_engine(pg_url)
-    try:
-        with engine.connect() as conn:
-            ends = conn.execute(sa.text("SELECT window_end FROM runs WHERE monitor = 'faults'")).scalars().all()
-    finally:
-        engine.dispose()
+    ends = _run_ends(pg_url)
     assert len(ends) == len(set(ends)) and ends, ends
     print(f"--workers 2: leader killed, scheduler running again in another worker after {took_over:.1f} s "
           f"({time.monotonic() - killed:.1f} s to 50 more batches); {load.count(200)} acknowledged, "
