@@ -19,6 +19,7 @@ longer loads (another scikit-learn) is dropped and the run estimates nothing.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -129,6 +130,24 @@ class ReferenceBundle:
     dle: DleModel | None = None
     _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    @property
+    def content_hash(self) -> str:
+        """What identifies this fit among a monitor's versions: the profile's hash, extended by the extra fits.
+
+        A reference fitted before the monitor named multivariate methods or segments has the same
+        profile as one fitted after, but not the same fits: were the versions compared by the
+        profile alone, adding ``multivariate:`` or ``segments:`` to a monitor would never store a
+        version that has them (its runs would carry no multivariate or segment results). With no
+        extra fit the hash is the profile's, so versions stored before this rule stay equal.
+        """
+        extras = [f"multivariate:{','.join(sorted(str(m) for m in self.multivariate.methods))}"
+                  if self.multivariate is not None else "",
+                  *(f"segment:{'+'.join(s.columns)}:{s.min_rows}" for s in self.segments)]
+        extras = [e for e in extras if e]
+        if not extras:
+            return self.profile.content_hash
+        return hashlib.sha256("|".join([self.profile.content_hash, *extras]).encode()).hexdigest()
 
     @property
     def labelled(self) -> bool:

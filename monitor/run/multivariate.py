@@ -2,9 +2,10 @@
 
 The fit (:class:`~monitor.stats.multivariate.MultivariateReference`) is kept in the
 :class:`~monitor.run.bundle.ReferenceBundle`, so it is stored with the reference version and
-read back with it, never refitted per run. A reference fitted before the monitor named any
-method has no fit: its runs carry no multivariate results until a reference is registered again
-(docs/configuration.md).
+read back with it, never refitted per run. A ``file`` reference is refitted at start when the
+methods change (the bundle's content hash names them, monitor.run.bundle); an uploaded one fitted
+before the monitor named any method has no fit: its runs carry no multivariate results until a
+reference is uploaded again (docs/configuration.md).
 """
 
 from __future__ import annotations

@@ -30,13 +30,16 @@ DEFAULT_CACHE_SIZE = 16
 def input_hash(monitor: Monitor, chunks: Iterable[bytes]) -> str:
     """What a fit depends on, hashed: the input's bytes, the monitor's schema and the fit's code.
 
-    A change of file, of declared columns and roles, or of the profile format (a new release
-    fitting differently) gives a new hash, hence a refit; anything else does not.
+    A change of file, of declared columns and roles, of the multivariate methods or segments
+    fitted with the profile, or of the profile format (a new release fitting differently) gives
+    a new hash, hence a refit; anything else does not.
     """
     digest = hashlib.sha256()
     for chunk in chunks:
         digest.update(chunk)
     digest.update(repr(monitor.schema).encode())
+    # What else is fitted with the profile (monitor.run.bundle.ReferenceBundle.content_hash).
+    digest.update(repr((monitor.multivariate, monitor.segments, monitor.segment_min_rows)).encode())
     digest.update(f"profile-format:{PROFILE_FORMAT}".encode())
     return f"sha256:{digest.hexdigest()}"
 
@@ -117,7 +120,7 @@ class ReferenceRegistry:
         """Fit ``frame`` and make it the active version (the active one itself if its content is equal)."""
         bundle = fit_reference(monitor, frame)
         active = self._store.active_reference(monitor.name)
-        if active is not None and active.content_hash == bundle.profile.content_hash:
+        if active is not None and active.content_hash == bundle.content_hash:
             return active
         return self._add(monitor, bundle, source, len(frame))
 
@@ -135,15 +138,15 @@ class ReferenceRegistry:
         if input_hash is not None and self._store.has_reference_input(monitor.name, input_hash):
             return None
         bundle = fit_reference(monitor, frame() if callable(frame) else frame)
-        if self._store.has_reference_hash(monitor.name, bundle.profile.content_hash):
+        if self._store.has_reference_hash(monitor.name, bundle.content_hash):
             if input_hash is not None:
-                self._store.remember_reference_input(monitor.name, bundle.profile.content_hash, input_hash)
+                self._store.remember_reference_input(monitor.name, bundle.content_hash, input_hash)
             return None
         return self._add(monitor, bundle, source, bundle.profile.n_rows, input_hash=input_hash)
 
     def _add(self, monitor: Monitor, bundle: ReferenceBundle, source: str, n_rows: int,
              *, input_hash: str | None = None) -> ReferenceRecord:
-        record = self._store.add_reference(monitor.name, bundle.to_bytes(), bundle.profile.content_hash, source,
+        record = self._store.add_reference(monitor.name, bundle.to_bytes(), bundle.content_hash, source,
                                            n_rows, activate=True, input_hash=input_hash)
         self._remember((monitor.name, record.version), bundle)
         return record

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,11 +12,14 @@ import pytest
 from pydantic import ValidationError
 
 from alerts.rules import condition_holds
+from monitor.config import Settings
 from monitor.domain import AlertRule, Condition, Run, RunStatus
 from monitor.reports._multivariate import multivariate_section
 from monitor.run.bundle import ReferenceBundle
 from monitor.run.evaluate import evaluate, fit_reference
+from monitor.service import MonitorService
 from monitor.stats.multivariate import MultivariateMethod
+from monitor.storage import Store
 from tests.storage.builders import config_of
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -71,3 +75,39 @@ def test_a_monitor_without_methods_fits_and_reports_none() -> None:
     bundle = fit_reference(monitor, frame(500, 0.8, rng))
     assert bundle.multivariate is None
     assert evaluate(monitor, bundle, frame(200, -0.8, rng), empty_run()).multivariate == ()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("added", [{"multivariate": ["pca_reconstruction"]},
+                                   {"segments": ["plan"], "segment_min_rows": 20}])
+async def test_methods_or_segments_added_to_a_monitor_refit_its_unchanged_file_reference(
+        added: dict[str, object], tmp_path: Path) -> None:
+    """The same file, a monitor that now names extra fits: one new version that has them (not the old one kept)."""
+    path = tmp_path / "reference.csv"
+    frame(400, 0.8, np.random.default_rng(6)).drop(columns=["prediction_id", "timestamp"]).to_csv(path, index=False)
+    base = {**JOINT, "multivariate": [], "alerts": [], "reference": {"type": "file", "path": str(path)}}
+    store = Store.from_url(f"sqlite:///{tmp_path / 'd.db'}", config_of(base))
+    store.upgrade()
+
+    async def restart(spec: dict[str, object]) -> ReferenceBundle:
+        config = config_of(spec)
+        svc = MonitorService(Settings(scheduler=False), config, store)
+        await svc.start()
+        await svc.stop()
+        active = store.active_reference("joint")
+        record = store.reference("joint", active.version) if active is not None else None
+        assert record is not None
+        return ReferenceBundle.from_bytes(record.profile)
+
+    try:
+        before = await restart(base)
+        assert before.multivariate is None and before.segments == ()
+        after = await restart({**base, **added})
+        assert [r.version for r in store.references("joint")] == [1, 2]
+        assert (after.multivariate is not None) == ("multivariate" in added)
+        assert (len(after.segments) == 1) == ("segments" in added)
+        assert after.profile.content_hash == before.profile.content_hash  # the same data, more fitted
+        await restart({**base, **added})
+        assert [r.version for r in store.references("joint")] == [1, 2]  # known since: not refitted again
+    finally:
+        store.dispose()

@@ -230,7 +230,7 @@ def _new_reference(monitor: MonitorConfig, rows: list[dict[str, Any]], source: s
                            exc.total) from exc
     except InputError as exc:
         raise InputError(f"reference: {exc}", field=_nested(exc.field), row=exc.row) from exc
-    return FittedReference(profile=bundle.to_bytes(), content_hash=bundle.profile.content_hash, source=source,
+    return FittedReference(profile=bundle.to_bytes(), content_hash=bundle.content_hash, source=source,
                         n_rows=len(frame))
 
 
