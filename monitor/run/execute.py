@@ -23,7 +23,7 @@ from monitor.errors import DriftlineError, DuplicateRun, StorageError
 from monitor.run.concept import advance_run
 from monitor.run.evaluate import evaluate
 from monitor.run.registry import ReferenceRegistry
-from monitor.run.seasonal import evaluate_dynamic
+from monitor.run.seasonal import run_dynamic
 
 __all__ = ["AlertHooks", "PendingRuns", "RunDeps", "run_monitor"]
 
@@ -93,7 +93,11 @@ async def run_monitor(monitor: Monitor, end: datetime, deps: RunDeps) -> Run:
     logger.info("run started", extra=fields)
     try:
         if monitor.reference_ranges(spec):  # previous_window, rolling, same_period: fitted from the source
-            run = await asyncio.to_thread(evaluate_dynamic, monitor, spec, run, deps.source, deps.references.dynamic)
+            dynamic = await asyncio.to_thread(run_dynamic, monitor, spec, run, deps.source, deps.references.dynamic)
+            run = dynamic.run
+            if dynamic.bundle is not None and dynamic.frame is not None:  # the stored detector, as below
+                run, concept = await asyncio.to_thread(advance_run, monitor, dynamic.bundle, dynamic.frame, run,
+                                                       deps.store)
         else:
             version, bundle = await asyncio.to_thread(deps.references.active, monitor)
             run = replace(run, reference_version=version)

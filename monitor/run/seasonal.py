@@ -39,7 +39,8 @@ from monitor.run.bundle import ReferenceBundle
 from monitor.run.evaluate import conform, evaluate, fit_reference, insufficient
 from monitor.stats.seasonal import SeasonalNull, seasonal_null
 
-__all__ = ["DynamicReference", "DynamicReferences", "describe_ranges", "evaluate_dynamic", "reference_periods"]
+__all__ = ["DynamicReference", "DynamicReferences", "DynamicRun", "describe_ranges", "evaluate_dynamic", "reference_periods",
+           "run_dynamic"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,20 +135,40 @@ class DynamicReferences:
         return fitted
 
 
-def evaluate_dynamic(monitor: Monitor, window: WindowSpec, run: Run, source: PredictionSource,
-                     references: DynamicReferences) -> Run:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DynamicRun:
+    """A dynamic-reference run as evaluated, with the fit and the window a scheduled run's stored
+    concept detector advances on (both ``None`` when the run has no verdict)."""
+
+    run: Run
+    bundle: ReferenceBundle | None = None
+    frame: pd.DataFrame | None = None
+
+
+def run_dynamic(monitor: Monitor, window: WindowSpec, run: Run, source: PredictionSource,
+                references: DynamicReferences) -> DynamicRun:
     """Read the window and (if it has enough rows) the dynamic reference, and test one against the other.
 
     The run records the reference's ranges whatever happens; too few rows in the window or in the
-    reference make it ``insufficient_data`` with the reason.
+    reference make it ``insufficient_data`` with the reason. The fit and the window are handed
+    back so that ``run_monitor`` advances the monitor's persisted concept detector with them, as
+    for a stored reference: the detector lives across runs whatever the reference kind, its
+    baseline being the error level of the reference it started on (monitor.run.concept).
     """
     ranges = monitor.reference_ranges(window)
     run = replace(run, reference_version=None, reference_ranges=ranges)
     frame = source.read(monitor, window)
     if len(frame) < monitor.min_rows:
-        return insufficient(run, len(frame), monitor.min_rows)
+        return DynamicRun(run=insufficient(run, len(frame), monitor.min_rows))
     try:
         reference = references.fit(monitor, ranges, source)
     except InsufficientData as exc:
-        return replace(run, status=RunStatus.INSUFFICIENT_DATA, rows=len(frame), error=str(exc))
-    return evaluate(monitor, reference.bundle, frame, run, seasonal=reference.seasonal)
+        return DynamicRun(run=replace(run, status=RunStatus.INSUFFICIENT_DATA, rows=len(frame), error=str(exc)))
+    return DynamicRun(run=evaluate(monitor, reference.bundle, frame, run, seasonal=reference.seasonal),
+                      bundle=reference.bundle, frame=frame)
+
+
+def evaluate_dynamic(monitor: Monitor, window: WindowSpec, run: Run, source: PredictionSource,
+                     references: DynamicReferences) -> Run:
+    """:func:`run_dynamic`'s run alone (its concept drift from a fresh detector over this window)."""
+    return run_dynamic(monitor, window, run, source, references).run

@@ -102,3 +102,35 @@ async def test_no_change_no_report(tmp_path: Path) -> None:
     found, store, _ = await replay(tmp_path, bucket="10m", change_variant=0, restarts=(10,))
     assert [p for _, ps in found for p in ps] == []
     store.dispose()
+
+
+async def test_a_dynamic_reference_keeps_one_detector_across_runs(tmp_path: Path) -> None:
+    """``previous_window``: the detector is the monitor's stored one too, not a fresh one per window.
+
+    A fresh detector per window (what runs did before) sees each change in every window that
+    holds it, and never one whose window is wholly after it; the stored one reports it once.
+    """
+    spec = config("10m").monitors[0].model_dump(by_alias=True, exclude={"reference"})
+    cfg = DriftlineConfig.model_validate({"monitors": [{**spec, "reference": {"type": "previous_window"}}]})
+    store = Store.from_url(f"sqlite:///{tmp_path / 'd.db'}", cfg)
+    store.upgrade()
+    change = T0 + timedelta(minutes=200)
+    store.ingest_predictions("sea", pd.concat([sea(0, 1, 12000, T0, "a"), sea(3, 2, 6000, change, "b")],
+                                              ignore_index=True))
+    svc = MonitorService(Settings(scheduler=False), cfg, store)
+    await svc.start()
+    try:
+        found = []
+        for k in range(13, 31):  # from the first window whose previous window is full, to 100 min after the change
+            run = await svc.run_at("sea", T0 + k * EVERY)
+            assert run.status.has_verdict and run.reference_version is None, run.error
+            found.append((run.window_end, run.concept_change_points))
+    finally:
+        await svc.stop()
+    points = [p for _, ps in found for p in ps]
+    assert len(points) == 1, found
+    assert change - EVERY <= points[0] <= change + EVERY
+    assert [end for end, ps in found if ps] == [change + EVERY]
+    stored = store.concept_state("sea")
+    assert stored is not None and stored.revision == len(found)
+    store.dispose()
