@@ -226,3 +226,37 @@ def test_rolling_refit_keeps_the_reference_for_a_day() -> None:
     a = monitor.reference_ranges(monitor.window_ending(T0 + timedelta(days=10, hours=3)))
     b = monitor.reference_ranges(monitor.window_ending(T0 + timedelta(days=10, hours=23)))
     assert a == b == (WindowSpec(start=T0 + timedelta(days=3), end=T0 + timedelta(days=10)),)
+
+
+def yearly_log(seed: int, years: int = 10) -> pd.DataFrame:
+    """One reading a day (a weather-like series): a yearly cycle, each year a little warmer or colder."""
+    rng = np.random.default_rng(seed)
+    days = 364 * years
+    day = np.arange(days)
+    year_offset = rng.normal(0.0, 0.1, years)[day // 364]
+    x = 2.0 * np.sin(2 * np.pi * day / 364) + year_offset + rng.normal(0, 1, days)
+    return pd.DataFrame({"prediction_id": [f"d{i}" for i in range(days)],
+                         "timestamp": pd.to_datetime(T0) + pd.to_timedelta(day * 86_400 + 43_200, unit="s"),
+                         "x": x, "device": np.where(rng.uniform(size=days) < 0.4, "mobile", "desktop"),
+                         "prediction": np.where(x > 0.5, "1", "0")})
+
+
+@pytest.mark.slow
+def test_month_windows_of_a_daily_series_against_the_same_month_of_earlier_years() -> None:
+    """The issue's first failure: 30-row month windows of a daily series against a whole-year reference.
+
+    Against the same 4 weeks of the last 4 years (``same_period: {every: 52w, periods: 4}``) the
+    budget is met; against a fixed reference of the first year most months drift.
+    """
+    log = yearly_log(21)
+    ends = [T0 + timedelta(weeks=52 * 4 + 4 * (k + 1)) for k in range(78)]  # every 4 weeks of years 5-10
+    month = DriftlineConfig.model_validate({"monitors": [{
+        "name": "shop", "model": "shop", "every": "4w", "window": {"last": "4w"}, "min_rows": 20,
+        "schema": {"numerical": ["x"], "categorical": ["device"], "target": None},
+        "reference": {"type": "same_period", "every": "52w", "periods": 4}}]}).to_domain().monitors[0]
+    seasonal = alarms(month, log, ends)
+    fixed = alarms(month, log, ends, fixed=log.iloc[:364])
+    print("same_period 52w x 4", seasonal, "fixed first year", fixed)
+    for column, counted in seasonal.items():
+        assert within_budget(counted), f"{column}: {counted[0]}/{counted[1]} false alarms"
+    assert fixed["x"][0] / fixed["x"][1] > 0.5, fixed
