@@ -7,7 +7,7 @@ from monitor.reports._html import e, fmt
 
 __all__ = ["multivariate_section"]
 
-_WHAT = {"pca_reconstruction": "mean PCA reconstruction error", "domain_classifier": "out-of-fold ROC AUC",
+_WHAT = {"pca_reconstruction": "mean PCA reconstruction error", "domain_classifier": "held-out ROC AUC",
          "mmd": "kernel MMD²"}
 
 

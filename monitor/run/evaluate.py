@@ -114,7 +114,7 @@ def _fit_reference(monitor: Monitor, frame: pd.DataFrame) -> ReferenceBundle:
     classes = None
     if y_true is not None and y_pred is not None:
         y_true, y_pred, y_score, classes = reference_labels(s.task, y_true, y_pred, y_score)
-    bundle = ReferenceBundle(profile=fit_profile(frame, types=types), y_true=y_true, y_pred=y_pred, y_score=y_score,
+    bundle = ReferenceBundle(profile=fit_profile(frame, types=types, dims=s.dims), y_true=y_true, y_pred=y_pred, y_score=y_score,
                              classes=classes, segments=fit_segments(monitor, frame))
     return fit_estimators(monitor, frame, bundle)
 

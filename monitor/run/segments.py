@@ -100,7 +100,7 @@ def fit_segments(monitor: Monitor, frame: pd.DataFrame) -> tuple[SegmentProfiles
         groups = _groups(frame, columns)
         sizes = sorted(((v, int(idx.size)) for v, idx in groups.items()), key=lambda t: (-t[1], t[0]))
         types = _tested_types(monitor, columns)
-        profiles = {v: fit_profile(frame.iloc[groups[v]], types=types, workers=1)
+        profiles = {v: fit_profile(frame.iloc[groups[v]], types=types, workers=1, dims=monitor.schema.dims)
                     for v, n in sizes[:MAX_PROFILED_VALUES] if n >= monitor.segment_min_rows}
         out.append(SegmentProfiles(columns=columns, rows=dict(sizes[:MAX_COUNTED_VALUES]), profiles=profiles,
                                    min_rows=monitor.segment_min_rows))

@@ -1,6 +1,7 @@
 """Domain classifiers: held-out ROC AUC with the Mann-Whitney null, exact under "no drift".
 
-Shared by the text and embedding columns (:mod:`monitor.stats.text`, :mod:`monitor.stats.embedding`).
+Shared by the text and embedding columns (:mod:`monitor.stats.text`, :mod:`monitor.stats.embedding`)
+and the multivariate ``domain_classifier`` (:mod:`monitor.stats.multivariate.classifier`).
 Rows are labelled 0 (reference) and 1 (current); within each class, rows at odd positions (of a
 seeded order) train the model and rows at even positions are scored. The scored rows never touch
 the model, so under "same distribution" a score is independent of its label and the held-out AUC
@@ -27,7 +28,6 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from monitor.errors import InsufficientData, MissingExtra
-from monitor.stats.multivariate.classifier import fold_auc  # the multivariate domain_classifier's, reused
 
 __all__ = ["EXTRA", "AucTest", "fold_auc", "holdout_auc", "holdout_of", "sklearn_module"]
 
@@ -62,6 +62,22 @@ def sklearn_module(name: str, feature: str) -> ModuleType:
             raise
         raise MissingExtra(feature, EXTRA) from None
     raise ValueError(f"no scikit-learn module {name!r} is used here")
+
+
+def fold_auc(scores: _F, labels: NDArray[np.bool_]) -> tuple[float, float, float]:
+    """Mann-Whitney U of the positives' scores, its null mean and tie-corrected null variance.
+
+    Also the multivariate ``domain_classifier``'s (:mod:`monitor.stats.multivariate.classifier`).
+    """
+    n1 = int(labels.sum())
+    n0 = labels.size - n1
+    n = labels.size
+    ranks = stats.rankdata(scores)
+    u = float(ranks[labels].sum() - n1 * (n1 + 1) / 2)
+    _, counts = np.unique(scores, return_counts=True)
+    ties = float(((counts.astype(np.float64) ** 3) - counts).sum())
+    variance = n1 * n0 / 12.0 * ((n + 1) - ties / (n * (n - 1)))
+    return u, n1 * n0 / 2.0, variance
 
 
 def holdout_of(n0: int, n1: int) -> NDArray[np.bool_]:

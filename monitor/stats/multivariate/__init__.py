@@ -1,7 +1,7 @@
 """Multivariate drift: tests of the features' joint distribution that per-column tests miss.
 
 ``pca_reconstruction`` (NannyML's data reconstruction error), ``domain_classifier`` (a gradient
-boosted classifier's out-of-fold ROC AUC) and ``mmd`` (kernel maximum mean discrepancy on random
+boosted classifier's held-out ROC AUC) and ``mmd`` (kernel maximum mean discrepancy on random
 Fourier features). Each returns a :class:`MultivariateResult` with the calibrated rule: a null
 drawn from the reference at the window's size, and an effect floor. Fit once
 (:func:`fit_multivariate`), test many (:func:`multivariate_check`). See docs/statistics.md,

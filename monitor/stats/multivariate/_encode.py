@@ -8,7 +8,7 @@ categorical columns one-hot over the reference's top values (missing imputed by 
 value, as NannyML's; "other" is the all-zero pattern), every one-hot column standardised too.
 
 Row hashes make every method independent of row order: the reference's held-out half, the
-subsamples and the cross-validation folds are chosen by a seeded hash of each row's coded values,
+subsamples and the classifier's training half are chosen by a seeded hash of each row's coded values,
 and rows are processed in hash order, so a shuffled file gives the same result.
 """
 

@@ -82,8 +82,15 @@ class MultivariateReference:
                          residual=arrays["pca_residual"], explained=p["explained"], error_mean=p["error_mean"],
                          n_fit=p["n_fit"], n_heldout=p["n_heldout"])
         return cls(methods=tuple(MultivariateMethod(m) for m in header["methods"]), encoding=encoding,
-                   options=MultivariateOptions(**header["options"]), pca=pca, sample=arrays["sample"],
+                   options=_options(header["options"]), pca=pca, sample=arrays["sample"],
                    sigma=float(header["sigma"]), n_rows=int(header["n_rows"]))
+
+
+def _options(stored: dict[str, object]) -> MultivariateOptions:
+    """The stored options, less any this version no longer has (``folds``: the classifier's former
+    cross-validation), so a reference stored by an earlier version still reads."""
+    known = MultivariateOptions.__dataclass_fields__
+    return MultivariateOptions(**{k: v for k, v in stored.items() if k in known})  # type: ignore[arg-type]
 
 
 def fit_multivariate(reference: pd.DataFrame, *, numerical: Sequence[str], categorical: Sequence[str] = (),

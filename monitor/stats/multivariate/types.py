@@ -34,7 +34,7 @@ class FeatureScore:
 class MultivariateResult:
     """One multivariate method's verdict on a window.
 
-    ``statistic`` is the method's own (mean reconstruction error, out-of-fold ROC AUC, MMD²);
+    ``statistic`` is the method's own (mean reconstruction error, held-out ROC AUC, MMD²);
     ``threshold`` the calibrated one it is compared with (``drifted`` is ``statistic > threshold``);
     ``p_value`` the null's tail probability of ``statistic`` (``None`` when the method has none).
     ``top_features`` rank the features that drove the result, largest first (empty for MMD, and
@@ -90,9 +90,8 @@ class MultivariateOptions:
     "other"), ``max_rows`` (rows per side kept for the domain classifier and MMD, and held-out
     reference errors kept for PCA's null), ``seed``. Test time: ``alpha`` (the null's level), the
     effect floors (``pca_floor``: relative increase of the mean reconstruction error; ``auc_floor``;
-    ``mmd_floor``: MMD²), ``resamples`` (PCA null chunks), ``permutations`` (MMD), ``folds`` (the
-    classifier's cross-validation), ``fourier_features`` (MMD's random features), ``top`` (features
-    reported).
+    ``mmd_floor``: MMD²), ``resamples`` (PCA null chunks), ``permutations`` (MMD),
+    ``fourier_features`` (MMD's random features), ``top`` (features reported).
     """
 
     alpha: float = 0.05
@@ -105,7 +104,6 @@ class MultivariateOptions:
     mmd_floor: float = 0.0
     resamples: int = 1000
     permutations: int = 200
-    folds: int = 5
     fourier_features: int = 256
     top: int = 5
 
@@ -121,7 +119,5 @@ class MultivariateOptions:
                 raise ValueError(f"{name} ({getattr(self, name)}) must be at least 1")
         if self.max_categories > 254:  # the classifier's native categories are codes below 255
             raise ValueError(f"max_categories ({self.max_categories}) must be at most 254")
-        if self.folds < 2:
-            raise ValueError(f"folds ({self.folds}) must be at least 2")
         if self.pca_floor < 0 or self.mmd_floor < 0:
             raise ValueError("pca_floor and mmd_floor must be >= 0")
