@@ -10,10 +10,11 @@ client never saw (a request cut off by the end of the run). CPU seconds per requ
 server (its processes, from /proc) and of the client are printed too: on a shared machine they
 say what the figures would be on an idle one (2 cores / CPU per request).
 
-Each configuration runs in the same invocation, the peer first: today's single-request path
-(``--workers 1``, every request its own transaction), then group commit with 1 worker and with
-``--workers N``. The machine's load average is printed before and after each run (2 shared cores:
-other work on the machine moves the figures).
+Each configuration runs in the same invocation, the peers first: the single-request path
+(``--workers 1``, every request its own transaction), group commit with the small-batch fast path
+of :mod:`monitor._fast_ingest` switched off (every batch through Arrow and pandas, as before it),
+then group commit with 1 worker and with ``--workers N``. The machine's load average is printed
+before and after each run (2 shared cores: other work on the machine moves the figures).
 
 Usage: ``python benchmarks/bench_ingest_load.py [--seconds 20] [--rows 10] [--connections 64] [--workers 2]``
 """
@@ -46,6 +47,10 @@ PG = os.environ.get("DRIFTLINE_BENCH_POSTGRES", "postgresql+psycopg://postgres@1
 _NO_GROUP = ("import monitor.storage._group_commit as g\n"
              "g.GroupCommit.submit = lambda self, model, batch, rows: self._write(model, [batch])[0]\n"
              "from monitor.cli import run\nrun()\n")
+#: The same with group commit on and the small-batch fast path off (every batch through Arrow and pandas).
+_NO_FAST = ("import monitor.ingest as i\n"
+            "i.fast_batch = lambda *args, **kwargs: None\n"
+            "from monitor.cli import run\nrun()\n")
 
 _WRK_LUA = """
 local counter = 0
@@ -102,12 +107,14 @@ def _load() -> str:
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def _serve(tmp: Path, url: str, workers: int, group: bool, port: int) -> subprocess.Popen[bytes]:
+def _serve(tmp: Path, url: str, workers: int, group: bool, port: int, fast: bool = True) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
     env.update(DRIFTLINE_DATABASE_URL=url, DRIFTLINE_API_KEYS=KEY, DRIFTLINE_CONFIG=str(_config(tmp)),
                DRIFTLINE_LOG_LEVEL="warning", NO_COLOR="1")
     args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     command = [sys.executable, "-m", "monitor", *args] if group else [sys.executable, "-c", _NO_GROUP, *args]
+    if not fast:
+        command = [sys.executable, "-c", _NO_FAST, *args]
     log = (tmp / f"serve-{workers}-{group}.log").open("wb")
     proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
     deadline = time.monotonic() + 180
@@ -197,7 +204,7 @@ def _stored(url: str) -> int:
         engine.dispose()
 
 
-def bench(workers: int, group: bool, args: argparse.Namespace) -> str:
+def bench(workers: int, group: bool, args: argparse.Namespace, fast: bool = True) -> str:
     schema = f"bench_load_{secrets.token_hex(4)}"
     admin = sa.create_engine(PG, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -205,7 +212,7 @@ def bench(workers: int, group: bool, args: argparse.Namespace) -> str:
     url = sa.make_url(PG).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
     tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
     port = _port()
-    proc = _serve(tmp, url, workers, group, port)
+    proc = _serve(tmp, url, workers, group, port, fast)
     try:
         before = _load()
         use_wrk = shutil.which("wrk") is not None and not args.httpx
@@ -228,6 +235,8 @@ def bench(workers: int, group: bool, args: argparse.Namespace) -> str:
         shutil.rmtree(tmp, ignore_errors=True)
     acked = ok * args.rows
     name = f"{'group commit' if group else 'one transaction per request (peer)'}, {workers} worker(s)"
+    if not fast:
+        name = f"group commit, fast path off (Arrow + pandas for every batch), {workers} worker(s)"
     client = f"wrk -c {args.connections}" if use_wrk else f"httpx {args.rate}/s"
     answered = max(1, ok + others)
     return (f"| {name} | {client} | {ok / seconds:.0f} | {p50:.1f} | {p99:.1f} | {others} | {acked} | {stored} | "
@@ -250,16 +259,18 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=1000, help="httpx client: requests/s")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--httpx", action="store_true", help="use the httpx client even if wrk is installed")
-    parser.add_argument("--only", choices=["peer", "group", "workers"], action="append")
+    parser.add_argument("--only", choices=["peer", "nofast", "group", "workers"], action="append")
     args = parser.parse_args()
     print(f"{args.rows}-row JSON batches, {args.seconds} s each, PostgreSQL {sa.make_url(PG).host}, "
           f"{os.cpu_count()} cores")
     print("| server | client | req/s (200) | p50 ms | p99 ms | non-200 | rows acked | rows stored | lost "
           "| server CPU ms/req | client CPU ms/req | load avg |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    runs = {"peer": (1, False), "group": (1, True), "workers": (args.workers, True)}
+    runs = {"peer": (1, False, True), "nofast": (1, True, False), "group": (1, True, True),
+            "workers": (args.workers, True, True)}
     for name in args.only or list(runs):
-        print(bench(*runs[name], args), flush=True)
+        workers, group, fast = runs[name]
+        print(bench(workers, group, args, fast), flush=True)
 
 
 if __name__ == "__main__":

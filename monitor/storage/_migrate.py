@@ -3,7 +3,8 @@
 Alembic runs programmatically on the caller's connection with this package's own script location,
 so an installed Driftline needs no ``alembic.ini`` and no working directory. Prediction tables are
 not migrations: they follow ``driftline.yaml``, so upgrade() creates the missing ones and adds
-columns for features added since (nullable, so old rows read as missing values).
+columns for features added since (nullable, so old rows read as missing values). An embedding
+column made as TEXT before ingest accepted vectors (it could only hold NULL) becomes binary.
 """
 
 from __future__ import annotations
@@ -36,11 +37,18 @@ def alembic_config(connection: sa.Connection) -> Config:
 
 
 def _kind_matches(existing: sa.types.TypeEngine[object], wanted: sa.types.TypeEngine[object]) -> bool:
+    if isinstance(wanted, sa.LargeBinary):
+        return isinstance(existing, sa.LargeBinary)
     if isinstance(wanted, sa.Float):
         return isinstance(existing, sa.Float)
     if isinstance(wanted, sa.String):
         return isinstance(existing, sa.String)
     return True
+
+
+def _all_null(connection: sa.Connection, table: sa.Table, column: str) -> bool:
+    query = sa.select(sa.literal(1)).select_from(table).where(table.c[column].isnot(None)).limit(1)
+    return connection.scalar(query) is None
 
 
 def _ensure_table(connection: sa.Connection, layout: ModelLayout) -> None:
@@ -53,6 +61,11 @@ def _ensure_table(connection: sa.Connection, layout: ModelLayout) -> None:
     operations = Operations(MigrationContext.configure(connection))
     for column in table.columns:
         if column.name not in existing:
+            operations.add_column(table.name, sa.Column(column.name, column.type, nullable=True))
+        elif isinstance(column.type, sa.LargeBinary) and isinstance(existing[column.name], sa.String) and \
+                _all_null(connection, table, column.name):
+            # Made when an embedding column was TEXT and ingest refused vectors: nothing to keep.
+            operations.drop_column(table.name, column.name)
             operations.add_column(table.name, sa.Column(column.name, column.type, nullable=True))
         elif not _kind_matches(existing[column.name], column.type):
             raise ConfigError(

@@ -36,9 +36,10 @@ def _stage(cur: Cursor, name: str, batch: Batch, extra: Sequence[tuple[str, NDAr
     """Create temp table ``name`` (dropped at commit) and COPY ``batch`` into it."""
     fixed = [("ts", batch.ts - PG_EPOCH_US, "timestamptz"), *extra,
              *((c, v, "float8") for c, v in batch.numbers.items())]
-    texts = [("prediction_id", batch.ids), *batch.texts.items()]
+    texts = [("prediction_id", batch.ids), *batch.texts.items(), *batch.binaries.items()]
     columns = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, _, t in fixed]
-    columns += [sql.SQL("{} text").format(sql.Identifier(c)) for c, _ in texts]
+    columns += [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL("bytea" if c in batch.binaries else "text"))
+                for c, _ in texts]
     cur.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(sql.Identifier(name),
                                                                           sql.SQL(", ").join(columns)))
     encoded = encode_copy([(v, "float8" if t == "float8" else "int8") for _, v, t in fixed], [a for _, a in texts])
@@ -56,7 +57,7 @@ def _value(column: str, batch: Batch) -> sql.Composable:
 
 
 def _insert(cur: Cursor, layout: ModelLayout, batch: Batch, returning: bool) -> None:
-    targets = ["prediction_id", "ts", *batch.numbers, *batch.texts]
+    targets = ["prediction_id", "ts", *batch.numbers, *batch.texts, *batch.binaries]
     values = [_value(c, batch) for c in targets]
     if "label" in targets:  # a label sent with its prediction arrived with it
         targets.append("label_ts")
@@ -96,7 +97,7 @@ def update_labels(conn: Connection, layout: ModelLayout, batch: Batch) -> tuple[
 
 
 def read_columns(conn: Connection, layout: ModelLayout, numbers: Sequence[str], texts: Sequence[str],
-                 window: WindowSpec) -> Columns:
+                 window: WindowSpec, binaries: Sequence[str] = ()) -> Columns:
     """Rows of ``window`` in (ts, prediction_id) order; the time filter is a range on the ts index."""
     where = [sql.SQL("ts < {}").format(sql.Literal(window.end))]
     if window.start is not None:
@@ -108,13 +109,13 @@ def read_columns(conn: Connection, layout: ModelLayout, numbers: Sequence[str], 
     # -infinity), so each row starts with one NumPy record; text fields after.
     fields: list[sql.Composable] = [sql.SQL("ts"), sql.SQL("COALESCE(label_ts, '-infinity')")]
     fields += [sql.SQL("COALESCE({}, {})").format(sql.Identifier(c), _NAN) for c in numbers]
-    fields += [sql.Identifier(c) for c in ("prediction_id", *texts)]
+    fields += [sql.Identifier(c) for c in ("prediction_id", *texts, *binaries)]  # bytea arrives as raw bytes
     query = sql.SQL("COPY (SELECT {} FROM {} WHERE {} {}) TO STDOUT (FORMAT binary)").format(
         sql.SQL(", ").join(fields), sql.Identifier(layout.table.name), sql.SQL(" AND ").join(where), order)
     with conn.cursor() as cur, cur.copy(query) as copy:
         rows = [bytes(row) for row in copy]  # one item per row, as the protocol sends them; bytes slice fast
     try:
-        fixed, strings = decode_copy(rows, ["int8", "int8", *("float8" for _ in numbers)], 1 + len(texts))
+        fixed, strings = decode_copy(rows, ["int8", "int8", *("float8" for _ in numbers)], 1 + len(texts) + len(binaries))
     except ValueError as exc:
         raise psycopg.DataError(f"unexpected COPY output: {exc}") from exc
     step = -1 if window.rows is not None else 1
@@ -122,7 +123,9 @@ def read_columns(conn: Connection, layout: ModelLayout, numbers: Sequence[str], 
     label_ts = np.where(label_ts == NAT, NAT, label_ts + PG_EPOCH_US)  # -infinity arrives as int64 min
     return Columns(ids=_reverse(strings[0], step), ts=ts, label_ts=label_ts,
                    numbers={c: fixed[j + 2][::step] for j, c in enumerate(numbers)},
-                   texts={c: _reverse(strings[j + 1], step) for j, c in enumerate(texts)})
+                   texts={c: _reverse(strings[j + 1], step) for j, c in enumerate(texts)},
+                   binaries={c: _reverse(strings[j + 1 + len(texts)].view(pa.large_binary()), step)
+                             for j, c in enumerate(binaries)})
 
 
 def _reverse(arr: pa.Array, step: int) -> pa.Array:

@@ -50,7 +50,8 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
 
 def utc_micros(values: Any) -> NDArray[np.int64]:
     """Microseconds since the Unix epoch of tz-aware datetime values (a Series or Index)."""
-    naive = values.dt.tz_convert("UTC").dt.tz_localize(None) if hasattr(values, "dt") else values
+    # On the Series' array: the .dt accessor costs ~1 ms a call, most of a small batch's preparation.
+    naive = values.array.tz_convert("UTC").tz_localize(None) if hasattr(values, "dt") else values
     micros: NDArray[np.int64] = naive.to_numpy(dtype="datetime64[us]").view(np.int64)
     return micros
 

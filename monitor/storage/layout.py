@@ -5,12 +5,19 @@ column per feature of every monitor that watches the model. Monitors of one mode
 so they must agree on the names of the id, timestamp, prediction, score and target columns, on
 the task, and on each feature's kind; a disagreement is a :class:`ConfigError` at start-up rather
 than a table that silently means two things.
+
+An embedding feature (``schema.embedding``) is one ``BYTEA`` (PostgreSQL) / ``BLOB`` (SQLite)
+column holding the vector as ``dim`` little-endian float32 values (4 bytes each, 1,536 for 384
+dimensions), not JSON text: a window's vectors are decoded by one ``np.frombuffer`` over their
+joined bytes instead of one ``json.loads`` per row, the value is a third of the size of its
+shortest decimal text, and float32 is the precision embedding models produce. Binary COPY on
+PostgreSQL moves bytea as raw bytes, exactly as it moves text.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -33,6 +40,10 @@ class Kind(StrEnum):
 
     NUMBER = "number"  # DOUBLE PRECISION / REAL; NULL is missing
     TEXT = "text"  # TEXT; categories and class labels as their ``str()``
+    EMBEDDING = "embedding"  # BYTEA / BLOB: ``dim`` little-endian float32 values; NULL is missing
+
+
+_ROLE = {Kind.NUMBER: "numerical", Kind.TEXT: "categorical (or text)", Kind.EMBEDDING: "an embedding"}
 
 
 def identifier(name: str) -> str:
@@ -61,6 +72,7 @@ class ModelLayout:
     label_column: str | None
     prediction_kind: Kind
     features: dict[str, Kind]  # every feature of every monitor on the model, in first-seen order
+    dims: dict[str, int] = field(default_factory=dict)  # the vector length of each embedding feature
 
     def frame_to_db(self) -> dict[str, str]:
         """Frame column name -> database column name, for the columns an ingest frame may carry."""
@@ -94,14 +106,20 @@ def _layout(model: str, monitors: list[Monitor], metadata: sa.MetaData) -> Model
         raise ConfigError(f"monitors of model {model!r} declare different tasks ({', '.join(sorted(tasks))})",
                           path="schema.task")
     features: dict[str, Kind] = {}
+    dims: dict[str, int] = {}
     for m in monitors:
         declared = [(f, Kind.NUMBER) for f in m.schema.numerical] + [(f, Kind.TEXT) for f in m.schema.categorical]
-        # Text features as TEXT; an embedding's column is TEXT too (JSON arrays), not yet filled by ingest.
-        declared += [(f, Kind.TEXT) for f in m.schema.text] + [(f, Kind.TEXT) for f, _ in m.schema.embedding]
+        declared += [(f, Kind.TEXT) for f in m.schema.text] + [(f, Kind.EMBEDDING) for f, _ in m.schema.embedding]
         for name, kind in declared:
-            if features.setdefault(name, kind) is not kind:
-                raise ConfigError(f"feature {name!r} of model {model!r} is numerical in one monitor and "
-                                  f"categorical in another (monitor {m.name!r})", path=f"schema.{name}")
+            old = features.setdefault(name, kind)
+            if old is not kind:
+                raise ConfigError(f"feature {name!r} of model {model!r} is {_ROLE[old]} in one monitor and "
+                                  f"{_ROLE[kind]} in another (monitor {m.name!r})", path=f"schema.{name}")
+        for name, dim in m.schema.embedding:
+            if dims.setdefault(name, dim) != dim:
+                raise ConfigError(f"embedding {name!r} of model {model!r} has dim {dims[name]} in one monitor and "
+                                  f"{dim} in monitor {m.name!r}; one column holds one vector length",
+                                  path=f"schema.embedding.{name}")
     id_column = _one(model, "prediction_id", [s.prediction_id for s in schemas])
     ts_column = _one(model, "timestamp", [s.timestamp for s in schemas])
     prediction_column = _one(model, "prediction", [s.prediction for s in schemas])
@@ -116,7 +134,7 @@ def _layout(model: str, monitors: list[Monitor], metadata: sa.MetaData) -> Model
             raise ConfigError(f"feature name {name[:20]!r}... of model {model!r} is longer than "
                               f"{_MAX_IDENTIFIER} bytes, the database's limit for column names", path="schema")
     kind = Kind.NUMBER if tasks == {Task.REGRESSION} else Kind.TEXT
-    value = {Kind.NUMBER: sa.Double, Kind.TEXT: sa.Text}
+    value = {Kind.NUMBER: sa.Double, Kind.TEXT: sa.Text, Kind.EMBEDDING: sa.LargeBinary}
     name = table_name(model)
     table = sa.Table(
         name, metadata,
@@ -131,7 +149,7 @@ def _layout(model: str, monitors: list[Monitor], metadata: sa.MetaData) -> Model
         *(sa.Column(f, value[k]()) for f, k in features.items()),
         sa.Index(identifier(f"ix_{name}_ts"), "ts"),
     )
-    return ModelLayout(model=model, table=table, prediction_kind=kind, features=features,
+    return ModelLayout(model=model, table=table, prediction_kind=kind, features=features, dims=dims,
                        id_column=str(id_column), ts_column=str(ts_column), prediction_column=str(prediction_column),
                        score_column=score_column, label_column=label_column)
 

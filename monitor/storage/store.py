@@ -229,12 +229,13 @@ class Store:
         values = [c for c in names if c not in ("prediction_id", "ts", "label_ts")]
         numbers = [c for c in values if layout.kind(c) is Kind.NUMBER]
         texts = [c for c in values if layout.kind(c) is Kind.TEXT]
+        binaries = [c for c in values if layout.kind(c) is Kind.EMBEDDING]
         if window.rows is not None and window.rows < 1:
             raise InputError(f"window.rows ({window.rows}) must be at least 1", field="rows")
         spec = WindowSpec(end=to_utc(window.end), start=to_utc(window.start) if window.start else None,
                           rows=window.rows)
         with self._errors(f"read the window of monitor {monitor.name!r}"), self._engine.begin() as conn:
-            cols = self._bulk.read_columns(self._raw(conn), layout, numbers, texts, spec)
+            cols = self._bulk.read_columns(self._raw(conn), layout, numbers, texts, spec, binaries)
         return to_frame(names, cols)
 
     def count_predictions(self, model: str) -> int:

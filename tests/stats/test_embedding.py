@@ -48,6 +48,25 @@ def test_cells_are_read_from_lists_arrays_and_json_text() -> None:
     assert embedding_matrix(pd.Series(["[1, 2]", "[3, 4]"]), "v", None)[2] == 2
 
 
+def test_a_column_of_float32_vectors_reads_as_the_same_cells_as_lists() -> None:
+    """The store's cells (float32 arrays, None, NaN) take a one-stack path; the list path is the oracle."""
+    vectors = np.random.default_rng(8).normal(size=(50, 4)).astype(np.float32)
+    cells: list[object] = list(vectors)
+    cells[3], cells[9] = None, float("nan")
+    cells[11] = np.array([1.0, np.inf, 0.0, 0.0], dtype=np.float32)  # a non-finite vector is missing
+    fast = embedding_matrix(pd.Series(cells, dtype=object), "v", 4)
+    lists = embedding_matrix(pd.Series([c.tolist() if isinstance(c, np.ndarray) else c for c in cells],
+                                       dtype=object), "v", 4)
+    assert fast[0].dtype == np.float64 and fast[1:] == lists[1:] == (3, 4)
+    np.testing.assert_array_equal(fast[0], lists[0])
+    assert embedding_matrix(pd.Series(cells, dtype=object), "v", None)[2] == 4  # dim from the vectors
+    ragged = pd.Series([np.zeros(4, np.float32), np.zeros(3, np.float32)], dtype=object)
+    with pytest.raises(InputError, match="row 1: 3 values"):
+        embedding_matrix(ragged, "v", 4)
+    with pytest.raises(InputError, match="row 0: 4 values; the embedding has dim 5"):
+        embedding_matrix(pd.Series(list(vectors), dtype=object), "v", 5)
+
+
 @pytest.mark.parametrize(("cells", "message", "row"), [
     (["[1, 2]", "[1, 2, 3]"], r"column 'v' row 1: 3 values; the embedding has dim 2", 1),
     ([[1, 2], "oops"], r"column 'v' row 1: not an array \('oops'\)", 1),

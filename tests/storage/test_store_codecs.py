@@ -73,6 +73,27 @@ def test_binary_copy_encoding_matches_a_struct_walk_and_decodes_back(
     assert decoded == expected
 
 
+_LONG_ROWS = st.lists(st.tuples(st.one_of(st.none(), st.text(st.characters(blacklist_categories=("Cs",),
+                                                                             blacklist_characters="\x00"),
+                                                              min_size=300, max_size=700)),
+                                 st.one_of(st.none(), st.binary(min_size=600, max_size=2000))),
+                       min_size=0, max_size=30)
+
+
+@given(rows=_LONG_ROWS)
+def test_long_texts_and_bytea_values_round_trip(rows: list[tuple[str | None, bytes | None]]) -> None:
+    """Values of hundreds of bytes (embedding vectors) take _gather's slice-by-slice copy, ids its index."""
+    ids = [f"id{i}" for i in range(len(rows))]
+    floats = np.arange(len(rows), dtype=np.float64)
+    texts = [pa.array(ids, type=pa.large_string()), pa.array([r[0] for r in rows], type=pa.large_string()),
+             pa.array([r[1] for r in rows], type=pa.large_binary())]
+    items = _reference_rows(b"".join(encode_copy([(floats, "float8")], texts)))
+    fixed, strings = decode_copy(items, ["float8"], 3)
+    binary = strings[2].view(pa.large_binary())
+    decoded = {strings[0][i].as_py(): (fixed[0][i], strings[1][i].as_py(), binary[i].as_py()) for i in range(len(rows))}
+    assert decoded == {ids[i]: (float(i), *r) for i, r in enumerate(rows)}
+
+
 def test_decoding_refuses_what_is_not_copy_binary() -> None:
     with pytest.raises(ValueError, match="not PostgreSQL COPY binary"):
         decode_copy([b"id,name\n1,a\n"], ["int8"], 1)

@@ -1,7 +1,8 @@
 """Text features through ingest and the store (SQLite, PostgreSQL, the fake): stored as text, read back, tested.
 
-Embedding features are not accepted by ingest yet: a batch carrying one is refused naming it,
-and a monitor's window reads its (empty) column without failing.
+Embedding features go the same way (JSON arrays in, float32 vectors back; tests/storage/
+test_store_embeddings.py has the details), and a window whose rows carry no vector reads its
+column as missing.
 """
 
 from __future__ import annotations
@@ -53,9 +54,26 @@ def test_text_features_are_stored_read_back_and_tested(
     assert result.columns[0].method is DriftMethod.TEXT_DOMAIN_CLASSIFIER and not result.columns[0].drifted
 
 
-def test_an_embedding_in_an_ingest_batch_is_refused_naming_it() -> None:
+def test_embeddings_of_an_ingest_batch_are_stored_and_read_back(
+        make_store: Callable[[DriftlineConfig], StoreUnderTest]) -> None:
+    config = config_of(CHAT)
+    store = make_store(config)
+    store.upgrade()
+    vectors = np.random.default_rng(4).normal(size=(40, 3))
+    rows = [{"prediction_id": f"p{i}", "timestamp": (T0 + timedelta(seconds=i)).isoformat(), "prediction": "yes",
+             "vec": v.tolist()} for i, v in enumerate(vectors)]
+    frame = parse_batch(json.dumps(rows).encode(), Format.JSON, prediction_spec(config, "chat-v1"), now=T0)
+    assert store.ingest_predictions("chat-v1", frame).accepted == 40
+    window = store.read_window(config.to_domain().monitors[0], WindowSpec(end=T0 + timedelta(hours=1), start=T0))
+    got = np.stack(window["vec"].tolist())
+    np.testing.assert_allclose(got, vectors, rtol=2**-23)  # float32 precision
+    profile = fit_profile(window[["vec"]].iloc[:20], types={"vec": ColumnType.EMBEDDING})
+    assert check(profile, window[["vec"]].iloc[20:]).columns[0].method is DriftMethod.EMBEDDING_MMD
+
+
+def test_a_vector_of_the_wrong_length_in_an_ingest_batch_is_refused_naming_it() -> None:
     config = config_of(CHAT)
     body = json.dumps([{"prediction_id": "a", "timestamp": T0.isoformat(), "prediction": "yes",
-                        "vec": [0.1, 0.2, 0.3]}]).encode()
+                        "vec": [0.1, 0.2]}]).encode()
     with pytest.raises(InputError, match="vec"):
         parse_batch(body, Format.JSON, prediction_spec(config, "chat-v1"), now=T0)

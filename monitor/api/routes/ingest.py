@@ -58,7 +58,8 @@ async def ingest_predictions(model: ModelName, request: Request, store: StoreDep
     # On the wire the id and time are always `prediction_id` and `timestamp`; the store names
     # its columns after the schema, which may rename them.
     schema = next(m.schema_ for m in config.monitors if m.model == model)
-    frame = frame.rename(columns={"prediction_id": schema.prediction_id, "timestamp": schema.timestamp})
+    if (schema.prediction_id, schema.timestamp) != ("prediction_id", "timestamp"):  # a rename copies the frame
+        frame = frame.rename(columns={"prediction_id": schema.prediction_id, "timestamp": schema.timestamp})
     result = await anyio.to_thread.run_sync(store.ingest_predictions, model, frame)
     logger.info("ingested predictions", extra={"model": model, "rows": len(frame), "format": str(fmt),
                                                "accepted": result.accepted, "duplicates": result.duplicates})
