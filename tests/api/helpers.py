@@ -1,13 +1,22 @@
-"""Helpers shared by the API tests: keys, headers and batch encoders."""
+"""Helpers shared by the API tests: keys, headers, batch encoders and the app served on a real store."""
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pandas as pd
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from monitor.app import create_app
+from monitor.config import DriftlineConfig, Settings
 
 API_KEY = "k-9f2c71e4d0b84a55a7c1"
 OTHER_KEY = "k-second-3b8e0a7c61d4"
@@ -51,3 +60,14 @@ def prediction_rows(n: int = 3, **overrides: Any) -> list[dict[str, Any]]:
 def values(series: pd.Series) -> list[Any]:
     """A column's values with None for missing (text columns hold NaN for missing)."""
     return [None if pd.isna(v) else v for v in series]
+
+
+@asynccontextmanager
+async def served(database_url: str, config: DriftlineConfig) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
+    """The app as ``driftline serve`` builds it (scheduler off, key :data:`API_KEY`), through its lifespan,
+    and a client on it; the app's ``state.store`` is the store its lifespan opened."""
+    settings = Settings(database_url=database_url, api_keys=SecretStr(API_KEY), scheduler=False)
+    app = create_app(settings, config)
+    async with LifespanManager(app) as manager:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://test") as c:
+            yield c, app

@@ -25,7 +25,7 @@ from monitor.app import create_app
 from monitor.config import DriftlineConfig, Settings
 from monitor.errors import StorageError
 from monitor.storage import Store, alerting
-from tests.api.helpers import API_KEY, auth
+from tests.api.helpers import API_KEY, auth, served
 
 pytestmark = pytest.mark.anyio
 
@@ -89,20 +89,17 @@ def _reference(n: int, rng: np.random.Generator, shift: float = 0.0) -> list[dic
 @pytest.fixture
 async def live(database_url: str, config: DriftlineConfig) -> AsyncIterator[Live]:
     """The app as ``driftline serve`` builds it (scheduler off), reference v1 uploaded, one pending job."""
-    settings = Settings(database_url=database_url, api_keys=SecretStr(API_KEY), scheduler=False)
-    app = create_app(settings, config)
-    async with LifespanManager(app) as manager:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://test") as c:
-            up = await c.post("/v1/monitors/churn/reference", json=_reference(300, np.random.default_rng(1)),
-                              headers=auth())
-            assert up.status_code == 201, up.text
-            store: Store = app.state.store
-            job, created = store.create_retrain_job(RetrainJob(
-                id=uuid.uuid4().hex, monitor="churn", model="churn", trigger_key=f"test:{uuid.uuid4().hex}",
-                reason="DriftlineDatasetDrift", status=JobStatus.TRIGGERED, outcome=Outcome.TRIGGERED,
-                dry_run=False, created_at=datetime.now(UTC)))
-            assert created
-            yield Live(client=c, store=store, job=job, postgres=database_url.startswith("postgresql"))
+    async with served(database_url, config) as (c, app):
+        up = await c.post("/v1/monitors/churn/reference", json=_reference(300, np.random.default_rng(1)),
+                          headers=auth())
+        assert up.status_code == 201, up.text
+        store: Store = app.state.store
+        job, created = store.create_retrain_job(RetrainJob(
+            id=uuid.uuid4().hex, monitor="churn", model="churn", trigger_key=f"test:{uuid.uuid4().hex}",
+            reason="DriftlineDatasetDrift", status=JobStatus.TRIGGERED, outcome=Outcome.TRIGGERED,
+            dry_run=False, created_at=datetime.now(UTC)))
+        assert created
+        yield Live(client=c, store=store, job=job, postgres=database_url.startswith("postgresql"))
 
 
 def _nothing_written(live: Live) -> None:

@@ -21,14 +21,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
-from asgi_lifespan import LifespanManager
-from pydantic import SecretStr
 
-from monitor.app import create_app
-from monitor.config import DriftlineConfig, Settings
+from monitor.config import DriftlineConfig
 from monitor.domain import WindowSpec
 from monitor.storage import Store
-from tests.api.helpers import API_KEY, CSV, JSON, NDJSON, PARQUET, auth
+from tests.api.helpers import CSV, JSON, NDJSON, PARQUET, auth, served
 
 pytestmark = pytest.mark.anyio
 
@@ -55,11 +52,8 @@ class Live:
 
 @pytest.fixture
 async def live(database_url: str, config: DriftlineConfig) -> AsyncIterator[Live]:
-    settings = Settings(database_url=database_url, api_keys=SecretStr(API_KEY), scheduler=False)
-    app = create_app(settings, config)
-    async with LifespanManager(app) as manager:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://test") as c:
-            yield Live(client=c, store=app.state.store, config=config)
+    async with served(database_url, config) as (c, app):
+        yield Live(client=c, store=app.state.store, config=config)
 
 
 def _rows(vectors: np.ndarray, start: datetime, prefix: str = "p") -> list[dict[str, Any]]:

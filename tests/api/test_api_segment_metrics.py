@@ -15,13 +15,10 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from asgi_lifespan import LifespanManager
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import SecretStr
 
-from monitor.app import create_app
-from monitor.config import DriftlineConfig, Settings
-from tests.api.helpers import API_KEY, PARQUET, auth
+from monitor.config import DriftlineConfig
+from tests.api.helpers import PARQUET, auth, served
 
 pytestmark = pytest.mark.anyio
 
@@ -40,11 +37,8 @@ def config() -> DriftlineConfig:
 
 @pytest.fixture
 async def client(database_url: str, config: DriftlineConfig) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(database_url=database_url, api_keys=SecretStr(API_KEY), scheduler=False)
-    app = create_app(settings, config)
-    async with LifespanManager(app) as manager:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://test") as c:
-            yield c
+    async with served(database_url, config) as (c, _):
+        yield c
 
 
 def rows(per_value: int, rng: np.random.Generator, start: datetime, drifting: set[str] = frozenset()) -> bytes:

@@ -15,14 +15,11 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from asgi_lifespan import LifespanManager
-from pydantic import SecretStr
 
-from monitor.app import create_app
-from monitor.config import DriftlineConfig, Settings
+from monitor.config import DriftlineConfig
 from monitor.domain import WindowSpec
 from monitor.storage import Store
-from tests.api.helpers import API_KEY, CSV, JSON, NDJSON, PARQUET, auth, encode
+from tests.api.helpers import CSV, JSON, NDJSON, PARQUET, auth, encode, served
 
 pytestmark = pytest.mark.anyio
 
@@ -36,11 +33,8 @@ class Live:
 @pytest.fixture
 async def live(database_url: str, config: DriftlineConfig) -> AsyncIterator[Live]:
     """The app as ``driftline serve`` builds it (scheduler off), and the store its lifespan opened."""
-    settings = Settings(database_url=database_url, api_keys=SecretStr(API_KEY), scheduler=False)
-    app = create_app(settings, config)
-    async with LifespanManager(app) as manager:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://test") as c:
-            yield Live(client=c, store=app.state.store)
+    async with served(database_url, config) as (c, app):
+        yield Live(client=c, store=app.state.store)
 
 
 def _rows(n: int, start: datetime, rng: np.random.Generator, shift: float = 0.0) -> list[dict[str, object]]:
