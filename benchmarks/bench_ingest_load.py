@@ -39,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 import sqlalchemy as sa
 
+from tests.e2e._procs import free_port
+
 KEY = "bench-load-key-0123456789"
 MODEL = "load-model"
 PG = os.environ.get("DRIFTLINE_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -93,14 +95,6 @@ def _config(tmp: Path) -> Path:
       categorical: [plan, region]
 """)
     return path
-
-
-def _port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _load() -> str:
@@ -211,7 +205,7 @@ def bench(workers: int, group: bool, args: argparse.Namespace, fast: bool = True
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     url = sa.make_url(PG).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
     tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
-    port = _port()
+    port = free_port()
     proc = _serve(tmp, url, workers, group, port, fast)
     try:
         before = _load()

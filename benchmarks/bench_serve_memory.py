@@ -30,7 +30,6 @@ import gc
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,7 @@ import yaml
 from monitor.config import DriftlineConfig
 from monitor.run.evaluate import fit_reference
 from monitor.run.registry import DEFAULT_CACHE_SIZE
+from tests.e2e._procs import free_port
 
 KEY = "bench-key-0123456789"
 NUMERICAL = [f"n{j}" for j in range(10)]
@@ -113,12 +113,6 @@ def rss_kib(pid: int, field: str = "VmRSS") -> int:
     except (FileNotFoundError, ProcessLookupError):
         pass
     return total
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def driftline_script() -> str:
