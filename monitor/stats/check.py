@@ -68,7 +68,8 @@ from monitor.stats.types import (
     p_value_drifted,
 )
 
-__all__ = ["CheckOptions", "ColumnOptions", "ColumnResult", "DatasetResult", "Status", "check"]
+__all__ = ["Basis", "CheckOptions", "ColumnOptions", "ColumnResult", "DatasetResult", "Status", "check",
+           "column_results", "finish"]
 
 _HISTOGRAM = frozenset(
     {DriftMethod.PSI, DriftMethod.JENSEN_SHANNON, DriftMethod.KL_DIV, DriftMethod.HELLINGER}
@@ -80,6 +81,22 @@ class Status(StrEnum):
 
     OK = "ok"
     NOT_TESTABLE = "not_testable"
+
+
+class Basis(StrEnum):
+    """What a column's statistic was computed from (``None`` on a result: the window's rows).
+
+    ``aggregates``: counts the source's engine computed (pushdown), exact for the method;
+    ``bounded``: the engine's cell counts pin the statistic within ``statistic_error_bound`` and
+    the verdict is the same at both ends; ``rows``: rows read back because no bounded form
+    exists or the bound straddled the threshold; ``sample``: a seeded sample of those rows
+    (docs/scaling.md).
+    """
+
+    AGGREGATES = "aggregates"
+    BOUNDED = "bounded"
+    ROWS = "rows"
+    SAMPLE = "sample"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -173,6 +190,9 @@ class ColumnResult:
     null_threshold: float | None = None
     alpha: float | None = None
     rule: Rule | None = None
+    #: Half the width of the interval the true statistic lies in (``bounded`` results); else ``None``.
+    statistic_error_bound: float | None = None
+    basis: Basis | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (docs/json-output.md)."""
@@ -200,6 +220,8 @@ class ColumnResult:
             "null_threshold": self.null_threshold,
             "alpha": self.alpha,
             "rule": None if self.rule is None else str(self.rule),
+            "statistic_error_bound": self.statistic_error_bound,
+            "basis": None if self.basis is None else str(self.basis),
         }
         if self.type is ColumnType.CATEGORICAL:
             out["new_categories"] = list(self.new_categories or ())
@@ -637,14 +659,23 @@ def check(
     validate_options(profile, options)
     if options.dataset_columns is None:  # a text column's parts (name:chars, ...) describe it, never count
         options = replace(options, dataset_columns=frozenset(profile.columns))
-    profiles = list(profile.columns.values())
+    return finish(column_results(profile, current, options, workers=workers), options)
+
+
+def column_results(profile: ReferenceProfile, current: pd.DataFrame, options: CheckOptions, *,
+                   names: list[str] | None = None, workers: int = 2) -> list[ColumnResult]:
+    """Every (or each named) profiled column's result, before any correction (:func:`finish` applies it)."""
+    profiles = [profile.columns[n] for n in names] if names is not None else list(profile.columns.values())
     cache = profile.null_cache
     with single_blas_thread():  # the pool is the parallelism (monitor.stats._threads)
         if workers > 1 and len(profiles) > 1:
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                results = [r for rs in pool.map(lambda p: _columns(p, current, options, cache), profiles) for r in rs]
-        else:
-            results = [r for p in profiles for r in _columns(p, current, options, cache)]
+                return [r for rs in pool.map(lambda p: _columns(p, current, options, cache), profiles) for r in rs]
+        return [r for p in profiles for r in _columns(p, current, options, cache)]
+
+
+def finish(results: list[ColumnResult], options: CheckOptions) -> DatasetResult:
+    """The correction across the counted columns, then the one dataset verdict."""
     results = _corrected(results, options)
     counted = [r for r in results if _counted(r, options)]
     drifted = sum(r.drifted for r in counted)
