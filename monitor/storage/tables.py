@@ -33,7 +33,7 @@ from monitor.domain import (
     WindowSpec,
     with_concept_flag,
 )
-from monitor.stats.check import Status
+from monitor.stats.check import Basis, Status
 from monitor.stats.estimation.types import Estimate, EstimateMetric, EstimateStatus, EstimateWarning, WarningCode
 from monitor.stats.multivariate.types import MultivariateResult
 from monitor.stats.types import ColumnType, DriftMethod, Rule
@@ -247,6 +247,9 @@ class FeatureResultRow(Base):
     null_threshold: Mapped[float | None]
     alpha: Mapped[float | None]
     rule: Mapped[str | None] = mapped_column(sa.String(32))
+    # What the statistic was computed from, and its bound (pushdown, revision 0012); null: the rows.
+    statistic_error_bound: Mapped[float | None]
+    basis: Mapped[str | None] = mapped_column(sa.String(16))
 
     @classmethod
     def from_domain(cls, position: int, f: FeatureResult) -> FeatureResultRow:
@@ -262,7 +265,7 @@ class FeatureResultRow(Base):
 #: FeatureResult's fields are the table's columns, by name; a field without a column fails at import.
 FEATURE_FIELDS = tuple(f.name for f in dataclasses.fields(FeatureResult))
 _ENUMS: dict[str, Callable[[str], object]] = {"role": Role, "type": ColumnType, "method": DriftMethod,
-                                                "status": Status, "rule": Rule}
+                                                "status": Status, "rule": Rule, "basis": Basis}
 assert set(FEATURE_FIELDS) <= set(FeatureResultRow.__table__.c.keys()), "a FeatureResult field has no column"
 
 

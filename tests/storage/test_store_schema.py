@@ -39,7 +39,7 @@ def test_upgrade_is_idempotent_and_creates_every_table(make_store: StoreFactory,
             "outbox", "alertmanager_notifications", "retrain_jobs", "predictions_churn_v3", "predictions_price",
             "concept_states", "estimated_performance"} <= tables
     with store.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM driftline_alembic_version").scalars().all() == ["0011"]
+        assert conn.exec_driver_sql("SELECT version_num FROM driftline_alembic_version").scalars().all() == ["0012"]
 
 
 def _static(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
