@@ -191,6 +191,25 @@ class StoreSource(_Frozen):
     type: Literal["store"] = Field("store", description="predictions posted to POST /v1/models/{model}/predictions")
 
 
+class Pushdown(_Frozen):
+    """The window's statistics computed by the source's engine (docs/scaling.md); ``true`` takes the defaults."""
+
+    grid: int = Field(1024, ge=16, le=8192, description="grid cells per numerical column: KS is bounded to "
+                                                        "about 1/grid, Wasserstein tighter")
+    max_rows: int = Field(200_000, ge=0, description="rows read back for columns the aggregates cannot decide; "
+                                                     "above it a seeded uniform sample of this many")
+
+
+def _pushdown(value: object) -> object:
+    """``pushdown: true`` is ``pushdown: {}``; ``false`` (the default) is no pushdown."""
+    if value is True:
+        return Pushdown()
+    return None if value is False else value
+
+
+PushdownField = Annotated[Pushdown | None, BeforeValidator(_pushdown)]
+
+
 class SqlSource(_Frozen):
     """A table in any SQLAlchemy database; the time filter is pushed down into SQL."""
 
@@ -198,6 +217,8 @@ class SqlSource(_Frozen):
     url: SqlUrl
     table: str = Field(description="the table (or view) name")
     columns: dict[str, str] = Field(default_factory=dict, description="our column name (as in schema) -> the table's")
+    pushdown: PushdownField = Field(None, description="compute the drift statistics in the database: true, or "
+                                                      "{grid, max_rows}")
 
 
 class FileSource(_Frozen):
@@ -205,6 +226,8 @@ class FileSource(_Frozen):
 
     type: Literal["files"] = Field(description="Parquet or CSV files matching a glob")
     path: str = Field(description="a glob: /data/predictions-*.parquet (** is not recursive)")
+    pushdown: PushdownField = Field(None, description="aggregate the files with DuckDB (the duckdb extra), out "
+                                                      "of core: true, or {grid, max_rows}")
 
 
 Source = Annotated[StoreSource | SqlSource | FileSource, Field(discriminator="type")]
@@ -423,6 +446,30 @@ class Retention(_Frozen):
                                                      "this are deleted")
 
 
+def _pushdown_problems(m: MonitorConfig) -> list[str]:
+    """pushdown: what needs the window's rows of every feature cannot run on its aggregates."""
+    if getattr(m.source, "pushdown", None) is None:
+        return []
+    problems = []
+    if m.multivariate:
+        problems.append("source.pushdown: multivariate tests need every feature's rows; drop one of the two")
+    if m.segments:
+        problems.append("source.pushdown: segments need every feature's rows; drop one of the two")
+    if isinstance(m.reference, PreviousWindowReference | RollingReference | SamePeriodReference):
+        problems.append(f"source.pushdown: a {m.reference.type} reference is fitted from the source's rows; "
+                        "pushdown needs a fixed reference (file, store or upload)")
+    if m.schema_.text or m.schema_.embedding:
+        problems.append("source.pushdown: text and embedding features have no aggregates; they need rows")
+    if m.performance.estimate == "dle":
+        problems.append("source.pushdown: dle estimates from every feature's rows; use cbpe or drop pushdown")
+    if isinstance(m.source, FileSource):
+        from importlib.util import find_spec
+
+        if find_spec("duckdb_engine") is None:
+            problems.append("source.pushdown: files are aggregated by DuckDB: pip install 'driftline[duckdb]'")
+    return problems
+
+
 def _multivariate_problems(m: MonitorConfig) -> list[str]:
     """multivariate: the features it needs, scikit-learn for the classifier, and rules that read it."""
     problems = []
@@ -498,6 +545,7 @@ class MonitorConfig(_Frozen):
         problems += _multivariate_problems(self)
         problems += _segment_problems(self.segments, self.schema_.categorical)
         problems += _estimate_problems(self)
+        problems += _pushdown_problems(self)
         allowed = {**dict.fromkeys(self.schema_.numerical, ("numerical", NUMERICAL_METHODS)),
                    **dict.fromkeys(self.schema_.categorical, ("categorical", CATEGORICAL_METHODS)),
                    **dict.fromkeys(self.schema_.text, ("text", frozenset({DriftMethod.TEXT_DOMAIN_CLASSIFIER}))),
@@ -654,11 +702,16 @@ def _webhook(w: WebhookTarget) -> domain.WebhookTarget:
                                 backoff_max=parse_duration(w.backoff_max))
 
 
+def _pushdown_spec(p: Pushdown | None) -> domain.PushdownSpec | None:
+    return None if p is None else domain.PushdownSpec(grid=p.grid, max_rows=p.max_rows)
+
+
 def _source(source: StoreSource | SqlSource | FileSource) -> domain.SourceSpec:
     if isinstance(source, SqlSource):
-        return domain.SqlSourceSpec(url=source.url, table=source.table, columns=dict(source.columns))
+        return domain.SqlSourceSpec(url=source.url, table=source.table, columns=dict(source.columns),
+                                    pushdown=_pushdown_spec(source.pushdown))
     if isinstance(source, FileSource):
-        return domain.FileSourceSpec(path=source.path)
+        return domain.FileSourceSpec(path=source.path, pushdown=_pushdown_spec(source.pushdown))
     return domain.StoreSourceSpec()
 
 
@@ -789,6 +842,10 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     alertmanager_token: SecretStr = SecretStr("")
     metrics_max_features: int = 50
+    #: N replicas on one PostgreSQL (docs/scaling.md): how long a claimed window stays another
+    #: replica's (longer than a run takes) and how long a claimed outbox message does.
+    window_lease_seconds: float = Field(600.0, gt=0)
+    outbox_claim_seconds: float = Field(120.0, gt=0)
 
     @field_validator("api_keys", "alertmanager_token")
     @classmethod

@@ -31,6 +31,7 @@ from monitor.domain.monitor import (
     Monitor,
     PerformanceSpec,
     PreviousWindowReferenceSpec,
+    PushdownSpec,
     ReferenceSpec,
     Retention,
     RollingReferenceSpec,
@@ -45,7 +46,7 @@ from monitor.domain.monitor import (
     WindowDef,
     catalog_of,
 )
-from monitor.domain.ports import Clock, Outbox, PredictionSource, ReferenceStore, RunStore
+from monitor.domain.ports import Clock, Outbox, PredictionSource, ReferenceStore, RunStore, SummarisingSource
 from monitor.domain.references import ReferenceRecord
 from monitor.domain.results import (
     DatasetSummary,
@@ -81,6 +82,7 @@ __all__ = [
     "FeatureResult",
     "FileReferenceSpec",
     "FileSourceSpec",
+    "PushdownSpec",
     "HttpAction",
     "IngestResult",
     "JobStatus",
@@ -112,6 +114,7 @@ __all__ = [
     "SamePeriodReferenceSpec",
     "StoreReferenceSpec",
     "StoreSourceSpec",
+    "SummarisingSource",
     "UploadReferenceSpec",
     "WebhookTarget",
     "WindowDef",

@@ -31,6 +31,7 @@ __all__ = [
     "catalog_of",
     "FileReferenceSpec",
     "FileSourceSpec",
+    "PushdownSpec",
     "Monitor",
     "PerformanceSpec",
     "PreviousWindowReferenceSpec",
@@ -96,19 +97,33 @@ class StoreSourceSpec:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PushdownSpec:
+    """The window's drift statistics computed by the source's engine (docs/scaling.md).
+
+    ``grid``: cells per numerical column; ``max_rows``: rows read back for the columns the
+    aggregates cannot decide (a seeded uniform sample above it).
+    """
+
+    grid: int = 1024
+    max_rows: int = 200_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SqlSourceSpec:
     """A table in any SQLAlchemy database; ``columns`` maps our column names to theirs."""
 
     url: str = field(repr=False)
     table: str
     columns: Mapping[str, str] = field(default_factory=dict)
+    pushdown: PushdownSpec | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FileSourceSpec:
-    """Parquet or CSV files matching a glob."""
+    """Parquet or CSV files matching a glob (aggregated by DuckDB with ``pushdown``)."""
 
     path: str
+    pushdown: PushdownSpec | None = None
 
 
 SourceSpec = StoreSourceSpec | SqlSourceSpec | FileSourceSpec

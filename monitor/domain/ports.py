@@ -9,6 +9,7 @@ port                      implementations
 ``Clock``                 ``monitor.run.clock.SystemClock``; tests' fixed clocks
 ``PredictionSource``      ``sources.StoreSource`` (own store), ``sources.SqlTableSource``,
                           ``sources.FileSource``
+``SummarisingSource``     ``sources.SqlTableSource``, ``sources.FileSource`` (DuckDB)
 ``RunStore``              ``storage.Store``; ``tests.fakes.FakeStore``
 ``ReferenceStore``        ``storage.Store``; ``tests.fakes.FakeStore``
 ``Outbox``                ``storage.Store``; ``tests.fakes.FakeStore``
@@ -28,9 +29,10 @@ from monitor.domain.concept import ConceptStateRecord
 from monitor.domain.monitor import Monitor
 from monitor.domain.references import ReferenceRecord
 from monitor.domain.results import PerformanceRecord, Run, WindowSpec
+from monitor.stats.binned import SummaryPlan, WindowSummary
 from monitor.stats.estimation.types import Estimate
 
-__all__ = ["Clock", "Outbox", "PredictionSource", "ReferenceStore", "RunStore"]
+__all__ = ["Clock", "Outbox", "PredictionSource", "ReferenceStore", "RunStore", "SummarisingSource"]
 
 
 class Clock(Protocol):
@@ -49,6 +51,20 @@ class PredictionSource(Protocol):
     def read(self, monitor: Monitor, window: WindowSpec) -> pd.DataFrame: ...
 
     def close(self) -> None: ...
+
+
+class SummarisingSource(PredictionSource, Protocol):
+    """A source whose engine computes a window's aggregates (pushdown, docs/scaling.md).
+
+    ``summarise`` answers a plan in one round trip; ``read_columns`` reads some columns' rows
+    of the window in time order, all of them up to ``max_rows`` (``None``: no bound) and a seeded
+    uniform sample above it, and says whether it sampled.
+    """
+
+    def summarise(self, monitor: Monitor, window: WindowSpec, plan: SummaryPlan) -> WindowSummary: ...
+
+    def read_columns(self, monitor: Monitor, window: WindowSpec, columns: Sequence[str], *, max_rows: int | None,
+                     seed: int, n_rows: int) -> tuple[pd.DataFrame, bool]: ...
 
 
 class RunStore(Protocol):

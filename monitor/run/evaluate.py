@@ -20,7 +20,7 @@ from monitor.run.concept import concept_step
 from monitor.run.estimation import estimate_window, fit_estimators
 from monitor.run.multivariate import evaluate_multivariate, fit_monitor_multivariate
 from monitor.run.segments import evaluate_segments, fit_segments
-from monitor.stats.check import CheckOptions, check
+from monitor.stats.check import CheckOptions, DatasetResult, check
 from monitor.stats.concept_state import RowBucket
 from monitor.stats.degradation import DegradationTest, ScoredSample, degradation
 from monitor.stats.performance import (
@@ -32,8 +32,8 @@ from monitor.stats.performance import (
 from monitor.stats.profile import ReferenceProfile, fit_profile
 from monitor.stats.seasonal import SeasonalNull, seasonal_check
 
-__all__ = ["PerformanceOutcome", "ReferenceBundle", "conform", "evaluate", "evaluate_performance",
-           "fit_reference", "insufficient"]
+__all__ = ["PerformanceOutcome", "ReferenceBundle", "complete", "conform", "evaluate", "evaluate_performance",
+           "fit_reference", "insufficient", "subprofile"]
 
 _Array = NDArray[np.generic]
 
@@ -119,7 +119,8 @@ def _fit_reference(monitor: Monitor, frame: pd.DataFrame) -> ReferenceBundle:
     return fit_estimators(monitor, frame, bundle)
 
 
-def _subprofile(profile: ReferenceProfile, names: list[str]) -> ReferenceProfile:
+def subprofile(profile: ReferenceProfile, names: list[str]) -> ReferenceProfile:
+    """The profile of ``names`` only (those it has), in that order."""
     return replace(profile, columns={n: profile.columns[n] for n in names if n in profile.columns})
 
 
@@ -248,15 +249,26 @@ def evaluate(monitor: Monitor, bundle: ReferenceBundle, frame: pd.DataFrame, run
     if len(frame) < monitor.min_rows:
         return insufficient(run, len(frame), monitor.min_rows)
     frame = conform(monitor, frame)
-    features = list(s.features)
-    main = seasonal_check(_subprofile(bundle.profile, [*features, s.prediction]), frame, monitor.check_options(),
+    main = seasonal_check(subprofile(bundle.profile, [*s.features, s.prediction]), frame, monitor.check_options(),
                           seasonal)
+    return complete(monitor, bundle, main, frame, run, rows=len(frame))
+
+
+def complete(monitor: Monitor, bundle: ReferenceBundle, main: DatasetResult, frame: pd.DataFrame, run: Run, *,
+             rows: int) -> Run:
+    """``run`` completed from the main check's result and the window's (conformed) ``frame``.
+
+    Everything after the per-column check of the features and the prediction: the target's
+    drift, multivariate tests, performance, estimates, segments and the run's status. A pushed-
+    down window passes the frame of the columns these read (no features) and its row count.
+    """
+    s = monitor.schema
     results = [FeatureResult.of(r, Role.PREDICTION if r.column == s.prediction else Role.FEATURE)
                for r in main.columns]
     if s.target and s.target in bundle.profile.columns and s.target in frame.columns:
         labelled = frame.loc[frame[s.target].notna(), [s.target]]
         if len(labelled):
-            target = check(_subprofile(bundle.profile, [s.target]), labelled, CheckOptions(compat=monitor.compat))
+            target = check(subprofile(bundle.profile, [s.target]), labelled, CheckOptions(compat=monitor.compat))
             results.extend(FeatureResult.of(r, Role.TARGET) for r in target.columns)
     dataset = DatasetSummary.of(main)
     multivariate = evaluate_multivariate(monitor, bundle.multivariate, frame)
@@ -268,6 +280,6 @@ def evaluate(monitor: Monitor, bundle: ReferenceBundle, frame: pd.DataFrame, run
     status = RunStatus.DRIFT if dataset.dataset_drift or degraded or bool(outcome.concept_drift) \
         or (segments is not None and segments.any_drift) else RunStatus.OK
     status = RunStatus.DRIFT if any(m.drifted for m in multivariate) else status
-    return with_performance(replace(run, status=status, rows=len(frame), dataset=dataset, features=tuple(results),
+    return with_performance(replace(run, status=status, rows=rows, dataset=dataset, features=tuple(results),
                                     multivariate=multivariate),
                             outcome)

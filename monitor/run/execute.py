@@ -15,13 +15,24 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, cast
 
-from monitor.domain import AlertEvent, Clock, Monitor, OutboxMessage, PredictionSource, Run, RunStatus, RunStore
+from monitor.domain import (
+    AlertEvent,
+    Clock,
+    Monitor,
+    OutboxMessage,
+    PredictionSource,
+    Run,
+    RunStatus,
+    RunStore,
+    SummarisingSource,
+)
 from monitor.domain.concept import ConceptStateRecord
 from monitor.errors import DriftlineError, DuplicateRun, StorageError
 from monitor.run.concept import advance_run
 from monitor.run.evaluate import evaluate
+from monitor.run.pushdown import evaluate_pushdown, pushdown_of
 from monitor.run.registry import ReferenceRegistry
 from monitor.run.seasonal import run_dynamic
 
@@ -101,8 +112,14 @@ async def run_monitor(monitor: Monitor, end: datetime, deps: RunDeps) -> Run:
         else:
             version, bundle = await asyncio.to_thread(deps.references.active, monitor)
             run = replace(run, reference_version=version)
-            frame = await asyncio.to_thread(deps.source.read, monitor, spec)
-            run = await asyncio.to_thread(evaluate, monitor, bundle, frame, run)
+            pushdown = pushdown_of(monitor, deps.source)
+            if pushdown is not None:  # the engine aggregates the window (monitor.run.pushdown)
+                source = cast("SummarisingSource", deps.source)
+                pushed = await asyncio.to_thread(evaluate_pushdown, monitor, bundle, source, spec, run, pushdown)
+                run, frame = pushed.run, pushed.frame
+            else:
+                frame = await asyncio.to_thread(deps.source.read, monitor, spec)
+                run = await asyncio.to_thread(evaluate, monitor, bundle, frame, run)
             run, concept = await asyncio.to_thread(advance_run, monitor, bundle, frame, run, deps.store)
     except StorageError as exc:
         # The detail (hosts, users, statements) goes to the log; the stored run says what failed.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from datetime import UTC
 
 import pandas as pd
@@ -10,6 +11,8 @@ import sqlalchemy as sa
 
 from monitor.domain import Monitor, SqlSourceSpec, WindowSpec
 from monitor.errors import StorageError
+from monitor.sources.pushdown import read_rows, read_summary, window_selectable
+from monitor.stats.binned import SummaryPlan, WindowSummary
 
 __all__ = ["SqlEngines", "SqlTableSource"]
 
@@ -67,6 +70,39 @@ class SqlTableSource:
             raise StorageError(f"reading source table {source.table!r} failed: {type(cause).__name__}") from exc
         frame[s.timestamp] = pd.to_datetime(frame[s.timestamp], utc=True)
         return frame.sort_values(s.timestamp, kind="stable").reset_index(drop=True)
+
+    def _window(self, monitor: Monitor, window: WindowSpec, columns: Sequence[str]) -> sa.Subquery:
+        s, source = monitor.schema, self._spec
+        ours = list(dict.fromkeys([s.timestamp, *columns]))
+        table = sa.table(source.table, *(sa.column(source.columns.get(n, n)) for n in ours))
+        return window_selectable(table, {n: source.columns.get(n, n) for n in ours}, s.timestamp, window)
+
+    def _failed(self, exc: sa.exc.SQLAlchemyError) -> StorageError:
+        cause = getattr(exc, "orig", None) or exc
+        return StorageError(f"aggregating source table {self._spec.table!r} failed: {type(cause).__name__}")
+
+    def summarise(self, monitor: Monitor, window: WindowSpec, plan: SummaryPlan) -> WindowSummary:
+        """The plan's aggregates of the window, computed by the database in one query (pushdown)."""
+        try:
+            with self._engines.engine(self._spec.url).connect() as conn:
+                return read_summary(conn, self._window(monitor, window, plan.columns), plan)
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._failed(exc) from exc
+
+    def read_columns(self, monitor: Monitor, window: WindowSpec, columns: Sequence[str], *, max_rows: int | None,
+                     seed: int, n_rows: int) -> tuple[pd.DataFrame, bool]:
+        """Some columns' rows of the window, in time order (a seeded sample above ``max_rows``)."""
+        ts = monitor.schema.timestamp
+        try:
+            with self._engines.engine(self._spec.url).connect() as conn:
+                frame, sampled = read_rows(conn, self._window(monitor, window, columns), columns, ts,
+                                           max_rows=n_rows if max_rows is None else max_rows, seed=seed,
+                                           n_rows=n_rows)
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._failed(exc) from exc
+        if ts in frame.columns:
+            frame[ts] = pd.to_datetime(frame[ts], utc=True)
+        return frame, sampled
 
     def close(self) -> None:
         """Engines are shared: :meth:`SqlEngines.close` disposes them."""
