@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -136,7 +137,7 @@ def incomplete(profile: ReferenceProfile, current: pd.DataFrame, result: Dataset
     column would otherwise read as "0 of 0 columns drifted" and pass a CI gate.
     """
     problems = []
-    if len(current) == 0:
+    if int(current.attrs.get("rows", len(current))) == 0:
         problems.append("the current data has no rows")
     absent = [c for c in profile.columns if c not in current.columns]
     if absent:
@@ -147,19 +148,73 @@ def incomplete(profile: ReferenceProfile, current: pd.DataFrame, result: Dataset
     return "; ".join(problems) or None
 
 
-def check_command(args: argparse.Namespace, out: TextIO) -> int:
-    """``driftline check``: the table or the JSON contract of docs/json-output.md."""
-    # Progress of the reading on a terminal, or anywhere with --progress.
-    show = bool(getattr(args, "progress", False)) or sys.stderr.isatty()
-    schema, profile, current, raw_reference, samples = _read_inputs(args, show=show)
-    sample_block = sampled(samples, args.max_rows)
-    options = CheckOptions(
+def _check_duckdb(args: argparse.Namespace, show: bool) -> tuple[ReferenceProfile, pd.DataFrame, DatasetResult,
+                                                                   pd.DataFrame, tuple[Sample, Sample]]:
+    """``check --engine duckdb``: the reference read and fitted as usual, the current file aggregated by DuckDB.
+
+    The current file's rows never reach pandas, except the columns the aggregates cannot decide
+    (a seeded sample of ``--max-rows`` above it; docs/scaling.md). The returned frame has the
+    current file's columns and no rows (what :func:`incomplete` reads), with its row count in
+    ``attrs["rows"]``.
+    """
+    import sqlalchemy as sa
+
+    from monitor.sources.files import VIEW, duckdb_files
+    from monitor.sources.pushdown import read_rows, read_summary
+    from monitor.stats.binned import plan_summary
+    from monitor.stats.binned_check import check_summary, finish_with_rows
+
+    if args.task or args.multivariate:
+        raise e.InputError("--engine duckdb checks drift only: --task and --multivariate need the current rows",
+                           field="--engine")
+    schema = load_schema(args.schema) if args.schema else None
+    raw_reference, reference_sample = _read(args.reference, args, show)
+    profile = fit_reference(apply_schema(raw_reference, schema), schema)
+    options = _options(args, schema, profile)
+    with duckdb_files(args.current, None) as conn:
+        present = list(conn.execute(sa.select(sa.text("*")).select_from(sa.table(VIEW)).limit(0)).keys())
+        columns = [c for c in profile.columns if c in present]
+        window = sa.select(*(sa.column(c) for c in columns)).select_from(sa.table(VIEW)).subquery("w")
+        mine = replace(profile, columns={c: profile.columns[c] for c in columns})
+        plan = plan_summary(mine, columns)
+        summary = read_summary(conn, window, plan)
+        outcome = check_summary(mine, summary, {p.column: p.grid for p in plan.numerical},
+                                replace(options, dataset_columns=None if options.dataset_columns is None
+                                        else options.dataset_columns & set(columns)))
+        rows, was_sampled = (None, False)
+        if outcome.needs_rows:
+            max_rows = args.max_rows or summary.n_rows
+            rows, was_sampled = read_rows(conn, window, list(outcome.needs_rows), None, max_rows=max_rows,
+                                          seed=args.seed, n_rows=summary.n_rows)
+            rows = apply_schema(rows, schema)
+    result = finish_with_rows(mine, outcome, rows, sampled=was_sampled)
+    current = pd.DataFrame(columns=present)
+    current.attrs["rows"] = summary.n_rows
+    current_sample = Sample(rows=len(rows) if rows is not None and was_sampled else summary.n_rows,
+                            of=summary.n_rows, seed=args.seed)
+    return profile, current, result, raw_reference, (reference_sample, current_sample)
+
+
+def _options(args: argparse.Namespace, schema: Schema | None, profile: ReferenceProfile) -> CheckOptions:
+    return CheckOptions(
         method=args.method, threshold=args.threshold, drift_share=args.drift_share,
         correction=args.correction, columns=schema.options if schema else {}, compat=args.compat,
         # A schema's target/label/prediction columns are tested but do not count in the verdict.
         dataset_columns=schema.dataset_columns(profile) if schema else None,
     )
-    result = check(profile, current, options)
+
+
+def check_command(args: argparse.Namespace, out: TextIO) -> int:
+    """``driftline check``: the table or the JSON contract of docs/json-output.md."""
+    # Progress of the reading on a terminal, or anywhere with --progress.
+    show = bool(getattr(args, "progress", False)) or sys.stderr.isatty()
+    if getattr(args, "engine", "pandas") == "duckdb":
+        profile, current, result, raw_reference, samples = _check_duckdb(args, show)
+        schema = load_schema(args.schema) if args.schema else None
+    else:
+        schema, profile, current, raw_reference, samples = _read_inputs(args, show=show)
+        result = check(profile, current, _options(args, schema, profile))
+    sample_block = sampled(samples, args.max_rows)
     performance = _performance(args, raw_reference, current)
     multivariate = _multivariate(args, schema, profile, raw_reference, current)
     if args.format == "json":

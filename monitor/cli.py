@@ -128,6 +128,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="per file: above N rows, check a uniform random sample of N rows (seeded by --seed; the "
                         "output says so); 0 reads every row (default 5000000)")
     c.add_argument("--seed", type=int, default=0, help="seed of the --max-rows sample (default 0)")
+    c.add_argument("--engine", choices=["pandas", "duckdb"], default="pandas",
+                   help="duckdb: aggregate the current file with DuckDB, out of core in bounded memory (the "
+                        "'duckdb' extra; drift only, docs/scaling.md); pandas (default) reads its rows")
     c.add_argument("--progress", action="store_true",
                    help="progress of the reading on stderr even when it is not a terminal (on a terminal it is shown)")
     c.add_argument("--multivariate", type=_multivariate, default=(), metavar="M1,M2",

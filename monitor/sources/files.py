@@ -10,6 +10,7 @@ within :data:`MEMORY_LIMIT`, by the same SQLAlchemy Core query as a SQL source's
 from __future__ import annotations
 
 import glob
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -23,12 +24,13 @@ from monitor.sources.pushdown import read_rows, read_summary, window_selectable
 from monitor.sources.window import select_window
 from monitor.stats.binned import SummaryPlan, WindowSummary
 
-__all__ = ["MEMORY_LIMIT", "FileSource", "duckdb_files"]
+__all__ = ["MEMORY_LIMIT", "VIEW", "FileSource", "duckdb_files"]
 
 #: DuckDB's memory limit for one aggregation: it spills to a temporary directory beyond it, so a
 #: file of any size is aggregated in bounded memory (docs/scaling.md has the measured peak).
 MEMORY_LIMIT = "512MB"
-_VIEW = "driftline_files"
+#: The relation of the files in :func:`duckdb_files`.
+VIEW = "driftline_files"
 
 
 def _reader(path: str) -> str:
@@ -42,7 +44,7 @@ def _reader(path: str) -> str:
 
 @contextmanager
 def duckdb_files(path: str, timestamp: str | None) -> Iterator[sa.Connection]:
-    """A DuckDB connection with the view ``driftline_files`` over the files matching ``path``.
+    """A DuckDB connection with ``driftline_files`` over the files matching ``path`` (:data:`VIEW`).
 
     ``timestamp`` (if given) is cast to ``TIMESTAMPTZ`` in the view, naive times read as UTC,
     so a window's bounds compare as instants whatever type the file gave the column.
@@ -53,20 +55,31 @@ def duckdb_files(path: str, timestamp: str | None) -> Iterator[sa.Connection]:
         raise MissingExtra("pushdown over files", "duckdb") from None
     if not glob.glob(path):
         raise InputError(f"no file matches {path!r}", field="source.path")
-    engine = sa.create_engine("duckdb:///:memory:", poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            q = conn.dialect.identifier_preparer.quote
-            conn.exec_driver_sql("SET TimeZone = 'UTC'")
-            conn.exec_driver_sql(f"SET memory_limit = '{MEMORY_LIMIT}'")
-            conn.exec_driver_sql("SET preserve_insertion_order = false")
-            literal = "'" + path.replace("'", "''") + "'"
-            replace = f" REPLACE (CAST({q(timestamp)} AS TIMESTAMPTZ) AS {q(timestamp)})" if timestamp else ""
-            conn.exec_driver_sql(f"CREATE TEMP VIEW {_VIEW} AS SELECT *{replace} "
-                                 f"FROM {_reader(path)}({literal}, union_by_name = true)")
-            yield conn
-    finally:
-        engine.dispose()
+    reader = _reader(path)
+    with tempfile.TemporaryDirectory(prefix="driftline-duckdb-") as scratch:
+        # CSV is parsed once into a table of an on-disk database (a scan per column of a CSV
+        # would parse it once per column); Parquet is columnar already and stays a view.
+        where = f"{scratch}/files.duckdb" if reader == "read_csv" else ":memory:"
+        engine = sa.create_engine(f"duckdb:///{where}", poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                q = conn.dialect.identifier_preparer.quote
+                conn.exec_driver_sql("SET TimeZone = 'UTC'")
+                conn.exec_driver_sql(f"SET memory_limit = '{MEMORY_LIMIT}'")
+                conn.exec_driver_sql(f"SET temp_directory = '{scratch}'")
+                conn.exec_driver_sql("SET preserve_insertion_order = false")
+                literal = "'" + path.replace("'", "''") + "'"
+                replace = f" REPLACE (CAST({q(timestamp)} AS TIMESTAMPTZ) AS {q(timestamp)})" if timestamp else ""
+                kind = "TABLE" if reader == "read_csv" else "TEMP VIEW"
+                try:
+                    conn.exec_driver_sql(f"CREATE {kind} {VIEW} AS SELECT *{replace} "
+                                         f"FROM {reader}({literal}, union_by_name = true)")
+                except sa.exc.DBAPIError as exc:
+                    first = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+                    raise InputError(f"{path}: DuckDB cannot read it: {first}", field="source.path") from exc
+                yield conn
+        finally:
+            engine.dispose()
 
 
 class FileSource:
@@ -88,7 +101,7 @@ class FileSource:
 
     def _window(self, monitor: Monitor, window: WindowSpec, columns: Sequence[str]) -> sa.Subquery:
         names = list(dict.fromkeys([monitor.schema.timestamp, *columns]))
-        table = sa.table(_VIEW, *(sa.column(n) for n in names))
+        table = sa.table(VIEW, *(sa.column(n) for n in names))
         return window_selectable(table, {n: n for n in names}, monitor.schema.timestamp, window)
 
     def summarise(self, monitor: Monitor, window: WindowSpec, plan: SummaryPlan) -> WindowSummary:

@@ -176,7 +176,7 @@ def read_summary(conn: sa.Connection, window: sa.FromClause, plan: SummaryPlan) 
     return WindowSummary(n_rows=n_rows, columns=_summaries(plan, rows, n_rows))
 
 
-def read_rows(conn: sa.Connection, window: sa.FromClause, columns: Sequence[str], order_by: str, *,
+def read_rows(conn: sa.Connection, window: sa.FromClause, columns: Sequence[str], order_by: str | None, *,
               max_rows: int, seed: int, n_rows: int) -> tuple[pd.DataFrame, bool]:
     """The window's rows of ``columns``: all of them up to ``max_rows``, else a seeded uniform sample.
 
@@ -185,7 +185,9 @@ def read_rows(conn: sa.Connection, window: sa.FromClause, columns: Sequence[str]
     are kept (a uniform sample without replacement), so memory stays at ``max_rows`` rows plus a
     chunk.
     """
-    query = sa.select(*(window.c[c] for c in columns)).order_by(window.c[order_by])
+    query = sa.select(*(window.c[c] for c in columns))
+    if order_by is not None:  # a window's time order; a file checked whole has the file's order
+        query = query.order_by(window.c[order_by])
     if n_rows <= max_rows:
         return pd.DataFrame(conn.execute(query).fetchall(), columns=list(columns)), False
     rng = np.random.default_rng(seed)

@@ -19,6 +19,7 @@ COLUMN_KEYS = {
     "column", "type", "method", "reason", "statistic", "p_value", "adjusted_p_value", "threshold",
     "drifted", "status", "n_reference", "n_current", "missing_reference", "missing_current",
     "missing_p_value", "missing_drifted", "effect", "effect_floor", "null_threshold", "alpha", "rule",
+    "statistic_error_bound", "basis",
 }
 
 
