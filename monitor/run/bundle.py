@@ -8,7 +8,9 @@ rule that depends on label order (the positive label of a binary task is the lar
 the same answer on codes as on the labels.
 
 Why a memo: the reference's own metrics do not change between runs, so they are computed once
-per fitted version (on first use) and kept with it in the registry's cache.
+per fitted version (on first use) and kept with it in the registry's cache; so is the reference
+side of the degradation test (:class:`~monitor.stats.degradation.PreparedReference`: sorted
+scores, label codes, per-block statistics), so a run's cost does not grow with the reference.
 
 Estimators: a CBPE model (plain values, stored as JSON) is fitted with the reference when the
 monitor estimates performance; a bundle stored before that is fitted on first use from its
@@ -25,8 +27,9 @@ import json
 import logging
 import pickle
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -34,6 +37,7 @@ from numpy.typing import NDArray
 
 from monitor.errors import InputError, InsufficientData
 from monitor.run.segments import SegmentProfiles, segments_from_arrays, segments_to_arrays
+from monitor.stats.degradation import PreparedReference, ScoredSample
 from monitor.stats.estimation.cbpe import CbpeModel, fit_cbpe
 from monitor.stats.estimation.dle import DleModel
 from monitor.stats.multivariate.fit import MultivariateReference
@@ -43,6 +47,7 @@ from monitor.stats.profile import ReferenceProfile, profile_from_bytes, profile_
 __all__ = ["LabelCodes", "ReferenceBundle", "encode_window", "reference_labels"]
 
 _Array = NDArray[np.generic]
+_T = TypeVar("_T")
 
 logger = logging.getLogger(__name__)
 
@@ -178,6 +183,43 @@ class ReferenceBundle:
         with self._lock:
             self._memo[key] = result
         return result
+
+    def memoised(self, key: str, make: Callable[[], _T]) -> _T:
+        """``make()`` computed on first use and kept with this fitted version under ``key``."""
+        with self._lock:
+            if key in self._memo:
+                return self._memo[key]  # type: ignore[no-any-return]
+        value = make()
+        with self._lock:
+            self._memo[key] = value
+        return value
+
+    def degradation_reference(self, classes: NDArray[np.str_] | None, *, with_score: bool) -> PreparedReference:
+        """The reference side of the degradation test, prepared once and kept (its sorted scores,
+        label codes and per-block statistics are then reused by every run).
+
+        ``classes``: the vocabulary the window's codes use (the union of the reference's labels
+        and the window's, see :func:`encode_window`); ``None`` for regression. The reference's
+        own vocabulary is kept for good; one other (a window with labels the reference never
+        saw) is kept until the next such vocabulary replaces it.
+        """
+        assert self.y_true is not None and self.y_pred is not None
+        own = classes is None or self.classes is None or classes.size == self.classes.size
+        key = f"degradation:{with_score}:{'own' if own else 'other'}"
+        vocabulary = () if own or classes is None else tuple(classes.tolist())
+        with self._lock:
+            cached = self._memo.get(key)
+        if cached is not None and cached[0] == vocabulary:
+            return cached[1]  # type: ignore[no-any-return]
+        y_true, y_pred = self.y_true, self.y_pred
+        if classes is not None and self.classes is not None:
+            coded = self.codes().remapped(classes)
+            y_true, y_pred = coded.y_true, coded.y_pred
+        prepared = PreparedReference(ScoredSample(y_true=y_true, y_pred=y_pred,
+                                                  y_score=self.y_score if with_score else None))
+        with self._lock:
+            self._memo[key] = (vocabulary, prepared)
+        return prepared
 
     def cbpe_model(self) -> CbpeModel | None:
         """The CBPE model: the stored one, else fitted once from the labelled rows and their scores.

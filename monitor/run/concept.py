@@ -31,15 +31,23 @@ logger = logging.getLogger(__name__)
 
 
 def reference_baseline(task: Task, bundle: ReferenceBundle) -> Baseline | None:
-    """The reference's error level (rate or mean absolute error and sd); None without labels."""
+    """The reference's error level (rate or mean absolute error and sd); None without labels.
+
+    Computed once per fitted bundle and kept with it (a pass over every reference row).
+    """
     if not bundle.labelled:
         return None
     assert bundle.y_true is not None and bundle.y_pred is not None
-    if task is Task.CLASSIFICATION:
-        errors = (bundle.y_true != bundle.y_pred).astype(np.float64)
-    else:
-        errors = np.abs(bundle.y_true.astype(np.float64) - bundle.y_pred.astype(np.float64))
-    return baseline_of(task, errors)
+    y_true, y_pred = bundle.y_true, bundle.y_pred
+
+    def make() -> Baseline | None:
+        if task is Task.CLASSIFICATION:
+            errors = (y_true != y_pred).astype(np.float64)
+        else:
+            errors = np.abs(y_true.astype(np.float64) - y_pred.astype(np.float64))
+        return baseline_of(task, errors)
+
+    return bundle.memoised(f"baseline:{task}", make)
 
 
 def _state(monitor: Monitor, bundle: ReferenceBundle, stored: dict[str, Any] | None,

@@ -22,7 +22,7 @@ from monitor.run.multivariate import evaluate_multivariate, fit_monitor_multivar
 from monitor.run.segments import evaluate_segments, fit_segments
 from monitor.stats.check import CheckOptions, DatasetResult, check
 from monitor.stats.concept_state import RowBucket
-from monitor.stats.degradation import DegradationTest, ScoredSample, degradation
+from monitor.stats.degradation import DegradationTest, PreparedReference, ScoredSample, degradation
 from monitor.stats.performance import (
     PerformanceResult,
     Task,
@@ -150,26 +150,24 @@ def evaluate_performance(monitor: Monitor, bundle: ReferenceBundle, frame: pd.Da
         if np.isnan(y_score).any():
             y_score = None
     ref_score = bundle.y_score if y_score is not None and _complete(bundle.y_score) else None
-    ref_codes: tuple[_Array, _Array] | None = None
+    prepared: PreparedReference | None = None
     if s.task is Task.CLASSIFICATION and bundle.classes is not None and bundle.labelled:
         # Both sides as codes into one sorted vocabulary: the reference's million rows are never
-        # turned back into strings, and label order (hence the positive label) is kept.
+        # turned back into strings, and label order (hence the positive label) is kept. The
+        # reference side of the test is prepared once per fitted bundle (and vocabulary).
         union, window = encode_window(bundle.classes, y_true, y_pred)
         y_true, y_pred = window.y_true, window.y_pred
-        coded = bundle.codes().remapped(union)
-        ref_codes = (coded.y_true, coded.y_pred)
+        prepared = bundle.degradation_reference(union, with_score=ref_score is not None)
     elif bundle.labelled:
-        assert bundle.y_true is not None and bundle.y_pred is not None
-        ref_codes = (bundle.y_true, bundle.y_pred)
+        prepared = bundle.degradation_reference(None, with_score=ref_score is not None)
     current = _metrics(s.task, y_true, y_pred, y_score)
     reference = bundle.metrics(s.task, with_score=ref_score is not None) if bundle.labelled else None
     records = [PerformanceRecord(metric=str(metric), value=value,
                                  reference_value=reference.metrics.get(metric) if reference is not None else None)
                for metric, value in current.metrics.items()]
     deg = None
-    if ref_codes is not None:
-        deg = _degradation(monitor, (*ref_codes, ref_score), cur,
-                           (y_true, y_pred, y_score if ref_score is not None else None))
+    if prepared is not None:
+        deg = _degradation(monitor, prepared, cur, (y_true, y_pred, y_score if ref_score is not None else None))
     if deg is not None:
         tested = PerformanceRecord(metric=str(deg.metric), value=deg.current_value,
                                    reference_value=deg.reference_value, p_value=deg.p_value,
@@ -191,7 +189,7 @@ def _complete(score: NDArray[np.float64] | None) -> bool:
 
 
 def _degradation(
-    monitor: Monitor, reference: tuple[_Array, _Array, NDArray[np.float64] | None], cur: pd.DataFrame,
+    monitor: Monitor, reference: PreparedReference, cur: pd.DataFrame,
     window: tuple[_Array, _Array, NDArray[np.float64] | None],
 ) -> DegradationTest | None:
     """The block-bootstrap degradation test of the window's labelled rows against the reference.
@@ -216,8 +214,7 @@ def _degradation(
         block_rows = max(1, int(np.median(np.unique(keys, return_counts=True)[1])))
     y_true, y_pred, y_score = window
     try:
-        return degradation(ScoredSample(y_true=reference[0], y_pred=reference[1], y_score=reference[2]),
-                           ScoredSample(y_true=y_true, y_pred=y_pred, y_score=y_score, buckets=buckets),
+        return degradation(reference, ScoredSample(y_true=y_true, y_pred=y_pred, y_score=y_score, buckets=buckets),
                            s.task, rng=np.random.default_rng(0), alpha=perf.alpha, block_rows=block_rows)
     except InsufficientData:
         return None

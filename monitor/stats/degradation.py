@@ -15,10 +15,18 @@ Vectorised: each block is reduced once to additive sufficient statistics (confus
 class, sums of errors, score histograms per class for ROC AUC), a replicate is the
 multinomial block counts times that matrix, and the metric is a function of the summed
 statistics, so 1000 replicates cost one matrix product per side.
+
+Why a prepared reference: the reference side does not change between runs, so everything about
+it that does not depend on the window (its labels and their codes, its sorted scores and exact
+ROC AUC, its per-block statistics for a given block size) is computed once in a
+:class:`PreparedReference` and kept; a run then costs O(window) plus, for ROC AUC, one integer
+pass over the reference's sorted rows (the score bins are cut at the pooled quantiles, which
+move with the window). The results are those of the direct computation to the last bit.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,8 +40,8 @@ from monitor.stats._validate import check_alpha
 from monitor.stats.performance import Labels, Metric, Task, _classes, _finite, _labelled
 
 __all__ = [
-    "DEFAULT_FLOOR", "HIGHER_IS_BETTER", "MAX_BLOCKS", "MIN_BLOCKS", "DegradationTest", "ScoredSample",
-    "default_metric", "degradation",
+    "DEFAULT_FLOOR", "HIGHER_IS_BETTER", "MAX_BLOCKS", "MIN_BLOCKS", "DegradationTest", "PreparedReference",
+    "ScoredSample", "default_metric", "degradation",
 ]
 
 #: Default practical floor: a drop must exceed 2 % of the reference's value to count.
@@ -45,6 +53,9 @@ MIN_BLOCKS = 10
 MAX_BLOCKS = 200
 #: Score bins per class for the bootstrap of ROC AUC (exact when there are fewer distinct scores).
 _AUC_BINS = 128
+#: How many window-dependent entries a prepared reference keeps: per-block statistics (small),
+#: one per (statistics, block size, labels), and ROC AUC keys (one integer per row), one per block size.
+_BOUNDS = {"block": 16, "base": 2}
 
 #: Metrics where a larger value is better; for every other metric a smaller one is.
 HIGHER_IS_BETTER = frozenset({Metric.ACCURACY, Metric.BALANCED_ACCURACY, Metric.PRECISION, Metric.RECALL,
@@ -137,6 +148,141 @@ def _blocks(keys: NDArray[Any] | None, n: int, block_rows: int | None) -> tuple[
         ids = ids * MAX_BLOCKS // b
         b = MAX_BLOCKS
     return ids, b
+
+
+def _row_blocks(positions: NDArray[np.integer[Any]], n: int, block_rows: int | None) -> tuple[NDArray[np.intp], int]:
+    """Block id of the given row positions, as :func:`_blocks` numbers rows without bucket keys
+    (its blocks are then runs of consecutive rows, so a row's block follows from its position)."""
+    rows = positions.astype(np.intp, copy=False)
+    k = max(1, block_rows if block_rows is not None else max(1, int(round(np.sqrt(n)))))
+    b = (n - 1) // k + 1
+    target = min(MIN_BLOCKS, n)
+    if b < target:
+        return rows * target // n, target
+    if b > MAX_BLOCKS:
+        return rows // k * MAX_BLOCKS // b, MAX_BLOCKS
+    return rows // k, b
+
+
+class PreparedReference:
+    """The reference side of :func:`degradation`, reduced once and reused by every window.
+
+    Built from a :class:`ScoredSample` (validated here, as the direct path does). What does not
+    depend on the window is computed on first use and kept: the sorted distinct labels and each
+    row's code among them, the float truth and prediction (regression), the score order and
+    exact ROC AUC. Per-block statistics depend on the block size (from the window's median
+    bucket) and the pooled labels, and the last few such keys are kept (:data:`_BOUNDS`).
+    Safe to share between threads (a value computed twice is the same value).
+    """
+
+    def __init__(self, sample: ScoredSample, name: str = "reference") -> None:
+        t, p, rows, n_rows = _labelled(sample.y_true, sample.y_pred, name)
+        every = rows.size == n_rows  # every row labelled: keep the caller's arrays, not copies
+        if every:
+            t, p = np.asarray(sample.y_true), np.asarray(sample.y_pred)
+        self.t, self.p, self.rows, self.n = t, p, rows, int(t.size)
+        self.score: NDArray[np.float64] | None = None
+        if sample.y_score is not None:
+            score = np.asarray(sample.y_score)
+            if score.shape != (n_rows,):
+                raise InputError(f"{name} y_score has shape {score.shape}; expected ({n_rows},)", field="y_score")
+            self.score = _finite(score if every else score[rows], "y_score", rows)
+        self.keys: NDArray[Any] | None = None
+        if sample.buckets is not None:
+            keys = np.asarray(sample.buckets)
+            if keys.shape != (n_rows,):
+                raise InputError(f"{name} buckets has shape {keys.shape}; expected ({n_rows},)", field="buckets")
+            self.keys = keys[rows]
+        self._memo: dict[object, Any] = {}
+        self._lock = threading.Lock()
+
+    def _get(self, key: object, make: Callable[[], Any]) -> Any:
+        """``make()`` kept under ``key``; keys ``("block", ...)``/``("base", ...)`` are bounded."""
+        with self._lock:
+            if key in self._memo:
+                return self._memo[key]
+        value = make()
+        kind = key[0] if isinstance(key, tuple) else None
+        with self._lock:
+            if kind in _BOUNDS:
+                same = [k for k in self._memo if isinstance(k, tuple) and k[0] == kind]
+                for old in same[:max(0, len(same) - _BOUNDS[kind] + 1)]:
+                    del self._memo[old]
+            self._memo[key] = value
+        return value
+
+    def labels(self) -> NDArray[Any]:
+        """The sorted distinct labels of truth and prediction."""
+        return self._get("labels", lambda: np.unique(np.concatenate([self.t, self.p])))  # type: ignore[no-any-return]
+
+    def codes(self) -> tuple[NDArray[np.integer[Any]], NDArray[np.integer[Any]]]:
+        """Each row's truth and prediction as its position among :meth:`labels`."""
+        def make() -> tuple[NDArray[np.integer[Any]], NDArray[np.integer[Any]]]:
+            labels = self.labels()
+            if self.t.dtype.kind in "iu" and np.array_equal(labels, np.arange(labels.size)):
+                return self.t, self.p  # already codes (a fitted bundle's): no copy
+            t, p = _classes(self.t, self.p, labels)[1:]
+            return t.astype(np.int32), p.astype(np.int32)
+        return self._get("codes", make)  # type: ignore[no-any-return]
+
+    def values(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Truth and prediction as finite floats (regression)."""
+        return self._get("values", lambda: (_finite(self.t, "y_true", self.rows),  # type: ignore[no-any-return]
+                                            _finite(self.p, "y_pred", self.rows)))
+
+    def blocks(self, block_rows: int | None) -> tuple[NDArray[np.intp], int]:
+        """Block id of each row and the number of blocks (not kept: n integers per block size)."""
+        if self.keys is not None:
+            return self._get("bucket_blocks", lambda: _blocks(self.keys, self.n, None))  # type: ignore[no-any-return]
+        return _row_blocks(np.arange(self.n, dtype=np.intp), self.n, block_rows)
+
+    def block_stats(self, key: object, block_rows: int | None,
+                    rows: Callable[[], NDArray[np.float64]]) -> NDArray[np.float64]:
+        """Per-block sums of the row statistics ``rows()``, kept under ``(key, block_rows)``."""
+        def make() -> NDArray[np.float64]:
+            ids, b = self.blocks(block_rows)
+            return _per_block(ids, b, rows())
+        return self._get(("block", key, block_rows if self.keys is None else None), make)  # type: ignore[no-any-return]
+
+    def sorted_scores(self) -> tuple[NDArray[np.integer[Any]], NDArray[np.float64], NDArray[np.float64] | None]:
+        """Row order by score (stable), the sorted scores, and their distinct values when there
+        are at most :data:`_AUC_BINS` of them (else ``None``: only that count matters)."""
+        def make() -> tuple[NDArray[np.integer[Any]], NDArray[np.float64], NDArray[np.float64] | None]:
+            assert self.score is not None
+            order = np.argsort(self.score, kind="stable")
+            ordered = self.score[order]
+            first = np.concatenate([[True], ordered[1:] != ordered[:-1]])
+            distinct = ordered[first] if np.count_nonzero(first) <= _AUC_BINS else None
+            return order.astype(np.int32) if self.n < 2 ** 31 else order, ordered, distinct
+        return self._get("sorted", make)  # type: ignore[no-any-return]
+
+    def exact_auc(self, pos_code: int) -> float:
+        """Exact ROC AUC with the rows whose truth code is ``pos_code`` as the positives."""
+        score = self.score
+        assert score is not None
+        return self._get(("auc", pos_code),  # type: ignore[no-any-return]
+                         lambda: _exact_auc(score, self.codes()[0] == pos_code))
+
+    def sorted_groups(self, pos_code: int, block_rows: int | None) -> tuple[NDArray[np.integer[Any]], int]:
+        """Each row's place in the score order, grouped by (block, negative), as one sorted key.
+
+        The key of a row is ``group * (n + 1) + place`` with ``group = 2 * block + (not
+        positive)``; how many rows of a group lie below a place is then one binary search, so a
+        run's ROC AUC histogram of the reference costs O(blocks x bins x log n), not O(n). Kept
+        for the last few block sizes (n integers each).
+        """
+        def make() -> tuple[NDArray[np.integer[Any]], int]:
+            order = self.sorted_scores()[0]
+            if self.keys is not None:
+                ids, b = self.blocks(block_rows)
+                ids = ids[order]
+            else:
+                ids, b = _row_blocks(order, self.n, block_rows)
+            group = 2 * ids + (self.codes()[0][order] != pos_code)
+            places = np.argsort(group, kind="stable")  # by group, then by place in the score order
+            dtype = np.uint32 if 2 * b * (self.n + 1) < 2 ** 32 else np.int64
+            return (group[places].astype(np.int64) * (self.n + 1) + places).astype(dtype), b
+        return self._get(("base", pos_code, block_rows if self.keys is None else None), make)  # type: ignore[no-any-return]
 
 
 def _per_block(ids: NDArray[np.intp], b: int, x: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -253,7 +399,7 @@ def _replicates(rng: np.random.Generator, s: NDArray[np.float64], value: _Value,
 
 
 def degradation(
-    reference: ScoredSample, current: ScoredSample, task: Task, *, rng: np.random.Generator,
+    reference: ScoredSample | PreparedReference, current: ScoredSample, task: Task, *, rng: np.random.Generator,
     metric: Metric | None = None, alpha: float = 0.05, floor: float = DEFAULT_FLOOR, n_resamples: int = 1000,
     block_rows: int | None = None, pos_label: object = None,
 ) -> DegradationTest:
@@ -263,6 +409,8 @@ def degradation(
     rows, default round(sqrt(n)); at least :data:`MIN_BLOCKS` and at most :data:`MAX_BLOCKS`),
     the blocks of each side are resampled with replacement ``n_resamples`` times, and the
     difference ``current - reference`` is recomputed from the resampled blocks' statistics.
+    A :class:`PreparedReference` gives the same result as its :class:`ScoredSample`, and keeps
+    the reference's window-independent work for the next call.
 
     Parameters
     ----------
@@ -308,43 +456,53 @@ def degradation(
         raise InputError(f"floor ({floor}) must be a finite number >= 0", field="floor")
     if n_resamples < 100:
         raise InputError(f"n_resamples ({n_resamples}) must be at least 100", field="n_resamples")
-    ref, cur = _Side(reference, "reference", block_rows), _Side(current, "current", block_rows)
+    ref = reference if isinstance(reference, PreparedReference) else PreparedReference(reference)
+    cur = _Side(current, "current", block_rows)
     has_score = ref.score is not None and cur.score is not None
+    s_ref: NDArray[np.float64]
     if task is Task.CLASSIFICATION:
-        labels = np.unique(np.concatenate([ref.t, ref.p, cur.t, cur.p]))
+        ref_labels = ref.labels()
+        labels = np.unique(np.concatenate([ref_labels, cur.t, cur.p]))
         chosen = Metric(metric) if metric is not None else default_metric(task, has_score=has_score,
                                                                             n_classes=labels.size)
         if chosen not in _CLASSIFICATION:
             raise InputError(f"metric {str(chosen)!r} is not a classification metric", field="metric")
         k, binary = labels.size, labels.size <= 2
         pos = _positive_index(labels, pos_label) if binary else None
-        codes = [(_classes(side.t, side.p, labels)[1:]) for side in (ref, cur)]
+        cur_codes = _classes(cur.t, cur.p, labels)[1:]
+        # The reference's codes among the pooled labels: its own codes through a k-entry table.
+        to_pooled = _classes(ref_labels, ref_labels, labels)[1]
         shifts = (0.0, 0.0)
         if chosen in (Metric.ROC_AUC, Metric.LOG_LOSS):
             if not has_score or not binary:
                 raise InputError(f"metric {str(chosen)!r} needs a binary task and a y_score on both sides",
                                  field="metric")
             assert ref.score is not None and cur.score is not None and pos is not None
-            positive = [c[0] == pos for c in codes]
+            hit = np.flatnonzero(to_pooled == pos)
+            pos_ref = int(hit[0]) if hit.size else -1  # the positive label's code in the reference's own labels
+            positive_cur = cur_codes[0] == pos
             if chosen is Metric.ROC_AUC:
-                s_ref, s_cur, shifts = _auc_stats(ref, cur, positive)
+                s_ref, s_cur, shifts = _auc_stats(ref, cur, pos_ref, positive_cur, block_rows)
                 value: _Value = _auc_value
             else:
-                s_ref = _per_block(ref.blocks, ref.n_blocks, _log_loss_rows(ref.score, positive[0]))
-                s_cur = _per_block(cur.blocks, cur.n_blocks, _log_loss_rows(cur.score, positive[1]))
+                score = ref.score
+                s_ref = ref.block_stats(("log_loss", pos_ref), block_rows,
+                                        lambda: _log_loss_rows(score, ref.codes()[0] == pos_ref))
+                s_cur = _per_block(cur.blocks, cur.n_blocks, _log_loss_rows(cur.score, positive_cur))
                 value = _mean_value
         else:
             rows, value = _class_stats(chosen, k, pos if binary else None)
-            s_ref, s_cur = (_per_block(side.blocks, side.n_blocks, rows(side, *c))
-                            for side, c in ((ref, codes[0]), (cur, codes[1])))
+            s_ref = ref.block_stats(("class", tuple(to_pooled.tolist()), k), block_rows,
+                                    lambda: rows(cur, *(to_pooled[c] for c in ref.codes())))
+            s_cur = _per_block(cur.blocks, cur.n_blocks, rows(cur, *cur_codes))
     else:
         chosen = Metric(metric) if metric is not None else Metric.MAE
         if chosen not in _REGRESSION:
             raise InputError(f"metric {str(chosen)!r} is not a regression metric", field="metric")
         row_stats, value = _REGRESSION_STATS[chosen]
-        s_ref, s_cur = (_per_block(side.blocks, side.n_blocks,
-                                   row_stats(_finite(side.t, "y_true", side.rows), _finite(side.p, "y_pred", side.rows)))
-                        for side in (ref, cur))
+        s_ref = ref.block_stats(("regression", chosen), block_rows, lambda: row_stats(*ref.values()))
+        s_cur = _per_block(cur.blocks, cur.n_blocks,
+                           row_stats(_finite(cur.t, "y_true", cur.rows), _finite(cur.p, "y_pred", cur.rows)))
         shifts = (0.0, 0.0)
     ref_v, ref_r = _replicates(rng, s_ref, value, n_resamples, shifts[0])
     cur_v, cur_r = _replicates(rng, s_cur, value, n_resamples, shifts[1])
@@ -365,8 +523,8 @@ def degradation(
     return DegradationTest(
         metric=chosen, reference_value=ref_v, current_value=cur_v, delta=delta, lower=lower, upper=upper,
         p_value=p_value, threshold=alpha, floor=floor_abs, degraded=degraded,
-        n_reference=int(ref.t.size), n_current=int(cur.t.size),
-        blocks_reference=ref.n_blocks, blocks_current=cur.n_blocks,
+        n_reference=ref.n, n_current=int(cur.t.size),
+        blocks_reference=int(s_ref.shape[0]), blocks_current=cur.n_blocks,
         warning=_in_sample(chosen, ref_v, cur_v, excludes),
     )
 
@@ -384,28 +542,65 @@ def _in_sample(metric: Metric, ref_v: float, cur_v: float, significant: bool) ->
 
 
 def _auc_stats(
-    ref: _Side, cur: _Side, positive: list[NDArray[np.bool_]]
+    ref: PreparedReference, cur: _Side, pos_ref: int, positive: NDArray[np.bool_], block_rows: int | None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], tuple[float, float]]:
     """Per-block score histograms [positives | negatives] on shared bins, and the shift of each
-    side from its binned to its exact ROC AUC."""
+    side from its binned to its exact ROC AUC.
+
+    The bins are cut at the pooled scores' distinct values (when few) or quantiles, found from
+    the reference's sorted scores and the window's without pooling the rows. On the reference,
+    bins are runs of its score order, so its histogram is a binary search per block and bin edge
+    in kept integers (:meth:`PreparedReference.sorted_groups`).
+    """
     assert ref.score is not None and cur.score is not None
-    pooled = np.concatenate([ref.score, cur.score])
-    distinct = np.unique(pooled)
-    if distinct.size <= _AUC_BINS:
-        inner = distinct[1:]
+    order, ordered, distinct = ref.sorted_scores()
+    window = np.sort(cur.score)
+    pooled = None
+    if distinct is not None:  # else the pooled scores have more than _AUC_BINS distinct values too
+        pooled = np.union1d(distinct, window)
+    if pooled is not None and pooled.size <= _AUC_BINS:
+        inner = pooled[1:]
     else:
-        inner = np.unique(np.quantile(pooled, np.linspace(0.0, 1.0, _AUC_BINS + 1)[1:-1]))
+        inner = np.unique(_merged_quantiles(ordered, window, np.linspace(0.0, 1.0, _AUC_BINS + 1)[1:-1]))
     g = inner.size + 1
-    out: list[NDArray[np.float64]] = []
-    shifts: list[float] = []
-    for side, is_pos in ((ref, positive[0]), (cur, positive[1])):
-        assert side.score is not None
-        col = np.searchsorted(inner, side.score, side="right") + np.where(is_pos, 0, g)
-        flat = side.blocks * (2 * g) + col
-        s = np.bincount(flat, minlength=side.n_blocks * 2 * g).reshape(side.n_blocks, 2 * g).astype(np.float64)
-        out.append(s)
-        shifts.append(_exact_auc(side.score, is_pos) - float(_auc_value(s.sum(axis=0))))
-    return out[0], out[1], (shifts[0], shifts[1])
+    keys, b = ref.sorted_groups(pos_ref, block_rows)
+    # Bin j holds the reference's score places [edges[j], edges[j + 1]): the rows below each cut.
+    edges = np.concatenate([[0], np.searchsorted(ordered, inner, side="left"), [ref.n]])
+    queries = (np.arange(2 * b, dtype=np.int64)[:, None] * (ref.n + 1) + edges).ravel().astype(keys.dtype)
+    below = np.searchsorted(keys, queries, side="left").reshape(2 * b, g + 1)
+    s_ref = np.diff(below, axis=1).reshape(b, 2 * g).astype(np.float64)
+    col = np.searchsorted(inner, cur.score, side="right") + np.where(positive, 0, g)
+    flat = cur.blocks * (2 * g) + col
+    s_cur = np.bincount(flat, minlength=cur.n_blocks * 2 * g).reshape(cur.n_blocks, 2 * g).astype(np.float64)
+    shifts = (ref.exact_auc(pos_ref) - float(_auc_value(s_ref.sum(axis=0))),
+              _exact_auc(cur.score, positive) - float(_auc_value(s_cur.sum(axis=0))))
+    return s_ref, s_cur, shifts
+
+
+def _merged_quantiles(a: NDArray[np.float64], b: NDArray[np.float64], q: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``np.quantile(np.concatenate([a, b]), q)`` (linear method) from the sorted ``a`` and ``b``,
+    without merging them: each needed order statistic is found by binary search, and the
+    interpolation is NumPy's own arithmetic (so the result is the same to the last bit)."""
+    n = a.size + b.size
+    virtual = (n - 1) * q
+    lower = np.floor(virtual)
+    upper = lower + 1
+    above, below = virtual >= n - 1, virtual < 0
+    lower[above], upper[above] = n - 1, n - 1
+    lower[below], upper[below] = 0, 0
+    gamma = virtual - np.where(above, -1.0, lower)
+    at_b = np.searchsorted(a, b, side="left") + np.arange(b.size)  # merged position of each of b's values
+
+    def nth(j: NDArray[np.intp]) -> NDArray[np.float64]:
+        m = np.searchsorted(at_b, j, side="right")  # b's values at or before position j
+        from_b = (m > 0) & (at_b[np.maximum(m - 1, 0)] == j)
+        return np.where(from_b, b[np.maximum(m - 1, 0)], a[np.minimum(j - m, a.size - 1)])
+
+    prev, nxt = nth(lower.astype(np.intp)), nth(upper.astype(np.intp))
+    diff = nxt - prev
+    out = prev + diff * gamma
+    np.subtract(nxt, diff * (1 - gamma), out=out, where=gamma >= 0.5)
+    return out
 
 
 def _log_loss_rows(score: NDArray[np.float64], positive: NDArray[np.bool_]) -> NDArray[np.float64]:
