@@ -351,8 +351,9 @@ def _insert_at_0001(conn: sa.Connection, run: Run) -> None:
 
 
 #: Result columns later revisions added: 0003 (how a calibrated verdict was reached), 0004 (the
-#: degradation test's interval).
-_ADDED_LATER = {"feature_results": {"effect", "effect_floor", "null_threshold", "alpha", "rule"},
+#: degradation test's interval), 0012 (a pushed-down statistic's basis and bound).
+_ADDED_LATER = {"feature_results": {"effect", "effect_floor", "null_threshold", "alpha", "rule",
+                                    "statistic_error_bound", "basis"},
                 "performance_results": {"lower", "upper"}}
 
 
