@@ -60,8 +60,11 @@ class Deliverer:
 
     def __init__(self, outbox: OutboxPort, client: httpx.AsyncClient, targets: Mapping[str, WebhookTarget], *,
                  now: Callable[[], datetime], rng: np.random.Generator | None = None,
-                 on_outcome: Callable[[str, str], None] | None = None) -> None:
+                 on_outcome: Callable[[str, str], None] | None = None, claim_for: timedelta | None = None) -> None:
         self._outbox = outbox
+        # How long the outbox keeps the messages of one pass claimed for this replica (N replicas on
+        # PostgreSQL, docs/scaling.md); None: no claim (one process).
+        self._claim_for = claim_for
         self._client = client
         self._targets = targets
         # Each target's signing key, read from its environment variable once, here (the
@@ -73,9 +76,17 @@ class Deliverer:
 
     async def deliver_due(self, limit: int = 100) -> int:
         """Try every due message once; return how many were delivered."""
-        due = await asyncio.to_thread(self._outbox.outbox_due, self._now(), limit)
+        claimed_at = self._now()
+        due = await asyncio.to_thread(self._outbox.outbox_claim, claimed_at, limit)
         delivered = 0
-        for message in due:
+        for i, message in enumerate(due):
+            target = self._targets.get(message.target)
+            timeout = target.timeout if target is not None else timedelta(0)
+            if i and self._claim_for is not None and self._now() + timeout >= claimed_at + self._claim_for:
+                # The claim could end before this POST does: leave the rest to the next pass (they
+                # are due again when the claim ends, to whichever replica claims them first). The
+                # first message is always tried, so a claim shorter than a timeout still progresses.
+                break
             updated = await self._attempt(message)
             await asyncio.to_thread(self._outbox.outbox_update, updated)
             self._on_outcome(message.target, "delivered" if updated.status is DeliveryStatus.DELIVERED

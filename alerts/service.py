@@ -14,7 +14,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
@@ -58,6 +58,9 @@ class AlertStore(OutboxPort, Protocol):
 
     def create_retrain_job(self, job: RetrainJob) -> tuple[RetrainJob, bool]: ...
 
+    def create_retrain_job_checked(self, monitor: str, decide: Callable[[list[RetrainJob]], RetrainJob | None]
+                                   ) -> tuple[RetrainJob, bool] | None: ...
+
     def update_retrain_job(self, job_id: str, *, status: JobStatus, detail: str | None = None,
                            triggered_at: datetime | None = None, completed_at: datetime | None = None,
                            reference_version: int | None = None) -> RetrainJob: ...
@@ -72,12 +75,12 @@ class AlertService:
     """Turns runs and Alertmanager notifications into deliveries and retraining jobs."""
 
     def __init__(self, config: Catalog | DescribesCatalog, store: AlertStore, client: httpx.AsyncClient,
-                 *, public_url: str, now: Callable[[], datetime]) -> None:
+                 *, public_url: str, now: Callable[[], datetime], claim_for: timedelta | None = None) -> None:
         self._public_url = public_url.rstrip("/")
         self._config = config = catalog_of(config)
         self._store = store
         self._now = now
-        self._deliverer = Deliverer(store, client, {w.name: w for w in config.webhooks}, now=now)
+        self._deliverer = Deliverer(store, client, {w.name: w for w in config.webhooks}, now=now, claim_for=claim_for)
         self._commands: set[asyncio.Task[None]] = set()
 
     # --- in-service rules ------------------------------------------------------------------
@@ -141,16 +144,23 @@ class AlertService:
         """Apply the monitor's retraining policy to one trigger; return the job (or None: not configured)."""
         policy = monitor.retrain
         now = self._now()
-        recent = await asyncio.to_thread(self._store.retrain_jobs, monitor.name)
-        outcome = decide(policy, reason, now, recent)
-        if outcome is Outcome.NOT_CONFIGURED or policy is None:
+
+        def job_of(recent: list[RetrainJob]) -> RetrainJob | None:
+            # Called inside the store's transaction (locked per monitor on PostgreSQL): the cooldown
+            # and budget are checked against the jobs every replica has recorded.
+            outcome = decide(policy, reason, now, recent)
+            if outcome is Outcome.NOT_CONFIGURED or policy is None:
+                return None
+            status = JobStatus.PENDING if outcome is Outcome.TRIGGERED else JobStatus.SKIPPED
+            return RetrainJob(id=uuid.uuid4().hex, monitor=monitor.name, model=monitor.model, trigger_key=trigger_key,
+                              reason=reason, status=status, outcome=outcome, dry_run=policy.dry_run, created_at=now,
+                              detail=None if outcome is Outcome.TRIGGERED else f"not started: {outcome}")
+
+        stored = await asyncio.to_thread(self._store.create_retrain_job_checked, monitor.name, job_of)
+        if stored is None or policy is None:
             return None
-        status = JobStatus.PENDING if outcome is Outcome.TRIGGERED else JobStatus.SKIPPED
-        job, created = await asyncio.to_thread(self._store.create_retrain_job, RetrainJob(
-            id=uuid.uuid4().hex, monitor=monitor.name, model=monitor.model, trigger_key=trigger_key, reason=reason,
-            status=status, outcome=outcome, dry_run=policy.dry_run, created_at=now,
-            detail=None if outcome is Outcome.TRIGGERED else f"not started: {outcome}"))
-        if not created or outcome is not Outcome.TRIGGERED:
+        job, created = stored
+        if not created or job.outcome is not Outcome.TRIGGERED:
             return job
         callback = f"{self._public_url}/v1/retrain-jobs/{job.id}/complete"
         body = {"type": "driftline.retrain", "job_id": job.id, "monitor": monitor.name, "model": monitor.model,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from typing import TYPE_CHECKING, cast
 
 import anyio.to_thread
@@ -56,6 +57,7 @@ def create_app(settings: Settings, config: DriftlineConfig, *, store: StoreLike 
                 opened = await anyio.to_thread.run_sync(Store.from_url, settings.database_url, config)
                 stack.push_async_callback(anyio.to_thread.run_sync, opened.dispose)
                 await anyio.to_thread.run_sync(opened.upgrade)
+                opened.outbox_claim_for = timedelta(seconds=settings.outbox_claim_seconds)
                 the_store = opened
             the_service = service
             app.state.alerts = None
@@ -72,7 +74,7 @@ def create_app(settings: Settings, config: DriftlineConfig, *, store: StoreLike 
                 stack.push_async_callback(client.aclose)
                 clock = SystemClock()
                 alerts = AlertService(config, cast("Store", the_store), client, public_url=settings.public_url,
-                                      now=clock.now)
+                                      now=clock.now, claim_for=timedelta(seconds=settings.outbox_claim_seconds))
                 app.state.alerts = alerts
                 the_service = MonitorService(settings, config, cast("Store", the_store), clock=clock, alerts=alerts)
             await the_service.start()

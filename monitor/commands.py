@@ -95,7 +95,12 @@ def _serve(args: argparse.Namespace) -> int:
     log_config = logs.uvicorn_log_config(level, fmt)
     if args.workers > 1:
         return _serve_workers(args, settings, host, port, str(level), log_config)
+    from monitor.serve_lock import hold_sqlite_serve_lock
+
+    lock = hold_sqlite_serve_lock(settings.database_url)  # SQLite: one serving process per file
     uvicorn.run(create_app(settings, config), host=host, port=port, log_level=str(level), log_config=log_config)
+    if lock is not None:
+        lock.close()
     return 0
 
 

@@ -4,16 +4,20 @@ It holds no logic of its own: :func:`~monitor.run.run_monitor` runs a window,
 :class:`~monitor.run.ReferenceRegistry` fits and caches references,
 :func:`~monitor.run.recompute_performance` handles late labels, :class:`~monitor.scheduler.Scheduler`
 fires jobs and :class:`~monitor.reports.ReportPages` caches pages. A per-monitor lock means two runs
-of one monitor never overlap, whether scheduled or started through the API.
+of one monitor never overlap, whether scheduled or started through the API; on PostgreSQL a
+scheduled window is first claimed (a lease, monitor.storage.leases) so N replicas run it once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import pandas as pd
 
@@ -72,6 +76,18 @@ class ServiceStore(RunStore, ReferenceStore, WindowReader, RetentionStore, Proto
     """What the service needs of storage: runs, references, the own log's windows and retention."""
 
 
+@runtime_checkable
+class LeaseStore(Protocol):
+    """Window leases of N replicas on one database (monitor.storage.leases); a store may lack them."""
+
+    @property
+    def leases(self) -> bool: ...
+
+    def claim_windows(self, monitor: str, end: datetime, holder: str, ttl: timedelta) -> list[datetime]: ...
+
+    def finish_window(self, monitor: str, end: datetime, holder: str) -> None: ...
+
+
 class MonitorService:
     """Runs monitors, keeps references, reacts to late labels and draws reports."""
 
@@ -89,6 +105,9 @@ class MonitorService:
         self._scheduler: Scheduler | None = None
         self._alerts = alerts
         self._reports = ReportPages(report_cache_size)
+        #: This replica in window leases: host:pid:uuid (a restarted process is a new holder).
+        self._holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self._lease_ttl = timedelta(seconds=settings.window_lease_seconds)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -135,9 +154,41 @@ class MonitorService:
     async def _scheduled(self, name: str) -> None:
         monitor = self._catalog.monitor(name)
         try:
-            await self.run_at(name, monitor.aligned_end(self._clock.now()))
+            end = monitor.aligned_end(self._clock.now())
+            for window_end in await self._claim(name, end):
+                try:
+                    await self.run_at(name, window_end)
+                finally:
+                    if isinstance(self._store, LeaseStore) and self._store.leases:
+                        await asyncio.to_thread(self._store.finish_window, name, window_end, self._holder)
         except Exception:  # the one catch-all: a scheduled job must never kill the scheduler
             logger.exception("scheduled run of monitor %s failed", name)
+
+    @property
+    def _leased(self) -> bool:
+        return isinstance(self._store, LeaseStore) and self._store.leases
+
+    async def _claim(self, name: str, end: datetime) -> list[datetime]:
+        """The windows this replica runs on this tick: ``end`` unless another replica has it, and any
+        window whose replica died mid-run (its lease expired). Without leases (SQLite), ``end``."""
+        if not self._leased:
+            return [end]
+        assert isinstance(self._store, LeaseStore)
+        try:
+            claimed = await asyncio.to_thread(self._store.claim_windows, name, end, self._holder, self._lease_ttl)
+        except StorageError as exc:
+            # The database is down: run anyway and keep the run (PendingRuns); a second run of the
+            # window by another replica is refused when the runs are written (DuplicateRun).
+            logger.warning("window of monitor %s run without a lease: %s", name, exc.detail)
+            return [end]
+        if end not in claimed:
+            logger.info("window %s of monitor %s is run by another replica (or was run); skipped",
+                        end.isoformat(), name)
+        for stale in claimed:
+            if stale != end:
+                logger.warning("window %s of monitor %s taken over: its replica's lease expired",
+                               stale.isoformat(), name)
+        return claimed
 
     async def run_now(self, monitor: str) -> Run:
         """Run a monitor on the window ending now."""

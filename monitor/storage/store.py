@@ -10,9 +10,9 @@ the store opens their transactions.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -40,7 +40,7 @@ from monitor.domain import (
 from monitor.domain.concept import ConceptStateRecord
 from monitor.errors import DuplicateRun, InputError, UnknownReference, UnknownRetrainJob, UnknownRun
 from monitor.stats.estimation.types import Estimate
-from monitor.storage import _migrate, _postgres, _sqlite, alerting, concept, counters
+from monitor.storage import _migrate, _postgres, _sqlite, alerting, concept, counters, leases
 from monitor.storage._engine import WRITE, check_dialect, create_engine, translate_errors
 from monitor.storage._frames import Batch, prepare_labels, prepare_predictions, to_frame
 from monitor.storage._group_commit import GroupCommit, counts_by_batch, merge_batches, unavailable
@@ -99,6 +99,8 @@ class Store:
         self._layouts = build_layouts(config, self._metadata)
         self._latest = LatestRuns()
         self._verdicts = LatestRuns(verdict=True)
+        #: How long an outbox message claimed by this replica stays invisible to others (PostgreSQL).
+        self.outbox_claim_for = timedelta(minutes=2)
         self._group: GroupCommit[Batch] = GroupCommit(self._write_predictions, alone_on=lambda e: not unavailable(e))
 
     @classmethod
@@ -453,6 +455,17 @@ class Store:
         with self._session("read the due outbox messages", write=False) as session:
             return alerting.outbox_due(session, now, limit)
 
+    def outbox_claim(self, now: datetime, limit: int) -> list[OutboxMessage]:
+        """The due messages this replica is to send now (what the deliverer asks for).
+
+        On PostgreSQL they are claimed for :attr:`outbox_claim_for` (``FOR UPDATE SKIP LOCKED``),
+        so two replicas never send one message; SQLite has one process: :meth:`outbox_due`.
+        """
+        if not self._postgres:
+            return self.outbox_due(now, limit)
+        with self._session("claim the due outbox messages") as session:
+            return leases.claim_outbox(session, now, limit, self.outbox_claim_for)
+
     def outbox_update(self, message: OutboxMessage) -> None:
         """Store an attempt's result on the message with ``message.id``; :class:`UnknownOutboxMessage` if none."""
         with self._session(f"update outbox message {message.id}") as session:
@@ -491,6 +504,21 @@ class Store:
         """Store ``job`` unless its trigger key is known: (the stored job, created?)."""
         with self._session(f"create retrain job for monitor {job.monitor!r}") as session:
             return alerting.create_retrain_job(session, job)
+
+    def create_retrain_job_checked(self, monitor: str,
+                                   decide: Callable[[list[RetrainJob]], RetrainJob | None]) -> tuple[RetrainJob, bool] | None:
+        """Check the cooldown and daily budget and record the job in one transaction: (job, created?) or None.
+
+        ``decide`` gets the monitor's recent jobs and returns the job to store (triggered or
+        skipped) or None (no policy). On PostgreSQL a transaction-scoped advisory lock per monitor
+        makes the check and the insert one step, so two replicas cannot both pass a cooldown.
+        """
+        with self._session(f"create retrain job for monitor {monitor!r}") as session:
+            if self._postgres:
+                session.execute(sa.select(sa.func.pg_advisory_xact_lock(
+                    sa.func.hashtextextended(f"driftline.retrain:{monitor}", 0))))
+            job = decide(alerting.retrain_jobs(session, monitor, None, 100))
+            return None if job is None else alerting.create_retrain_job(session, job)
 
     def update_retrain_job(self, job_id: str, *, status: JobStatus, detail: str | None = None,
                            triggered_at: datetime | None = None, completed_at: datetime | None = None,
@@ -546,6 +574,21 @@ class Store:
             return alerting.retrain_counts(session)
 
     # -- helpers ----------------------------------------------------------------------------
+
+    @property
+    def leases(self) -> bool:
+        """Whether scheduled windows are claimed before they run (PostgreSQL: replicas share the work)."""
+        return self._postgres
+
+    def claim_windows(self, monitor: str, end: datetime, holder: str, ttl: timedelta) -> list[datetime]:
+        """Claim the window ending at ``end`` and ``monitor``'s expired leases; the window ends to run (PostgreSQL)."""
+        with self._session(f"claim a window of monitor {monitor!r}") as session:
+            return leases.claim_windows(session, monitor, to_utc(end), holder, ttl)
+
+    def finish_window(self, monitor: str, end: datetime, holder: str) -> None:
+        """Mark this holder's lease of a window done (PostgreSQL)."""
+        with self._session(f"finish a window of monitor {monitor!r}") as session:
+            leases.finish_window(session, monitor, to_utc(end), holder)
 
     def _monitor_names(self) -> list[str]:
         return [m.name for m in self._config.monitors]

@@ -426,6 +426,22 @@ class RetrainJobRow(Base):
                           reference_version=self.reference_version)
 
 
+class WindowLeaseRow(Base):
+    """Which replica runs (or ran) one window: claimed before the run, done once it is saved (revision 0013).
+
+    PostgreSQL only in practice: N ``serve`` replicas claim each due window here, so one runs it;
+    a lease whose holder died expires and another replica takes it over (docs/scaling.md).
+    """
+
+    __tablename__ = "window_leases"
+
+    monitor: Mapped[str] = mapped_column(Name, primary_key=True)
+    window_end: Mapped[datetime] = mapped_column(primary_key=True)
+    holder: Mapped[str]
+    expires_at: Mapped[datetime]
+    done: Mapped[bool]
+
+
 def _int(value: int | None) -> int:
     return 0 if value is None else value
 

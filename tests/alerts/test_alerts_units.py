@@ -113,6 +113,8 @@ class MemoryOutbox:
         return [m for m in self.messages.values() if m.status is DeliveryStatus.PENDING
                 and (m.next_attempt_at is None or m.next_attempt_at <= now)][:limit]
 
+    outbox_claim = outbox_due  # one process: nothing to claim against
+
     def outbox_update(self, message: OutboxMessage) -> None:
         assert message.id is not None
         self.messages[message.id] = message
@@ -151,6 +153,30 @@ async def test_delivery_signs_retries_with_backoff_and_dead_letters(monkeypatch:
     assert req.headers["Idempotency-Key"] == "k1"
     assert verify(b"s3cret", req.headers[SIGNATURE_HEADER], req.content, now=int(T0.timestamp()))
     assert "s3cret" not in str(outbox.messages[0])
+
+
+@pytest.mark.anyio
+async def test_a_pass_stops_before_a_post_could_outlast_its_claim() -> None:
+    """N replicas: a message whose POST could end after the pass's claim is left for the next pass."""
+    clock = {"now": T0}
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["Idempotency-Key"])
+        clock["now"] += timedelta(seconds=4)  # each POST takes 4 s (TARGET's timeout is 5 s)
+        return httpx.Response(200)
+
+    outbox = MemoryOutbox([OutboxMessage(target="retrain", idempotency_key=f"k{i}", kind="alert", payload="{}")
+                           for i in range(4)])
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        d = Deliverer(outbox, client, {"retrain": TARGET}, now=lambda: clock["now"], claim_for=timedelta(seconds=12))
+        # 0 s: k0 (0 + 5 < 12); 4 s: k1 (9 < 12); 8 s: k2 would end by 13 s, after the claim: stop.
+        assert await d.deliver_due() == 2 and seen == ["k0", "k1"]
+        assert await d.deliver_due() == 2 and seen == ["k0", "k1", "k2", "k3"]
+        # A claim shorter than one timeout still sends one message per pass.
+        outbox.messages[9] = OutboxMessage(id=9, target="retrain", idempotency_key="k9", kind="alert", payload="{}")
+        short = Deliverer(outbox, client, {"retrain": TARGET}, now=lambda: clock["now"], claim_for=timedelta(seconds=1))
+        assert await short.deliver_due() == 1 and seen[-1] == "k9"
 
 
 @pytest.mark.anyio
