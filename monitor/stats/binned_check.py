@@ -56,6 +56,7 @@ from monitor.stats.check import (
     _tested,
     _Verdict,
     column_results,
+    counted_categories,
     finish,
     validate_options,
 )
@@ -194,29 +195,8 @@ def _categorical(prof: CategoricalProfile, summary: CategoricalSummary, ctx: _Co
     """One categorical column from its value counts (the same alignment as the rows' check)."""
     keep = summary.counts > 0
     labels = pd.Index(np.asarray(summary.labels, dtype=object)[keep])
-    counts = summary.counts[keep]
-    n_cur = int(counts.sum())
-    base = _base(prof, n_cur, summary.n_missing, summary.n_rows, ctx.options)
-    position = pd.Index([str(c) for c in prof.categories]).get_indexer(labels)
-    is_new = position < 0
-    base = replace(base, new_categories=tuple(sorted(str(c) for c in labels[is_new])), basis=Basis.AGGREGATES)
-    n_ref = int(prof.counts.sum())
-    if n_ref == 0 or n_cur == 0:
-        side = "reference" if n_ref == 0 else "current"
-        return replace(base, reason=f"no values in the {side} data")
-    n_new = int(is_new.sum())
-    ref_counts = np.concatenate([prof.counts, np.zeros(n_new, dtype=np.int64)])
-    cur_counts = np.zeros(prof.counts.size + n_new, dtype=np.int64)
-    cur_counts[position[~is_new]] = counts[~is_new]
-    cur_counts[prof.counts.size:] = counts[is_new]
-    method = ctx.column_options.method
-    if method is None:
-        choice = choose_method(ColumnType.CATEGORICAL, n_ref, int(ref_counts.size), ctx.options.compat)
-        method, reason = choice.method, choice.reason
-    else:
-        reason = "configured"
-    return _tested(base, _on_counts(method, ref_counts, cur_counts, "categories", ctx), reason,
-                   basis=Basis.AGGREGATES)
+    return counted_categories(prof, labels, summary.counts[keep], summary.n_missing, summary.n_rows, ctx,
+                              [str(c) for c in prof.categories], basis=Basis.AGGREGATES)
 
 
 def check_summary(profile: ReferenceProfile, summary: WindowSummary, grids: dict[str, NDArray[np.float64]],

@@ -493,12 +493,22 @@ def _circular(prof: CircularProfile, series: pd.Series, ctx: _Context) -> Column
 
 def _categorical(prof: CategoricalProfile, series: pd.Series, ctx: _Context) -> ColumnResult:
     index, counts, cur_missing = categorical_counts(series)
+    return counted_categories(prof, index, counts, cur_missing, series.size, ctx, prof.categories)
+
+
+def counted_categories(prof: CategoricalProfile, index: pd.Index, counts: NDArray[np.int64], cur_missing: int,
+                       cur_rows: int, ctx: _Context, categories: Any, **extra: Any) -> ColumnResult:
+    """A categorical column from the window's present values and counts (rows or an engine's counts).
+
+    ``categories`` are the reference's categories as ``index`` spells them (the profile's own,
+    or their text for an engine's counts); ``extra`` goes into the result (``basis``).
+    """
     n_cur = int(counts.sum())
-    base = _base(prof, n_cur, cur_missing, series.size, ctx.options)
+    base = _base(prof, n_cur, cur_missing, cur_rows, ctx.options)
     # Align on the reference's categories; categories new in current are appended after them.
-    position = pd.Index(prof.categories).get_indexer(index)
+    position = pd.Index(categories).get_indexer(index)
     is_new = position < 0
-    base = replace(base, new_categories=tuple(sorted(str(c) for c in index[is_new])))
+    base = replace(base, new_categories=tuple(sorted(str(c) for c in index[is_new])), **extra)
     n_ref = int(prof.counts.sum())
     if n_ref == 0 or n_cur == 0:
         side = "reference" if n_ref == 0 else "current"
@@ -514,7 +524,7 @@ def _categorical(prof: CategoricalProfile, series: pd.Series, ctx: _Context) -> 
         method, reason = choice.method, choice.reason
     else:
         reason = "configured"
-    return _tested(base, _on_counts(method, ref_counts, cur_counts, "categories", ctx), reason)
+    return _tested(base, _on_counts(method, ref_counts, cur_counts, "categories", ctx), reason, **extra)
 
 
 def _base(prof: NumericalProfile | CategoricalProfile | CircularProfile | TextProfile | EmbeddingProfile,
