@@ -14,8 +14,9 @@ tests/sources/test_pushdown_dialects.py compiles it for each installed one). It 
 - categorical column: ``label`` the value as text (``NULL``: missing).
 
 The cell is PostgreSQL's ``width_bucket(x, thresholds)`` (a binary search in C) where the dialect
-has it, else a balanced ``CASE`` tree of depth ``log2(grid)``: portable SQL, ~11 comparisons a
-row. A value is finite iff it is between ``±DBL_MAX``: NULL compares as unknown and NaN sorts
+has it; in DuckDB, which runs in this process, a vectorised NumPy binary search registered as a
+function on the connection; elsewhere a balanced ``CASE`` tree of depth ``log2(grid)``: portable
+SQL, ~11 comparisons a row. A value is finite iff it is between ``±DBL_MAX``: NULL compares as unknown and NaN sorts
 above every number in PostgreSQL and DuckDB and compares false elsewhere, so neither passes.
 
 Why one ``GROUP BY`` per column and not ``GROUPING SETS``: every grouping set computes every
@@ -79,11 +80,38 @@ def _tree(x: sa.ColumnElement[Any], grid: NDArray[np.float64], lo: int, hi: int)
                    else_=_tree(x, grid, lo, mid - 1))
 
 
-def _cell(x: sa.ColumnElement[Any], grid: NDArray[np.float64], dialect: str) -> sa.ColumnElement[Any]:
+def _cell(x: sa.ColumnElement[Any], grid: NDArray[np.float64], dialect: str, index: int) -> sa.ColumnElement[Any]:
     if dialect == "postgresql" and grid.size:
         thresholds = sa.literal([float(g) for g in grid], postgresql.ARRAY(postgresql.DOUBLE_PRECISION))
         return sa.func.width_bucket(sa.cast(x, postgresql.DOUBLE_PRECISION), thresholds)
+    if dialect == "duckdb":  # the function read_summary registers on the connection (in-process engine)
+        return sa.func.driftline_cell(sa.cast(x, sa.Double), sa.literal(index, sa.Integer))
     return _tree(x, grid, 0, int(grid.size))
+
+
+def _register_cells(conn: sa.Connection, plan: SummaryPlan) -> None:
+    """DuckDB runs in this process: its cell function is NumPy's ``searchsorted`` on Arrow batches.
+
+    Why: DuckDB evaluates the nested ``CASE`` tree at 0.45 s per column of 1M rows; this
+    vectorised binary search does the same cells in 0.10 s (docs/benchmarks.md). The cell is the
+    same: the number of grid points ``<= x`` (``side="right"``).
+    """
+    import pyarrow as pa
+    from duckdb.sqltypes import DOUBLE, INTEGER
+
+    grids = [p.grid for p in plan.numerical]
+
+    def cell(values: Any, columns: Any) -> Any:
+        x = values.to_numpy(zero_copy_only=False)
+        index = columns[0].as_py() if len(columns) else 0
+        return pa.array(np.searchsorted(grids[index], x, side="right").astype(np.int32))
+
+    raw = conn.connection.driver_connection
+    try:
+        raw.remove_function("driftline_cell")  # type: ignore[union-attr]
+    except Exception:
+        pass
+    raw.create_function("driftline_cell", cell, [DOUBLE, INTEGER], INTEGER, type="arrow")  # type: ignore[union-attr]
 
 
 def _finite(x: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
@@ -121,7 +149,7 @@ def summary_query(window: sa.FromClause, plan: SummaryPlan, dialect: str) -> sa.
     for i, p in enumerate(plan.numerical):
         x = window.c[p.column]
         finite = _finite(x)
-        cell = sa.case((finite, _cell(x, p.grid, dialect)), else_=sa.literal(_MISSING, sa.Integer))
+        cell = sa.case((finite, _cell(x, p.grid, dialect, i)), else_=sa.literal(_MISSING, sa.Integer))
         branches.append(_branch(i, cell, None, None, sa.case((finite, sa.cast(x, sa.Double))), window))
         if p.values:
             branches.append(_branch(i, sa.literal(_VALUE, sa.Integer), sa.cast(x, sa.Double), None, None, window,
@@ -167,6 +195,8 @@ def _summaries(plan: SummaryPlan, rows: pd.DataFrame, n_rows: int) -> dict[str, 
 def read_summary(conn: sa.Connection, window: sa.FromClause, plan: SummaryPlan) -> WindowSummary:
     """Run the plan's query on ``conn`` (one round trip) and return the window's summary."""
     query = summary_query(window, plan, conn.dialect.name)
+    if conn.dialect.name == "duckdb" and plan.numerical:
+        _register_cells(conn, plan)
     result = conn.execute(query)
     rows = pd.DataFrame(result.fetchall(), columns=["col", "cell", "v", "label", "n", "s"])
     rows["col"] = rows["col"].astype(np.int64)
