@@ -148,8 +148,8 @@ def incomplete(profile: ReferenceProfile, current: pd.DataFrame, result: Dataset
     return "; ".join(problems) or None
 
 
-def _check_duckdb(args: argparse.Namespace, show: bool) -> tuple[ReferenceProfile, pd.DataFrame, DatasetResult,
-                                                                   pd.DataFrame, tuple[Sample, Sample]]:
+def _check_duckdb(args: argparse.Namespace, schema: Schema | None, show: bool
+                  ) -> tuple[ReferenceProfile, pd.DataFrame, DatasetResult, pd.DataFrame, tuple[Sample, Sample]]:
     """``check --engine duckdb``: the reference read and fitted as usual, the current file aggregated by DuckDB.
 
     The current file's rows never reach pandas, except the columns the aggregates cannot decide
@@ -167,7 +167,6 @@ def _check_duckdb(args: argparse.Namespace, show: bool) -> tuple[ReferenceProfil
     if args.task or args.multivariate:
         raise e.InputError("--engine duckdb checks drift only: --task and --multivariate need the current rows",
                            field="--engine")
-    schema = load_schema(args.schema) if args.schema else None
     raw_reference, reference_sample = _read(args.reference, args, show)
     profile = fit_reference(apply_schema(raw_reference, schema), schema)
     options = _options(args, schema, profile)
@@ -209,8 +208,8 @@ def check_command(args: argparse.Namespace, out: TextIO) -> int:
     # Progress of the reading on a terminal, or anywhere with --progress.
     show = bool(getattr(args, "progress", False)) or sys.stderr.isatty()
     if getattr(args, "engine", "pandas") == "duckdb":
-        profile, current, result, raw_reference, samples = _check_duckdb(args, show)
         schema = load_schema(args.schema) if args.schema else None
+        profile, current, result, raw_reference, samples = _check_duckdb(args, schema, show)
     else:
         schema, profile, current, raw_reference, samples = _read_inputs(args, show=show)
         result = check(profile, current, _options(args, schema, profile))
