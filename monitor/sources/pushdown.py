@@ -2,7 +2,7 @@
 
 The query is built with SQLAlchemy Core from a :class:`~monitor.stats.binned.SummaryPlan`, so the
 same code compiles for every dialect (PostgreSQL, DuckDB, Trino, BigQuery, Snowflake, Spark SQL:
-tests/sources/test_pushdown_dialects.py compiles it for each installed one). It is one
+tests/sources/test_pushdown_compile.py compiles it for each). It is one
 ``UNION ALL`` of one small ``GROUP BY`` per column, each returning
 
     ``col`` (the column's position in the plan), ``cell``, ``v``, ``label``, ``n``, ``s``
