@@ -19,13 +19,13 @@ class SnapshotSource(Protocol):
 
     def latest_verdicts(self) -> dict[str, Run]: ...
 
+    def latest_and_verdicts(self) -> tuple[dict[str, Run], dict[str, Run]]: ...
+
     def run_stats(self) -> Mapping[str, Any]: ...
 
     def ingested_counts(self) -> dict[str, int]: ...
 
     def outbox_counts(self) -> dict[tuple[str, str], int]: ...
-
-    def dead_letters(self) -> dict[str, int]: ...
 
     def retrain_counts(self) -> dict[tuple[str, str, str], int]: ...
 
@@ -62,8 +62,7 @@ def build_snapshot(store: SnapshotSource, config: Catalog | DescribesCatalog, *,
                    public_url: str | None = None) -> Snapshot:
     """Read everything a scrape renders (call it off the event loop)."""
     config = catalog_of(config)
-    latest = store.latest_runs()
-    verdicts = store.latest_verdicts()
+    latest, verdicts = store.latest_and_verdicts()
     stats = store.run_stats()
     references = store.active_reference_versions()
     monitors = []
@@ -74,7 +73,9 @@ def build_snapshot(store: SnapshotSource, config: Catalog | DescribesCatalog, *,
             latest=latest.get(m.name), verdict=verdicts.get(m.name),
             stats=_stats(stats[m.name]) if m.name in stats else RunStats(),
             reference_version=None if ref is None else ref[0], reference_hash=None if ref is None else ref[1]))
+    deliveries = store.outbox_counts()  # every target with a message has all three outcomes
     return Snapshot(monitors=tuple(monitors), targets=tuple(w.name for w in config.webhooks),
-                    ingested=store.ingested_counts(), deliveries=store.outbox_counts(),
-                    dead_letters=store.dead_letters(), retrain_triggers=store.retrain_counts(),
+                    ingested=store.ingested_counts(), deliveries=deliveries,
+                    dead_letters={t: n for (t, outcome), n in deliveries.items() if outcome == "dead_letter"},
+                    retrain_triggers=store.retrain_counts(),
                     max_features=max_features, version=version, public_url=public_url)

@@ -381,6 +381,10 @@ class FakeStore:
         """Newest run with a verdict (``ok`` or ``drift``) of every configured monitor that has one."""
         return self._newest(verdict=True)
 
+    def latest_and_verdicts(self) -> tuple[dict[str, Run], dict[str, Run]]:
+        """Both of the above, as one scrape reads them."""
+        return self._newest(verdict=False), self._newest(verdict=True)
+
     def _newest(self, *, verdict: bool) -> dict[str, Run]:
         self._check()
         configured = {m.name for m in self.config.monitors}

@@ -50,7 +50,8 @@ _VERDICTS = tuple(s.value for s in RunStatus if s.has_verdict)
 class LatestRuns:
     """Reads the newest run (by window end; of any status, or with a verdict) of each monitor; thread-safe.
 
-    One instance per kind of answer: each keeps the features of the runs it returned last.
+    One instance per kind of answer (:meth:`read`) or for both at once (:meth:`read_both`): each
+    keeps the features of the runs it returned last.
     """
 
     def __init__(self, *, verdict: bool = False) -> None:
@@ -58,14 +59,29 @@ class LatestRuns:
         self._features: dict[str, tuple[FeatureResult, ...]] = {}  # run id -> features, of the last answer
 
     def read(self, session: Session, monitors: Sequence[str]) -> dict[str, Run]:
+        return self._read(session, monitors, (self._verdict,))[0]
+
+    def read_both(self, session: Session, monitors: Sequence[str]) -> tuple[dict[str, Run], dict[str, Run]]:
+        """(newest run of any status, newest run with a verdict) per monitor, in one pass.
+
+        What a scrape needs: both probes in one statement and each run read once, although the
+        two are usually the same run.
+        """
+        latest, verdicts = self._read(session, monitors, (False, True))
+        return latest, verdicts
+
+    def _read(self, session: Session, monitors: Sequence[str], kinds: tuple[bool, ...]) -> list[dict[str, Run]]:
         names = _names(session.get_bind().dialect.name, monitors)
-        probe = sa.select(RunRow.id).where(RunRow.monitor == names.c.value)
-        if self._verdict:
-            probe = probe.where(RunRow.status.in_(_VERDICTS))
-        newest = probe.order_by(RunRow.window_end.desc()).limit(1).scalar_subquery()
-        ids = [run_id for run_id in session.scalars(sa.select(newest).select_from(names)) if run_id is not None]
+        probes = []
+        for verdict in kinds:
+            probe = sa.select(RunRow.id).where(RunRow.monitor == names.c.value)
+            if verdict:
+                probe = probe.where(RunRow.status.in_(_VERDICTS))
+            probes.append(probe.order_by(RunRow.window_end.desc()).limit(1).scalar_subquery())
+        found = [tuple(row) for row in session.execute(sa.select(*probes).select_from(names))]
+        ids = sorted({run_id for row in found for run_id in row if run_id is not None})
         if not ids:
-            return {}
+            return [{} for _ in kinds]
         # By primary key, apart from the probes above: folded into one statement, the planner may
         # prefer hashing the whole runs table to probing it 50 times.
         rows = list(session.scalars(sa.select(RunRow).where(RunRow.id.in_(ids))
@@ -74,7 +90,9 @@ class LatestRuns:
         features = {row.id: known[row.id] for row in rows if row.id in known}
         features.update(self._read_features(session, [row.id for row in rows if row.id not in known]))
         self._features = features
-        return {row.monitor: row.to_domain(features=features[row.id]) for row in rows}
+        runs = {row.id: row.to_domain(features=features[row.id]) for row in rows}
+        return [{run.monitor: run for run_id in column if run_id is not None and (run := runs.get(run_id)) is not None}
+                for column in zip(*found, strict=True)] if found else [{} for _ in kinds]
 
     @staticmethod
     def _read_features(session: Session, run_ids: list[str]) -> dict[str, tuple[FeatureResult, ...]]:

@@ -99,6 +99,7 @@ class Store:
         self._layouts = build_layouts(config, self._metadata)
         self._latest = LatestRuns()
         self._verdicts = LatestRuns(verdict=True)
+        self._both = LatestRuns()
         #: How long an outbox message claimed by this replica stays invisible to others (PostgreSQL).
         self.outbox_claim_for = timedelta(minutes=2)
         self._group: GroupCommit[Batch] = GroupCommit(self._write_predictions, alone_on=lambda e: not unavailable(e))
@@ -426,6 +427,11 @@ class Store:
         """Latest run with a verdict (``ok`` or ``drift``) of every configured monitor that has one."""
         with self._session("read the latest verdicts", write=False) as session:
             return self._verdicts.read(session, self._monitor_names())
+
+    def latest_and_verdicts(self) -> tuple[dict[str, Run], dict[str, Run]]:
+        """:meth:`latest_runs` and :meth:`latest_verdicts` in one read (what a scrape needs)."""
+        with self._session("read the latest runs", write=False) as session:
+            return self._both.read_both(session, self._monitor_names())
 
     def run_stats(self, buckets: Sequence[float] = DURATION_BUCKETS) -> dict[str, RunAggregates]:
         """Aggregates over all stored runs of every configured monitor that has runs, from the

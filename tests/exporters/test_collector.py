@@ -127,6 +127,55 @@ def test_fast_text_renderer_gives_exactly_the_collectors_samples() -> None:
     assert samples(render_text(weird).decode()) == samples(render(weird))
 
 
+def test_the_formatter_writes_generate_latests_text_byte_for_byte() -> None:
+    """exposition() skips generate_latest's name checks; its text must not differ by a byte."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, InfoMetricFamily
+
+    from exporters.text import _WithoutFeatures, exposition
+
+    snap = make_snapshot()
+    families = list(_WithoutFeatures(snap).collect())
+    odd = GaugeMetricFamily("driftline_odd", 'help with \\ and\na "quote"', labels=["b", "a"])
+    odd.add_metric(['v"1\\x\ny', "z"], 1e300)
+    odd.add_metric(["1", "2"], float("nan"), timestamp=1764547200.5)
+    hist = HistogramMetricFamily("driftline_h", "h", labels=["m"])
+    hist.add_metric(["x"], buckets=[("0.5", 1.0), ("+Inf", 3.0)], sum_value=2.5)
+    created = CounterMetricFamily("driftline_c", "c", labels=["m"], created=1764547200.0)
+    created.add_metric(["x"], 5.0, created=1764547200.0)
+    info = InfoMetricFamily("driftline_i", "i")
+    info.add_metric([], {"version": "1"})
+    families += [odd, hist, created, info]
+
+    class Fixed:
+        def collect(self):  # type: ignore[no-untyped-def]
+            return iter(families)
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Fixed())  # type: ignore[arg-type]
+    assert exposition(families) == generate_latest(registry).decode()
+
+
+def test_cached_feature_lines_follow_the_run_they_were_rendered_from() -> None:
+    """A second scrape of the same run reuses its lines; a new run (even under the old id) is rendered afresh."""
+    from dataclasses import replace
+
+    from exporters.text import render_text
+
+    snap = make_snapshot()
+    first = render_text(snap)
+    assert render_text(snap) == first
+    mon = snap.monitors[0]
+    run = mon.verdict
+    assert run is not None
+    moved = replace(run, features=tuple(replace(f, statistic=0.75) for f in run.features))
+    snap2 = replace(snap, monitors=(replace(mon, latest=moved, verdict=moved),))
+    again = samples(render_text(snap2).decode())
+    assert again == samples(render(snap2))
+    assert again[("driftline_feature_drift_score", (("feature", "f000"), ("method", "wasserstein"), ("model", "churn-v3"),
+                                                     ("monitor", "churn")))] == 0.75
+    assert samples(render_text(replace(snap, max_features=2)).decode()) == samples(render(replace(snap, max_features=2)))
+
+
 def test_series_with_known_labels_exist_at_zero_before_the_first_event() -> None:
     from dataclasses import replace
 

@@ -1,8 +1,9 @@
 """``GET /metrics``: the stored latest results in Prometheus' text format.
 
-The snapshot is read from the store off the event loop, then rendered (``exporters.text``: the
-per-feature series written directly, the rest by ``DriftCollector`` in a fresh registry), so
-rendering does no I/O and two replicas serve the same numbers. The per-process series (HTTP
+The snapshot is read from the store off the event loop (both latest runs of every monitor in one
+read, counters kept at write time), then rendered (``exporters.text``: the per-feature series
+written directly and kept per run, the rest built by ``DriftCollector`` and formatted as
+``generate_latest`` formats them), so rendering does no I/O and two replicas serve the same numbers. The per-process series (HTTP
 requests, ``process_*``, ``python_info``: ``monitor.api.http_metrics``) follow them.
 """
 
