@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session
 from monitor.domain import DeliveryStatus, JobStatus, OutboxMessage, RetrainJob
 from monitor.errors import UnknownOutboxMessage, UnknownRetrainJob
 from monitor.storage._types import to_utc
-from monitor.storage.tables import AlertmanagerNotificationRow, Base, OutboxRow, RetrainJobRow
+from monitor.storage.tables import (
+    AlertmanagerNotificationRow,
+    Base,
+    DeliveryCounterRow,
+    OutboxRow,
+    RetrainCounterRow,
+    RetrainJobRow,
+)
 
 __all__ = [
     "alertmanager_notifications",
@@ -42,7 +49,11 @@ __all__ = [
 _OUTBOX = Base.metadata.tables[OutboxRow.__tablename__]
 _NOTIFICATIONS = Base.metadata.tables[AlertmanagerNotificationRow.__tablename__]
 _JOBS = Base.metadata.tables[RetrainJobRow.__tablename__]
+_DELIVERIES = Base.metadata.tables[DeliveryCounterRow.__tablename__]
+_TRIGGERS = Base.metadata.tables[RetrainCounterRow.__tablename__]
 _DELIVERED, _DEAD = DeliveryStatus.DELIVERED.value, DeliveryStatus.DEAD_LETTER.value
+#: The outcomes of a delivery attempt (the exporter's ``_OUTCOMES``).
+_OUTCOMES = ("delivered", "failed", "dead_letter")
 
 
 def _insert(session: Session, table: sa.Table) -> Any:
@@ -64,8 +75,35 @@ def insert_messages(session: Session, messages: Sequence[OutboxMessage]) -> int:
              "last_error": m.last_error, "created_at": m.created_at or now, "delivered_at": m.delivered_at}
             for m in messages]
     statement = (_insert(session, _OUTBOX).on_conflict_do_nothing(index_elements=["target", "idempotency_key"])
-                 .returning(_OUTBOX.c.id))
-    return len(session.execute(statement, rows).all())  # RETURNING yields only the rows inserted
+                 .returning(_OUTBOX.c.target, _OUTBOX.c.status, _OUTBOX.c.attempts))
+    inserted = session.execute(statement, rows).all()  # RETURNING yields only the rows inserted
+    deltas: dict[tuple[str, str], int] = {}
+    for target, status, attempts in inserted:
+        for outcome, n in _attempts(status, attempts).items():
+            deltas[(target, outcome)] = deltas.get((target, outcome), 0) + n
+    _count_deliveries(session, deltas)
+    return len(inserted)
+
+
+def _attempts(status: str, attempts: int) -> dict[str, int]:
+    """What one message contributes to each outcome: its last attempt is the outcome if delivered
+    or dead-lettered, and every other attempt failed (the reconstruction revision 0014 backfilled)."""
+    final = status in (_DELIVERED, _DEAD)
+    return {"delivered": int(status == _DELIVERED), "dead_letter": int(status == _DEAD),
+            "failed": 0 if attempts < 1 else attempts - 1 if final else attempts}
+
+
+def _count_deliveries(session: Session, deltas: Mapping[tuple[str, str], int]) -> None:
+    """Add ``deltas`` to the delivery counters in ``session``'s transaction; a target's first
+    message creates all three outcome rows, so its series exist at zero."""
+    targets = sorted({target for target, _ in deltas})
+    if not targets:
+        return
+    table = _DELIVERIES
+    values = [{"target": t, "outcome": o, "attempts": deltas.get((t, o), 0)} for t in targets for o in _OUTCOMES]
+    stmt = _insert(session, table)
+    session.execute(stmt.on_conflict_do_update(index_elements=["target", "outcome"],
+                                               set_={"attempts": table.c.attempts + stmt.excluded.attempts}), values)
 
 
 def outbox_due(session: Session, now: datetime, limit: int) -> list[OutboxMessage]:
@@ -82,11 +120,18 @@ def outbox_update(session: Session, message: OutboxMessage) -> None:
     if message.id is None:
         raise ValueError(f"outbox message {message.idempotency_key!r} to {message.target!r} has no id; "
                          "only messages read from the outbox can be updated")
-    found = session.execute(sa.update(_OUTBOX).where(_OUTBOX.c.id == message.id).values(
-        status=DeliveryStatus(message.status).value, attempts=message.attempts,
-        next_attempt_at=message.next_attempt_at, last_error=message.last_error, delivered_at=message.delivered_at))
-    if not found.rowcount:  # type: ignore[attr-defined]
+    # The row as it was (locked on PostgreSQL until the commit), so the counters move by exactly
+    # what this write changes: the attempt it records, whatever the caller did before.
+    old = session.execute(sa.select(_OUTBOX.c.target, _OUTBOX.c.status, _OUTBOX.c.attempts)
+                          .where(_OUTBOX.c.id == message.id).with_for_update()).first()
+    if old is None:
         raise UnknownOutboxMessage(message.id)
+    status = DeliveryStatus(message.status).value
+    session.execute(sa.update(_OUTBOX).where(_OUTBOX.c.id == message.id).values(
+        status=status, attempts=message.attempts,
+        next_attempt_at=message.next_attempt_at, last_error=message.last_error, delivered_at=message.delivered_at))
+    before, after = _attempts(old.status, old.attempts), _attempts(status, message.attempts)
+    _count_deliveries(session, {(old.target, o): after[o] - before[o] for o in _OUTCOMES})
 
 
 def outbox_messages(session: Session, status: DeliveryStatus | None, limit: int) -> list[OutboxMessage]:
@@ -98,23 +143,14 @@ def outbox_messages(session: Session, status: DeliveryStatus | None, limit: int)
 
 
 def outbox_counts(session: Session) -> dict[tuple[str, str], int]:
-    """(target, outcome) -> delivery attempts by outcome, reconstructed from the stored messages.
+    """(target, outcome) -> delivery attempts by outcome, from the counters each outbox write keeps.
 
-    Each message's last attempt is its outcome when it is delivered or dead-lettered; every other
-    attempt failed. Every target with a message gets all three outcomes, zeros included.
+    Every target with a message has all three outcomes, zeros included. One indexed read of a
+    few rows per target, however long the outbox (revision 0014).
     """
-    status, attempts = _OUTBOX.c.status, _OUTBOX.c.attempts
-    failed = sa.case((attempts < 1, 0), (status.in_([_DELIVERED, _DEAD]), attempts - 1), else_=attempts)
-    query = (sa.select(_OUTBOX.c.target, status, sa.func.count(), sa.func.sum(failed))
-             .group_by(_OUTBOX.c.target, status))
-    counts: dict[tuple[str, str], int] = {}
-    for target, state, n, failures in session.execute(query):
-        for outcome in ("delivered", "failed", "dead_letter"):
-            counts.setdefault((target, outcome), 0)
-        counts[(target, "failed")] += int(failures or 0)
-        if state in (_DELIVERED, _DEAD):
-            counts[(target, "delivered" if state == _DELIVERED else "dead_letter")] += int(n)
-    return counts
+    table = _DELIVERIES
+    return {(target, outcome): int(n) for target, outcome, n in
+            session.execute(sa.select(table.c.target, table.c.outcome, table.c.attempts))}
 
 
 # -- Alertmanager notifications -------------------------------------------------------------
@@ -163,6 +199,11 @@ def create_retrain_job(session: Session, job: RetrainJob) -> tuple[RetrainJob, b
     statement = (_insert(session, _JOBS).values(**values).on_conflict_do_nothing(index_elements=["trigger_key"])
                  .returning(_JOBS.c.id))
     created = session.execute(statement).first() is not None
+    if created:
+        counters = _TRIGGERS
+        count = _insert(session, counters).values(monitor=job.monitor, model=job.model, outcome=str(job.outcome), jobs=1)
+        session.execute(count.on_conflict_do_update(index_elements=["monitor", "model", "outcome"],
+                                                    set_={"jobs": counters.c.jobs + 1}))
     stored = session.scalars(sa.select(RetrainJobRow).where(RetrainJobRow.trigger_key == job.trigger_key)).one()
     return stored.to_domain(), created
 
@@ -215,7 +256,8 @@ def retrain_jobs(session: Session, monitor: str | None, since: datetime | None, 
 
 
 def retrain_counts(session: Session) -> dict[tuple[str, str, str], int]:
-    """(monitor, model, outcome) -> how many triggers had that outcome."""
-    query = (sa.select(RetrainJobRow.monitor, RetrainJobRow.model, RetrainJobRow.outcome, sa.func.count())
-             .group_by(RetrainJobRow.monitor, RetrainJobRow.model, RetrainJobRow.outcome))
-    return {(monitor, model, outcome): int(n) for monitor, model, outcome, n in session.execute(query)}
+    """(monitor, model, outcome) -> how many triggers had that outcome, from the counters each job
+    insert keeps (revision 0014; no scan of the job log)."""
+    table = _TRIGGERS
+    return {(monitor, model, outcome): int(n) for monitor, model, outcome, n in
+            session.execute(sa.select(table.c.monitor, table.c.model, table.c.outcome, table.c.jobs))}

@@ -40,7 +40,7 @@ from monitor.stats.types import ColumnType, DriftMethod, Rule
 from monitor.storage._types import UtcDateTime, to_utc
 
 __all__ = ["FEATURE_FIELDS", "AlertmanagerNotificationRow", "Base", "EstimatedPerformanceRow", "FeatureResultRow",
-           "IngestCounterRow", "OutboxRow",
+           "DeliveryCounterRow", "IngestCounterRow", "OutboxRow", "RetrainCounterRow",
            "PerformanceResultRow", "ReferenceVersionRow", "RetrainJobRow", "RunCounterRow", "RunRow", "feature_result"]
 
 #: Deterministic constraint names, so migrations can refer to them in every dialect.
@@ -115,6 +115,29 @@ class RunCounterRow(Base):
     runs: Mapped[int]
     duration_sum: Mapped[float]
     last_window_end: Mapped[datetime]
+
+
+class DeliveryCounterRow(Base):
+    """Webhook delivery attempts per (target, outcome), counted in the outbox write's own
+    transaction (revision 0014): ``driftline_webhook_deliveries_total`` without a scan of ``outbox``."""
+
+    __tablename__ = "delivery_counters"
+
+    target: Mapped[str] = mapped_column(sa.Text(), primary_key=True)
+    outcome: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    attempts: Mapped[int] = mapped_column(sa.BigInteger())
+
+
+class RetrainCounterRow(Base):
+    """Retraining triggers per (monitor, model, outcome), counted in the job insert's own
+    transaction (revision 0014): ``driftline_retrain_triggers_total`` without a scan of ``retrain_jobs``."""
+
+    __tablename__ = "retrain_counters"
+
+    monitor: Mapped[str] = mapped_column(Name, primary_key=True)
+    model: Mapped[str] = mapped_column(Name, primary_key=True)
+    outcome: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    jobs: Mapped[int] = mapped_column(sa.BigInteger())
 
 
 class RunRow(Base):

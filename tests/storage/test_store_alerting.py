@@ -18,7 +18,7 @@ from alerts.retrain import JobStatus, Outcome, RetrainJob
 from exporters.snapshot import DURATION_BUCKETS, RunStats
 from monitor.config import DriftlineConfig
 from monitor.domain import Run, RunStatus
-from monitor.errors import DuplicateRun, StorageError
+from monitor.errors import DuplicateRun, StorageError, UnknownOutboxMessage
 from monitor.storage import Store
 from monitor.storage._migrate import alembic_config
 from monitor.storage.aggregates import DURATION_BUCKETS as STORED_BUCKETS
@@ -476,3 +476,70 @@ def test_upgrading_to_0006_counts_the_predictions_already_stored(store: Store) -
     assert store.ingested_counts() == {"churn-v3": 30, "price": 0}
     store.ingest_predictions("churn-v3", churn_frame(10, start=30))
     assert store.ingested_counts()["churn-v3"] == 40
+
+
+# -- delivery and retrain counters kept at write time (revision 0014) ---------------------------
+
+
+def _scanned_outbox_counts(store: Store) -> dict[tuple[str, str], int]:
+    """The reconstruction the scrape used to run over the whole outbox: the counters' oracle."""
+    counts: dict[tuple[str, str], int] = {}
+    with store.engine.connect() as conn:
+        for target, status, attempts in conn.exec_driver_sql("SELECT target, status, attempts FROM outbox"):
+            for outcome in ("delivered", "failed", "dead_letter"):
+                counts.setdefault((target, outcome), 0)
+            final = status in ("delivered", "dead_letter")
+            counts[(target, "failed")] += 0 if attempts < 1 else attempts - 1 if final else attempts
+            if final:
+                counts[(target, status)] += 1
+    return counts
+
+
+@ALERTING_TABLES
+def test_delivery_counters_follow_every_outbox_write(store: Store) -> None:
+    """Random attempts, retries, dead letters and re-enqueued duplicates: the counters always equal the scan."""
+    rng = np.random.default_rng(7)
+    store.enqueue([message(f"k{i}", target=["ops", "pager", "gone"][i % 3]) for i in range(12)])
+    store.enqueue([message("pre", status=DeliveryStatus.DELIVERED, attempts=2, delivered_at=T0)])
+    for step in range(60):
+        pending = store.outbox_due(T0 + timedelta(days=1), 100)
+        if not pending:
+            break
+        m = pending[int(rng.integers(len(pending)))]
+        roll = rng.random()
+        status = (DeliveryStatus.DELIVERED if roll < 0.3 else DeliveryStatus.DEAD_LETTER if roll < 0.4
+                  else DeliveryStatus.PENDING)
+        store.outbox_update(dataclasses.replace(m, status=status, attempts=m.attempts + 1,
+                                                delivered_at=T0 if status is DeliveryStatus.DELIVERED else None))
+        if step % 10 == 0:
+            assert store.enqueue([message(f"k{step % 12}", target=["ops", "pager", "gone"][step % 12 % 3])]) == 0
+        assert store.outbox_counts() == _scanned_outbox_counts(store)
+    assert sum(n for (_, o), n in store.outbox_counts().items() if o == "delivered") >= 2
+
+
+@ALERTING_TABLES
+def test_a_rolled_back_outbox_write_counts_nothing(store: Store) -> None:
+    store.enqueue([message("a")])
+    before = store.outbox_counts()
+    with pytest.raises(UnknownOutboxMessage):
+        store.outbox_update(dataclasses.replace(message("zz"), id=10**9, attempts=1))
+    assert store.outbox_counts() == before == {("ops", "delivered"): 0, ("ops", "failed"): 0, ("ops", "dead_letter"): 0}
+
+
+@ALERTING_TABLES
+def test_upgrading_to_0014_counts_the_deliveries_and_triggers_already_stored(store: Store) -> None:
+    delivered, dead = DeliveryStatus.DELIVERED, DeliveryStatus.DEAD_LETTER
+    store.enqueue([message("a1", status=delivered, attempts=3, delivered_at=T0), message("a2", attempts=2),
+                   message("a3", status=dead, attempts=8), message("b1", target="pager")])
+    store.create_retrain_job(job("t1", outcome=Outcome.TRIGGERED))
+    store.create_retrain_job(job("t2", outcome=Outcome.COOLDOWN))
+    store.create_retrain_job(job("t3", outcome=Outcome.COOLDOWN))
+    deliveries, triggers = store.outbox_counts(), store.retrain_counts()
+    with store.engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0013")
+        assert "delivery_counters" not in sa.inspect(conn).get_table_names()
+    store.upgrade()
+    assert store.outbox_counts() == deliveries == _scanned_outbox_counts(store)
+    assert deliveries[("ops", "failed")] == 2 + 2 + 7 and deliveries[("pager", "failed")] == 0
+    assert store.retrain_counts() == triggers == {("churn", "churn-v3", "triggered"): 1,
+                                                  ("churn", "churn-v3", "cooldown"): 2}

@@ -37,9 +37,9 @@ def test_upgrade_is_idempotent_and_creates_every_table(make_store: StoreFactory,
     tables = set(sa.inspect(store.engine).get_table_names())
     assert {"runs", "feature_results", "performance_results", "reference_versions", "driftline_alembic_version",
             "outbox", "alertmanager_notifications", "retrain_jobs", "predictions_churn_v3", "predictions_price",
-            "concept_states", "estimated_performance", "window_leases"} <= tables
+            "concept_states", "estimated_performance", "window_leases", "delivery_counters", "retrain_counters"} <= tables
     with store.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM driftline_alembic_version").scalars().all() == ["0013"]
+        assert conn.exec_driver_sql("SELECT version_num FROM driftline_alembic_version").scalars().all() == ["0014"]
 
 
 def _static(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
