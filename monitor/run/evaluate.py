@@ -82,7 +82,12 @@ def _text(value: object) -> str:
 def _labels(values: pd.Series, task: Task) -> _Array:
     if task is Task.REGRESSION:
         return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
-    return values.astype(object).where(values.notna(), None).map(lambda v: v if v is None else str(v)).to_numpy()
+    # str() of every value by NumPy's conversion loop, not a Python lambda per row (1.2 s for a
+    # 1M-row reference's labels and predictions, the fit's second largest cost); missing: None.
+    missing = values.isna().to_numpy()
+    text = values.to_numpy(dtype=object).astype(np.str_).astype(object)
+    text[missing] = None
+    return text
 
 
 def _scores(values: pd.Series) -> NDArray[np.float64]:

@@ -306,3 +306,22 @@ def test_bad_reference_is_refused_naming_the_field() -> None:
     assert info.value.field == "y_score"
     with pytest.raises(InputError, match="shape"):
         fit_cbpe(y, yp, s[:-1])
+
+
+def test_chunked_realized_auc_matches_scikit_learn_per_chunk() -> None:
+    """The sampling table's per-chunk AUC (equal blocks, and any other grouping) against roc_auc_score."""
+    from monitor.stats.estimation.cbpe import _realized_auc
+
+    rng = np.random.default_rng(11)
+    n, size = 60_000, 4_000
+    score = np.round(rng.random(n), 2)  # many ties: they count half
+    y = rng.random(n) < score
+    k = n // size
+    blocks = np.arange(n) // size
+    want = np.array([roc_auc_score(y[blocks == c], score[blocks == c]) for c in range(k)])
+    np.testing.assert_allclose(_realized_auc(score, y, blocks, k), want, rtol=0, atol=1e-12)
+    mixed = rng.permutation(blocks)  # not contiguous: the general path
+    want = np.array([roc_auc_score(y[mixed == c], score[mixed == c]) for c in range(k)])
+    np.testing.assert_allclose(_realized_auc(score, y, mixed, k), want, rtol=0, atol=1e-12)
+    one_class = _realized_auc(score[:10], np.zeros(10, dtype=bool))
+    assert np.isnan(one_class).all()

@@ -169,13 +169,57 @@ def expected_auc(prob: ArrayLike, score: ArrayLike) -> float:
 
 def _realized_auc(score: NDArray[np.float64], positive: NDArray[np.bool_],
                   chunk: NDArray[np.intp] | None = None, n_chunks: int = 1) -> NDArray[np.float64]:
-    """Mann-Whitney ROC AUC per chunk (ties count half); NaN where a chunk lacks either class."""
+    """Mann-Whitney ROC AUC per chunk (ties count half); NaN where a chunk lacks either class.
+
+    Equal contiguous chunks (the sampling table's, and the whole window) are ranked row by row
+    of a matrix (:func:`_block_auc`); any other grouping by one ordering of the rows by (chunk,
+    score): sorted by score, then stably by chunk (a radix sort of small integers), each run of
+    equal (chunk, score) getting the mean of its positions. ``pandas``' grouped rank, used
+    before, took 0.38 s per chunking of 1M rows, a dozen times per fit: the fit's largest cost.
+    """
     g = np.zeros(score.size, dtype=np.intp) if chunk is None else chunk
-    ranks = pd.Series(score).groupby(g).rank(method="average").to_numpy(dtype=np.float64)
+    n = score.size
+    finite = n > 0 and bool(np.isfinite(score).all())
+    if finite and n % n_chunks == 0 and (chunk is None or np.array_equal(chunk, np.arange(n) // (n // n_chunks))):
+        return _block_auc(score, positive, n_chunks)
+    if not finite:  # NaN scores keep pandas' rule (no rank), rare
+        ranks = pd.Series(score).groupby(g).rank(method="average").to_numpy(dtype=np.float64)
+    else:
+        order = np.argsort(score, kind="stable")
+        key = g[order]
+        by = order[np.argsort(key.astype(np.uint16) if n_chunks <= 65_536 else key, kind="stable")]
+        gs, ss = g[by], score[by]
+        new = np.empty(n, dtype=bool)
+        new[0] = True
+        new[1:] = (gs[1:] != gs[:-1]) | (ss[1:] != ss[:-1])
+        run = np.cumsum(new) - 1
+        starts = np.searchsorted(gs, np.arange(n_chunks))  # each chunk's first sorted position
+        within = np.arange(1, n + 1, dtype=np.float64) - starts[gs]
+        mean = np.bincount(run, weights=within) / np.bincount(run)
+        ranks = np.empty(n, dtype=np.float64)
+        ranks[by] = mean[run]
     n_pos = np.bincount(g, weights=positive.astype(np.float64), minlength=n_chunks)
     n_all = np.bincount(g, minlength=n_chunks).astype(np.float64)
     rank_sum = np.bincount(g, weights=np.where(positive, ranks, 0.0), minlength=n_chunks)
     return _ratio(rank_sum - n_pos * (n_pos + 1.0) / 2.0, n_pos * (n_all - n_pos))
+
+
+def _block_auc(score: NDArray[np.float64], positive: NDArray[np.bool_], n_chunks: int) -> NDArray[np.float64]:
+    """:func:`_realized_auc` for equal contiguous chunks (what the sampling table asks for): each
+    chunk is a row of a (chunks x size) matrix, sorted in place of the others (cache-local)."""
+    size = score.size // n_chunks
+    scores = score.reshape(n_chunks, size)
+    order = np.argsort(scores, axis=1)  # ties are averaged below: their order is irrelevant
+    ss = np.take_along_axis(scores, order, axis=1)
+    ps = np.take_along_axis(positive.reshape(n_chunks, size), order, axis=1)
+    new = np.ones((n_chunks, size), dtype=bool)
+    new[:, 1:] = ss[:, 1:] != ss[:, :-1]  # a tie run never crosses a chunk: each row starts one
+    run = np.cumsum(new.reshape(-1)) - 1
+    within = np.tile(np.arange(1, size + 1, dtype=np.float64), n_chunks)
+    mean = np.bincount(run, weights=within) / np.bincount(run)
+    rank_sum = np.where(ps.reshape(-1), mean[run], 0.0).reshape(n_chunks, size).sum(axis=1)
+    n_pos = ps.sum(axis=1).astype(np.float64)
+    return _ratio(rank_sum - n_pos * (n_pos + 1.0) / 2.0, n_pos * (size - n_pos))
 
 
 def _auc_macro(per_class: list[NDArray[np.float64]]) -> NDArray[np.float64]:
