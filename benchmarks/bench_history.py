@@ -127,6 +127,10 @@ async def main() -> None:
                                                               "first": stored, "last": n_runs - args.monitors - 1})
                             for sql in _RECOUNT_SQL:
                                 conn.exec_driver_sql(sql)
+                            # What autovacuum does after history accrues; bulk-inserted by SQL in a
+                            # second, the runs would otherwise be planned with an empty table's statistics.
+                            conn.exec_driver_sql("ANALYZE runs")
+                            conn.exec_driver_sql("ANALYZE feature_results")
                         newest = T0 + timedelta(days=400 + n_runs)  # each monitor's latest run, with every feature
                         for m in config.monitors:
                             run = make_run(m.name, features, 0)

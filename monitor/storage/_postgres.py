@@ -5,13 +5,17 @@ binary)`` and moves it with ``INSERT ... SELECT ... ON CONFLICT (prediction_id) 
 inside the caller's SQLAlchemy transaction, so a failure anywhere leaves nothing behind. A missing
 number travels as NaN (keeping every row's numeric part fixed-width) and becomes NULL in the INSERT.
 
-A window is read with one ``COPY (SELECT ...) TO STDOUT (FORMAT binary)`` decoded by NumPy: the
-server's output functions are the floor of any read, and binary output is the cheapest of them.
+A window is read with one ``COPY (SELECT ...) TO STDOUT (FORMAT binary)`` decoded by NumPy in
+parts while the rest arrives: the server's output functions are the floor of any read (0.5-0.7 s
+for 100k rows x 53 fields here, measured as ``COPY ... TO '/dev/null'``), and binary output is the
+cheapest of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -21,7 +25,7 @@ from psycopg import sql
 
 from monitor.domain import WindowSpec
 from monitor.storage._frames import NAT, Batch, Columns
-from monitor.storage._pgcopy import PG_EPOCH_US, decode_copy, encode_copy
+from monitor.storage._pgcopy import PG_EPOCH_US, decode_copy, decode_part, encode_copy
 from monitor.storage.layout import ModelLayout
 
 __all__ = ["insert_predictions", "insert_predictions_returning", "read_columns", "update_labels"]
@@ -112,10 +116,10 @@ def read_columns(conn: Connection, layout: ModelLayout, numbers: Sequence[str], 
     fields += [sql.Identifier(c) for c in ("prediction_id", *texts, *binaries)]  # bytea arrives as raw bytes
     query = sql.SQL("COPY (SELECT {} FROM {} WHERE {} {}) TO STDOUT (FORMAT binary)").format(
         sql.SQL(", ").join(fields), sql.Identifier(layout.table.name), sql.SQL(" AND ").join(where), order)
-    with conn.cursor() as cur, cur.copy(query) as copy:
-        rows = [bytes(row) for row in copy]  # one item per row, as the protocol sends them; bytes slice fast
+    kinds = ["int8", "int8", *("float8" for _ in numbers)]
+    n_texts = 1 + len(texts) + len(binaries)
     try:
-        fixed, strings = decode_copy(rows, ["int8", "int8", *("float8" for _ in numbers)], 1 + len(texts) + len(binaries))
+        fixed, strings = _read_decoded(conn, query, kinds, n_texts)
     except ValueError as exc:
         raise psycopg.DataError(f"unexpected COPY output: {exc}") from exc
     step = -1 if window.rows is not None else 1
@@ -126,6 +130,36 @@ def read_columns(conn: Connection, layout: ModelLayout, numbers: Sequence[str], 
                    texts={c: _reverse(strings[j + 1], step) for j, c in enumerate(texts)},
                    binaries={c: _reverse(strings[j + 1 + len(texts)].view(pa.large_binary()), step)
                              for j, c in enumerate(binaries)})
+
+
+#: Rows per part decoded while the next part arrives.
+_PART_ROWS = 16_384
+
+
+def _read_decoded(conn: Connection, query: sql.Composed, kinds: list[str],
+                  n_texts: int) -> tuple[list[NDArray[Any]], list[pa.Array]]:
+    """Run the COPY and decode its rows in parts on a worker thread while the server sends the rest.
+
+    The server produces the rows at its own pace (its output functions are most of a window's
+    read), and this thread mostly waits on the socket; decoding each part of 16,384 rows as soon
+    as it is complete hides the decoding (a third of the read at 100k x 50) behind the transfer.
+    """
+    parts: list[Future[tuple[list[NDArray[Any]], list[pa.Array]]]] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-decode") as pool:
+        with conn.cursor() as cur, cur.copy(query) as copy:
+            rows: list[bytes] = []
+            for row in copy:  # one item per row, as the protocol sends them
+                rows.append(bytes(row))
+                if len(rows) == _PART_ROWS:
+                    parts.append(pool.submit(decode_part, rows, kinds, n_texts, first=not parts, last=False))
+                    rows = []
+        if not parts:
+            return decode_copy(rows, kinds, n_texts)
+        parts.append(pool.submit(decode_part, rows, kinds, n_texts, first=False, last=True))
+        decoded = [part.result() for part in parts]
+    fixed = [np.concatenate([d[0][j] for d in decoded]) for j in range(len(kinds))]
+    texts = [pa.concat_arrays([d[1][j] for d in decoded]) for j in range(n_texts)]
+    return fixed, texts
 
 
 def _reverse(arr: pa.Array, step: int) -> pa.Array:

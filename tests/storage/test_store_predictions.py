@@ -191,6 +191,32 @@ def test_time_windows_are_half_open(store: Store, config: DriftlineConfig) -> No
     assert store.read_window(config.monitor("churn").to_domain(), shifted)["prediction_id"].tolist() == ["p2", "p3", "p4"]
 
 
+def test_a_window_decoded_in_parts_equals_the_window_decoded_whole(postgres_url: str, config: DriftlineConfig,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL decodes a COPY in parts while the rest arrives (SQLite has no COPY); parts of 7
+    rows (and a last part holding only the trailer) give exactly the rows one part gives, in order."""
+    from monitor.storage import _postgres
+    from tests.conftest import postgres_schema
+
+    frame = churn_frame(70)
+    frame.loc[frame.index % 5 == 0, "plan"] = None  # NULLs, and values of two sizes, across parts
+    frame.loc[frame.index % 7 == 0, "age"] = np.nan
+    with postgres_schema(postgres_url, "parts") as url:
+        store = Store.from_url(url, config)
+        try:
+            store.upgrade()
+            store.ingest_predictions("churn-v3", frame.iloc[::-1])
+            monitor = config.monitor("churn").to_domain()
+            whole = store.read_window(monitor, EVERYTHING)
+            for part in (7, 10, 69, 70):
+                monkeypatch.setattr(_postgres, "_PART_ROWS", part)
+                pd.testing.assert_frame_equal(store.read_window(monitor, EVERYTHING), whole)
+        finally:
+            store.dispose()
+    assert whole["prediction_id"].tolist() == [f"p{i}" for i in range(70)]
+    assert whole["plan"].isna().sum() == 14 and whole["age"].isna().sum() == 10
+
+
 def test_row_windows_take_the_last_rows_before_the_end(store: Store, config: DriftlineConfig) -> None:
     frame = churn_frame(10)
     store.ingest_predictions("churn-v3", frame.iloc[::-1])  # arrival order does not matter
