@@ -2,7 +2,8 @@
 
 Alembic runs programmatically on the caller's connection with this package's own script location,
 so an installed Driftline needs no ``alembic.ini`` and no working directory. Prediction tables are
-not migrations: they follow ``driftline.yaml``, so upgrade() creates the missing ones and adds
+not migrations: they follow ``driftline.yaml``, so upgrade() creates the missing ones (on
+PostgreSQL partitioned by day, see :mod:`monitor.storage.partitions`) and adds
 columns for features added since (nullable, so old rows read as missing values). An embedding
 column made as TEXT before ingest accepted vectors (it could only hold NULL) becomes binary.
 """
@@ -20,6 +21,7 @@ from alembic.operations import Operations
 from monitor.errors import ConfigError
 from monitor.storage import counters
 from monitor.storage.layout import ModelLayout
+from monitor.storage.partitions import partitioned_twin
 
 __all__ = ["MIGRATIONS", "upgrade"]
 
@@ -55,7 +57,8 @@ def _ensure_table(connection: sa.Connection, layout: ModelLayout) -> None:
     table = layout.table
     inspector = sa.inspect(connection)
     if not inspector.has_table(table.name):
-        table.create(connection)
+        # PostgreSQL: partitioned by day from the start (monitor.storage.partitions says why).
+        (partitioned_twin(table) if connection.dialect.name == "postgresql" else table).create(connection)
         return
     existing = {c["name"]: c["type"] for c in inspector.get_columns(table.name)}
     operations = Operations(MigrationContext.configure(connection))

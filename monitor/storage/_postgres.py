@@ -1,7 +1,8 @@
 """The PostgreSQL bulk paths: binary COPY in and out, through psycopg's raw connection.
 
 Ingest stages a batch in a ``TEMP ... ON COMMIT DROP`` table with ``COPY FROM STDIN (FORMAT
-binary)`` and moves it with ``INSERT ... SELECT ... ON CONFLICT (prediction_id) DO NOTHING``, all
+binary)`` and moves it with ``INSERT ... SELECT ... ON CONFLICT (prediction_id) DO NOTHING`` (``(prediction_id,
+ts)`` on a log partitioned by day), all
 inside the caller's SQLAlchemy transaction, so a failure anywhere leaves nothing behind. A missing
 number travels as NaN (keeping every row's numeric part fixed-width) and becomes NULL in the INSERT.
 
@@ -60,29 +61,31 @@ def _value(column: str, batch: Batch) -> sql.Composable:
     return sql.SQL("NULLIF({}, {})").format(ident, _NAN) if values is not None and np.isnan(values).any() else ident
 
 
-def _insert(cur: Cursor, layout: ModelLayout, batch: Batch, returning: bool) -> None:
+def _insert(cur: Cursor, layout: ModelLayout, batch: Batch, returning: bool, partitioned: bool) -> None:
     targets = ["prediction_id", "ts", *batch.numbers, *batch.texts, *batch.binaries]
     values = [_value(c, batch) for c in targets]
     if "label" in targets:  # a label sent with its prediction arrived with it
         targets.append("label_ts")
         values.append(sql.SQL("CASE WHEN {} IS NOT NULL THEN ts END").format(_value("label", batch)))
     _stage(cur, "driftline_stage", batch)
-    cur.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM driftline_stage ON CONFLICT (prediction_id) DO NOTHING{}")
+    key = sql.SQL("prediction_id, ts" if partitioned else "prediction_id")  # a partitioned table's key has ts
+    cur.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM driftline_stage ON CONFLICT ({}) DO NOTHING{}")
                 .format(sql.Identifier(layout.table.name), sql.SQL(", ").join(map(sql.Identifier, targets)),
-                        sql.SQL(", ").join(values), sql.SQL(" RETURNING prediction_id" if returning else "")))
+                        sql.SQL(", ").join(values), key, sql.SQL(" RETURNING prediction_id" if returning else "")))
 
 
-def insert_predictions(conn: Connection, layout: ModelLayout, batch: Batch) -> int:
+def insert_predictions(conn: Connection, layout: ModelLayout, batch: Batch, partitioned: bool = False) -> int:
     """Insert ``batch`` unless its ids exist; return how many rows were inserted."""
     with conn.cursor() as cur:
-        _insert(cur, layout, batch, returning=False)
+        _insert(cur, layout, batch, returning=False, partitioned=partitioned)
         return cur.rowcount
 
 
-def insert_predictions_returning(conn: Connection, layout: ModelLayout, batch: Batch) -> list[str]:
+def insert_predictions_returning(conn: Connection, layout: ModelLayout, batch: Batch,
+                                 partitioned: bool = False) -> list[str]:
     """Insert ``batch`` unless its ids exist; return the ids inserted (a group commit splits them by request)."""
     with conn.cursor() as cur:
-        _insert(cur, layout, batch, returning=True)
+        _insert(cur, layout, batch, returning=True, partitioned=partitioned)
         return [str(r[0]) for r in cur.fetchall()]
 
 

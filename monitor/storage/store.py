@@ -48,6 +48,7 @@ from monitor.storage._latest import LatestRuns
 from monitor.storage._types import to_utc
 from monitor.storage.aggregates import DURATION_BUCKETS, RunAggregates, run_aggregates
 from monitor.storage.layout import Kind, ModelLayout, build_layouts
+from monitor.storage.partitions import Partitions, days_of, is_missing_partition
 from monitor.storage.tables import (
     AlertmanagerNotificationRow,
     EstimatedPerformanceRow,
@@ -97,6 +98,8 @@ class Store:
         self._writer = engine.execution_options(**{WRITE: True})
         self._metadata = sa.MetaData()
         self._layouts = build_layouts(config, self._metadata)
+        #: PostgreSQL's day partitions of the prediction logs, made as ingest needs them.
+        self._partitions = Partitions(self._writer) if self._postgres else None
         self._latest = LatestRuns()
         self._verdicts = LatestRuns(verdict=True)
         self._both = LatestRuns()
@@ -118,6 +121,8 @@ class Store:
         """Migrate the static tables to head and create or extend the prediction tables; idempotent."""
         with self._errors("upgrade the database"), self._writer.begin() as conn:
             _migrate.upgrade(conn, list(self._layouts.values()))
+        if self._partitions is not None:
+            self._partitions = Partitions(self._writer)  # tables may have been made: ask the catalog again
 
     def ping(self) -> None:
         """Raise :class:`StorageError` when the database is unreachable."""
@@ -159,17 +164,40 @@ class Store:
         return IngestResult(accepted=inserted, duplicates=len(frame) - inserted)
 
     def _write_predictions(self, model: str, batches: Sequence[Batch]) -> list[int]:
-        """Write batches of ``model`` in one transaction (a group commit); rows inserted per batch."""
+        """Write batches of ``model`` in one transaction (a group commit); rows inserted per batch.
+
+        A partitioned log gets the partitions of the batches' days first, in a transaction of its
+        own; if another replica dropped one of them meanwhile, the write is tried once more.
+        """
         layout = self._layout(model)
-        with self._errors(f"ingest predictions of model {model!r}"), self._writer.begin() as conn:
+        name = layout.table.name
+        with self._errors(f"ingest predictions of model {model!r}"):
+            partitioned = self._partitions is not None and self._partitions.partitioned(name)
+            for attempt in (1, 2):
+                if partitioned:
+                    assert self._partitions is not None
+                    self._partitions.ensure(name, days_of(b.ts for b in batches))
+                try:
+                    return self._insert_predictions(layout, batches, partitioned)
+                except Exception as exc:
+                    if attempt == 2 or not partitioned or not is_missing_partition(exc):
+                        raise
+                    assert self._partitions is not None
+                    self._partitions.forget(name)
+        raise AssertionError("unreachable")
+
+    def _insert_predictions(self, layout: ModelLayout, batches: Sequence[Batch], partitioned: bool) -> list[int]:
+        with self._writer.begin() as conn:
             raw = self._raw(conn)
             if self._postgres and len(batches) > 1:  # one COPY for the group; RETURNING splits the count
                 merged, owner = merge_batches(batches)
-                counts = counts_by_batch(merged, owner, _postgres.insert_predictions_returning(raw, layout, merged),
-                                         len(batches))
+                inserted = _postgres.insert_predictions_returning(raw, layout, merged, partitioned)
+                counts = counts_by_batch(merged, owner, inserted, len(batches))
+            elif self._postgres:
+                counts = [int(_postgres.insert_predictions(raw, layout, batches[0], partitioned))]
             else:  # SQLite is in-process: one statement per batch costs no round trip
-                counts = [int(self._bulk.insert_predictions(raw, layout, b)) for b in batches]
-            counters.add_ingested(conn, model, sum(counts))  # same transaction: counted iff stored
+                counts = [int(_sqlite.insert_predictions(raw, layout, b)) for b in batches]
+            counters.add_ingested(conn, layout.model, sum(counts))  # same transaction: counted iff stored
         return counts
 
     def ingest_labels(self, model: str, frame: pd.DataFrame) -> LabelResult:
@@ -186,15 +214,22 @@ class Store:
         """Delete ``model``'s predictions with a timestamp before ``cutoff``, ``batch`` rows per
         transaction (so a long backlog never holds one huge lock or transaction); return how many.
 
+        A partitioned log drops the day partitions wholly before ``cutoff`` first (one catalog
+        change each, however many rows), then deletes the rest of the day the cutoff falls in.
         The ingest counters are totals of what was ever accepted: retention does not lower them.
         """
         layout = self._layout(model)
         table, cutoff = layout.table, to_utc(cutoff)
-        ids = sa.select(table.c.prediction_id).where(table.c.ts < cutoff).limit(batch).scalar_subquery()
         deleted = 0
+        if self._partitions is not None and self._partitions.partitioned(table.name):
+            with self._errors(f"drop old partitions of model {model!r}"):
+                deleted += self._partitions.drop_before(table.name, cutoff)
+        old = table.c.ts < cutoff
+        ids = sa.select(table.c.prediction_id).where(old).limit(batch).scalar_subquery()
         while True:
             with self._errors(f"delete old predictions of model {model!r}"), self._writer.begin() as conn:
-                n = int(conn.execute(sa.delete(table).where(table.c.prediction_id.in_(ids))).rowcount)
+                # ``old`` on the outer statement too: an id is unique only with its time on a partitioned log.
+                n = int(conn.execute(sa.delete(table).where(old, table.c.prediction_id.in_(ids))).rowcount)
             deleted += n
             if n < batch:
                 return deleted

@@ -67,11 +67,17 @@ def test_window_filters_and_run_listing_use_indexes(store: Store) -> None:
                                         "ORDER BY window_end DESC").all()
             assert "ix_predictions_churn_v3_ts" in str(plan) and "(ts>? AND ts<?)" in str(plan)
             assert "USING INDEX" in str(runs) and "TEMP B-TREE" not in str(runs)  # the unique (monitor, window_end)
-        else:
-            conn.exec_driver_sql("SET enable_seqscan = off")  # an empty table would otherwise be scanned
-            plan = conn.exec_driver_sql(
-                "EXPLAIN SELECT * FROM predictions_churn_v3 WHERE ts >= now() AND ts < now()").all()
-            assert "ix_predictions_churn_v3_ts" in str(plan)
+    if store.engine.dialect.name == "postgresql":
+        store.ingest_predictions("churn-v3", churn_frame(10))  # the log is partitioned: made at ingest
+        day = T0.replace(hour=0, minute=0, second=0, microsecond=0)
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("SET enable_seqscan = off")  # a small table would otherwise be scanned
+            plan = str(conn.exec_driver_sql(
+                "EXPLAIN SELECT * FROM predictions_churn_v3 WHERE ts >= %(a)s AND ts < %(b)s",
+                {"a": day + timedelta(hours=1), "b": day + timedelta(hours=2)}).all())
+        # One day's partition, through its ts index (the parent's index, made on every partition).
+        assert f"predictions_churn_v3_p{day:%Y%m%d}_ts_idx" in plan and "Seq Scan" not in plan
+        assert f"p{(day + timedelta(days=1)):%Y%m%d}" not in plan  # the next day's is pruned
 
 
 @DATABASE_ONLY

@@ -1,0 +1,189 @@
+"""Time partitions of a PostgreSQL prediction log: one per UTC day, made as ingest needs them,
+dropped whole by retention.
+
+Why: retention over an unpartitioned log is a DELETE of a day's rows every day, which rewrites
+nothing but leaves dead tuples for vacuum and a primary-key index over random ids that never
+shrinks; ingest slows as that index outgrows memory. A day partition is dropped as one catalog
+change, and each day's rows have their own indexes, small and hot.
+
+The rule a partitioned table imposes: its unique keys must include the partition key, so the log
+recognises a prediction by ``(prediction_id, ts)``. A retry (the same prediction sent again) is a
+duplicate, as before; the same id at another time is another row. TimescaleDB's hypertables have
+the same rule. The idempotency check probes one day's index, whatever the log's length.
+
+Tables made before partitioning (revision 0014 and earlier) stay as they are; retention deletes
+their old rows in batches. Partitions are made in a transaction of their own, serialised across
+replicas by an advisory lock, so an ingest never holds the parent's DDL lock while it writes.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import psycopg
+import sqlalchemy as sa
+from numpy.typing import NDArray
+
+from monitor.storage.layout import identifier
+
+__all__ = ["DAY_US", "Partitions", "days_of", "is_missing_partition", "partitioned_twin"]
+
+#: One UTC day in microseconds: the span of a partition.
+DAY_US = 86_400_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_BOUND = re.compile(r"FROM \('([^']+)'\) TO \('([^']+)'\)")
+#: Advisory-lock namespace of partition DDL ("Part"), one lock per table via hashtext.
+_LOCK_SPACE = 0x50617274
+
+
+@dataclass(frozen=True, slots=True)
+class _Range:
+    name: str
+    lo: int  # microseconds since the Unix epoch, inclusive
+    hi: int  # exclusive
+
+
+def partitioned_twin(table: sa.Table) -> sa.Table:
+    """``table`` as a range-partitioned PostgreSQL table: key ``(prediction_id, ts)``, by ``ts``."""
+    columns = [sa.Column(c.name, c.type, primary_key=c.name in ("prediction_id", "ts"),
+                         nullable=c.name not in ("prediction_id", "ts")) for c in table.columns]
+    indexes = [sa.Index(ix.name, *(c.name for c in ix.columns)) for ix in table.indexes]
+    return sa.Table(table.name, sa.MetaData(), *columns, *indexes, postgresql_partition_by="RANGE (ts)")
+
+
+def days_of(ts: Iterable[NDArray[np.int64]]) -> set[int]:
+    """UTC days (since the Unix epoch) of timestamps in microseconds; one ``np.unique`` per array."""
+    return {int(d) for arr in ts if len(arr) for d in np.unique(np.floor_divide(arr, DAY_US))}
+
+
+def is_missing_partition(exc: BaseException) -> bool:
+    """Whether ``exc`` is PostgreSQL refusing a row no partition takes (another replica dropped it)."""
+    return isinstance(exc, psycopg.errors.CheckViolation) and "no partition" in str(exc)
+
+
+def _ts(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def _us(text: str) -> int:
+    return (datetime.fromisoformat(text) - _EPOCH) // timedelta(microseconds=1)
+
+
+class Partitions:
+    """Which prediction tables are partitioned, and their day partitions: a cache of the catalog.
+
+    A cache may be stale only in one direction that matters: another replica dropped a partition
+    this one still lists. An insert then fails with :func:`is_missing_partition`; the caller
+    calls :meth:`forget` and tries once more.
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._partitioned: dict[str, bool] = {}
+        self._ranges: dict[str, list[_Range]] = {}
+
+    def partitioned(self, table: str) -> bool:
+        """Whether ``table`` is a partitioned table (asked of the catalog once per table)."""
+        with self._lock:
+            known = self._partitioned.get(table)
+        if known is None:
+            with self._engine.connect() as conn:
+                known = bool(conn.scalar(sa.text(
+                    "SELECT EXISTS (SELECT 1 FROM pg_partitioned_table WHERE partrelid = to_regclass(quote_ident(:t)))"),
+                    {"t": table}))
+            with self._lock:
+                self._partitioned[table] = known
+        return known
+
+    def forget(self, table: str) -> None:
+        """Drop what is cached of ``table``; the next call reads the catalog."""
+        with self._lock:
+            self._partitioned.pop(table, None)
+            self._ranges.pop(table, None)
+
+    def ensure(self, table: str, days: Iterable[int]) -> None:
+        """Make the partitions of ``days`` (and of the day after the last, so midnight finds its
+        partition made) that ``table`` lacks."""
+        wanted = set(days)
+        if not wanted:
+            return
+        wanted.add(max(wanted) + 1)
+        if not self._missing(table, wanted):
+            return
+        with self._engine.begin() as conn:
+            self._serialise(conn, table)
+            ranges = self._read(conn, table)
+            for day in sorted(self._uncovered(ranges, wanted)):
+                name = identifier(f"{table}_p{_ts(day * DAY_US):%Y%m%d}")
+                conn.execute(sa.text(f"CREATE TABLE IF NOT EXISTS {_quote(name)} PARTITION OF {_quote(table)} "
+                                     f"FOR VALUES FROM ('{_ts(day * DAY_US).isoformat()}') "
+                                     f"TO ('{_ts((day + 1) * DAY_US).isoformat()}')"))
+                ranges.append(_Range(name, day * DAY_US, (day + 1) * DAY_US))
+        with self._lock:
+            self._ranges[table] = ranges
+
+    def drop_before(self, table: str, cutoff: datetime) -> int:
+        """Drop the partitions of ``table`` that end at or before ``cutoff``; return their rows.
+
+        One transaction per partition: the parent's exclusive lock is held for one catalog
+        change at a time, never while another partition is counted.
+        """
+        limit = (cutoff - _EPOCH) // timedelta(microseconds=1)
+        dropped = 0
+        with self._engine.connect() as conn:
+            old = [r for r in self._read(conn, table) if r.hi <= limit]
+            conn.rollback()
+        for r in old:
+            with self._engine.begin() as conn:
+                self._serialise(conn, table)
+                if not any(x.name == r.name for x in self._read(conn, table)):
+                    continue  # another replica dropped it meanwhile
+                dropped += int(conn.scalar(sa.text(f"SELECT count(*) FROM {_quote(r.name)}")) or 0)
+                conn.execute(sa.text(f"DROP TABLE {_quote(r.name)}"))
+        self.forget(table)
+        return dropped
+
+    def _missing(self, table: str, days: set[int]) -> bool:
+        with self._lock:
+            ranges = self._ranges.get(table)
+        if ranges is None:
+            with self._engine.connect() as conn:
+                ranges = self._read(conn, table)
+                conn.rollback()
+            with self._lock:
+                self._ranges[table] = ranges
+        return bool(self._uncovered(ranges, days))
+
+    @staticmethod
+    def _uncovered(ranges: list[_Range], days: set[int]) -> set[int]:
+        return {d for d in days if not any(r.lo <= d * DAY_US and (d + 1) * DAY_US <= r.hi for r in ranges)}
+
+    @staticmethod
+    def _serialise(conn: sa.Connection, table: str) -> None:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:space, hashtext(:t))"), {"space": _LOCK_SPACE, "t": table})
+
+    @staticmethod
+    def _read(conn: sa.Connection, table: str) -> list[_Range]:
+        """The partitions of ``table`` with their bounds (read in UTC: the bounds print in the
+        session's time zone)."""
+        conn.execute(sa.text("SET LOCAL TIME ZONE 'UTC'"))
+        rows = conn.execute(sa.text(
+            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits AS i "
+            "JOIN pg_class AS c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass(quote_ident(:t))"),
+            {"t": table}).all()
+        ranges = []
+        for name, bound in rows:
+            match = _BOUND.search(str(bound))
+            if match:  # a DEFAULT or a list partition someone attached by hand is not ours to manage
+                ranges.append(_Range(str(name), _us(match[1]), _us(match[2])))
+        return ranges
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
