@@ -9,7 +9,7 @@ real ASGI app is asked, in process, for
 - ``GET /v1/monitors``,
 - ``GET /v1/monitors/{name}/runs?limit=1000``,
 
-and ``Store.ingest_predictions`` is timed with 10,000-row batches. The peer, in the same run, is
+and ``Store.ingest_predictions`` is timed with 10,000-row batches into the log that grew. The peer, in the same run, is
 what the scrape did before revision 0006: ``count(*)`` over every prediction table and the
 grouped aggregate over every stored run (``monitor.storage.aggregates``).
 
@@ -43,6 +43,7 @@ from monitor.config import DriftlineConfig, Settings
 from monitor.storage import Store
 from monitor.storage.aggregates import row_counts, run_aggregates
 from monitor.storage.layout import table_name
+from monitor.storage.partitions import Partitions
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -139,6 +140,9 @@ async def main() -> None:
                         stored = n_runs
                     if n_predictions > ingested:
                         table = table_name("m00")
+                        # The log is partitioned by day: the days the generated rows fall in first.
+                        first_day = (T0 - datetime(1970, 1, 1, tzinfo=UTC)).days
+                        Partitions(store.engine).ensure(table, range(first_day, first_day + n_predictions // 86_400 + 2))
                         with store.engine.begin() as conn:
                             conn.exec_driver_sql(
                                 f"INSERT INTO {table} (prediction_id, ts, prediction, "
@@ -166,7 +170,7 @@ async def main() -> None:
                     peer = timed(old_scrape, max(3, args.rounds // 3))
                     batch = prediction_frame(10_000, 10_000_000_000 + stored + ingested, features, rng)
                     t = time.perf_counter()
-                    store.ingest_predictions("m01", batch)
+                    store.ingest_predictions("m00", batch)  # into the log that grew
                     ingest_rate = len(batch) / (time.perf_counter() - t)
                     rows.append(f"| {stored:,} | {ingested:,} | {metrics[0]:.1f} / {metrics[1]:.1f} | "
                                 f"{peer[0]:.1f} / {peer[1]:.1f} | {monitors[0]:.1f} / {monitors[1]:.1f} | "

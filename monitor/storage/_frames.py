@@ -135,13 +135,24 @@ def vector_cells(arr: pa.Array | pa.ChunkedArray, field: str = "embedding") -> p
     return pd.Series(cells, dtype=object)
 
 
+#: The timestamps stored: a year of margin inside Python's datetime (years 1-9999), where the
+#: partitions of a day and the idempotency check's day either side are computed.
+_FIRST_US = -62_104_060_800_000_000  # 0002-01-01T00:00Z, microseconds since the Unix epoch
+_LAST_US = 253_370_764_800_000_000  # 9999-01-01T00:00Z
+
+
 def _times(series: pd.Series, field: str) -> NDArray[np.int64]:
     if not isinstance(series.dtype, pd.DatetimeTZDtype):
         raise InputError(f"{field}: expected time-zone-aware timestamps, got {series.dtype}", field=field)
     if series.isna().any():
         row = _first_bad(series.isna())
         raise InputError(f"{field}: row {row}: the timestamp is missing", field=field, row=row)
-    return utc_micros(series)
+    micros = utc_micros(series)
+    outside = (micros < _FIRST_US) | (micros >= _LAST_US)
+    if outside.any():  # pandas holds ~290,000 years; a window, a partition or a report only 1..9999
+        row = _first_bad(outside)
+        raise InputError(f"{field}: row {row}: the timestamp is outside the years 2 to 9998", field=field, row=row)
+    return micros
 
 
 def _ids(series: pd.Series, field: str) -> pa.Array:

@@ -1,8 +1,8 @@
 """The PostgreSQL bulk paths: binary COPY in and out, through psycopg's raw connection.
 
 Ingest stages a batch in a ``TEMP ... ON COMMIT DROP`` table with ``COPY FROM STDIN (FORMAT
-binary)`` and moves it with ``INSERT ... SELECT ... ON CONFLICT (prediction_id) DO NOTHING`` (``(prediction_id,
-ts)`` on a log partitioned by day), all
+binary)`` and moves it with ``INSERT ... SELECT ... ON CONFLICT (prediction_id) DO NOTHING`` (on a log
+partitioned by day: ``(prediction_id, ts)``, and no id stored within a day of the batch), all
 inside the caller's SQLAlchemy transaction, so a failure anywhere leaves nothing behind. A missing
 number travels as NaN (keeping every row's numeric part fixed-width) and becomes NULL in the INSERT.
 
@@ -28,6 +28,7 @@ from monitor.domain import WindowSpec
 from monitor.storage._frames import NAT, Batch, Columns
 from monitor.storage._pgcopy import PG_EPOCH_US, decode_copy, decode_part, encode_copy
 from monitor.storage.layout import ModelLayout
+from monitor.storage.partitions import DAY_US, timestamp_of
 
 __all__ = ["insert_predictions", "insert_predictions_returning", "read_columns", "update_labels"]
 
@@ -68,10 +69,19 @@ def _insert(cur: Cursor, layout: ModelLayout, batch: Batch, returning: bool, par
         targets.append("label_ts")
         values.append(sql.SQL("CASE WHEN {} IS NOT NULL THEN ts END").format(_value("label", batch)))
     _stage(cur, "driftline_stage", batch)
-    key = sql.SQL("prediction_id, ts" if partitioned else "prediction_id")  # a partitioned table's key has ts
-    cur.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM driftline_stage ON CONFLICT ({}) DO NOTHING{}")
-                .format(sql.Identifier(layout.table.name), sql.SQL(", ").join(map(sql.Identifier, targets)),
-                        sql.SQL(", ").join(values), key, sql.SQL(" RETURNING prediction_id" if returning else "")))
+    table = sql.Identifier(layout.table.name)
+    if partitioned:  # the key is (prediction_id, ts): an id is looked for within a day of each row too
+        # (the literal bounds let the planner prune to the batch's days; the row's own bounds decide)
+        lo, hi = (timestamp_of(int(t)) for t in (batch.ts.min() - DAY_US, batch.ts.max() + DAY_US + 1))
+        seen = sql.SQL(" WHERE NOT EXISTS (SELECT 1 FROM {} AS p WHERE p.prediction_id = driftline_stage.prediction_id "
+                       "AND p.ts >= {} AND p.ts < {} AND p.ts BETWEEN driftline_stage.ts - interval '1 day' AND "
+                       "driftline_stage.ts + interval '1 day') ON CONFLICT (prediction_id, ts)").format(
+                           table, sql.Literal(lo), sql.Literal(hi))
+    else:
+        seen = sql.SQL(" ON CONFLICT (prediction_id)")
+    cur.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM driftline_stage{} DO NOTHING{}")
+                .format(table, sql.SQL(", ").join(map(sql.Identifier, targets)), sql.SQL(", ").join(values), seen,
+                        sql.SQL(" RETURNING prediction_id" if returning else "")))
 
 
 def insert_predictions(conn: Connection, layout: ModelLayout, batch: Batch, partitioned: bool = False) -> int:

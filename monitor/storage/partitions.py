@@ -6,10 +6,12 @@ nothing but leaves dead tuples for vacuum and a primary-key index over random id
 shrinks; ingest slows as that index outgrows memory. A day partition is dropped as one catalog
 change, and each day's rows have their own indexes, small and hot.
 
-The rule a partitioned table imposes: its unique keys must include the partition key, so the log
-recognises a prediction by ``(prediction_id, ts)``. A retry (the same prediction sent again) is a
-duplicate, as before; the same id at another time is another row. TimescaleDB's hypertables have
-the same rule. The idempotency check probes one day's index, whatever the log's length.
+The rule a partitioned table imposes: its unique keys must include the partition key (TimescaleDB's
+hypertables have the same rule), so the table's key is ``(prediction_id, ts)``. Ingest keeps ids
+unique where retries happen: a row is a duplicate if its id is stored at a time within a day of
+the batch's (a retried batch without timestamps is stamped again at receipt, minutes later). So
+the idempotency check probes the indexes of two or three days, whatever the log's length; an id
+sent again more than a day from its first time is a new row.
 
 Tables made before partitioning (revision 0014 and earlier) stay as they are; retention deletes
 their old rows in batches. Partitions are made in a transaction of their own, serialised across
@@ -31,7 +33,7 @@ from numpy.typing import NDArray
 
 from monitor.storage.layout import identifier
 
-__all__ = ["DAY_US", "Partitions", "days_of", "is_missing_partition", "partitioned_twin"]
+__all__ = ["DAY_US", "Partitions", "days_of", "is_missing_partition", "partitioned_twin", "timestamp_of"]
 
 #: One UTC day in microseconds: the span of a partition.
 DAY_US = 86_400_000_000
@@ -66,7 +68,8 @@ def is_missing_partition(exc: BaseException) -> bool:
     return isinstance(exc, psycopg.errors.CheckViolation) and "no partition" in str(exc)
 
 
-def _ts(us: int) -> datetime:
+def timestamp_of(us: int) -> datetime:
+    """The UTC time ``us`` microseconds after the Unix epoch."""
     return _EPOCH + timedelta(microseconds=us)
 
 
@@ -120,10 +123,10 @@ class Partitions:
             self._serialise(conn, table)
             ranges = self._read(conn, table)
             for day in sorted(self._uncovered(ranges, wanted)):
-                name = identifier(f"{table}_p{_ts(day * DAY_US):%Y%m%d}")
+                name = identifier(f"{table}_p{timestamp_of(day * DAY_US):%Y%m%d}")
                 conn.execute(sa.text(f"CREATE TABLE IF NOT EXISTS {_quote(name)} PARTITION OF {_quote(table)} "
-                                     f"FOR VALUES FROM ('{_ts(day * DAY_US).isoformat()}') "
-                                     f"TO ('{_ts((day + 1) * DAY_US).isoformat()}')"))
+                                     f"FOR VALUES FROM ('{timestamp_of(day * DAY_US).isoformat()}') "
+                                     f"TO ('{timestamp_of((day + 1) * DAY_US).isoformat()}')"))
                 ranges.append(_Range(name, day * DAY_US, (day + 1) * DAY_US))
         with self._lock:
             self._ranges[table] = ranges

@@ -86,6 +86,19 @@ def test_a_retry_is_a_duplicate_and_labels_reach_rows_on_any_day(store: Store) -
     assert store.ingested_counts() == {"churn-v3": 60}
 
 
+def test_an_id_is_a_duplicate_within_a_day_of_its_time_and_new_beyond(store: Store) -> None:
+    """A retried batch without timestamps is stamped again at receipt: minutes, not days, later."""
+    first = _spread(3)  # p0, p1, p2 at DAY0 + 0, 1, 2 hours
+    store.ingest_predictions("churn-v3", first)
+    later = first.assign(timestamp=first["timestamp"] + pd.Timedelta(hours=23))  # the next day's partition
+    assert store.ingest_predictions("churn-v3", later).duplicates == 3
+    earlier = first.assign(timestamp=first["timestamp"] - pd.Timedelta(hours=20))  # the day before
+    assert store.ingest_predictions("churn-v3", earlier).duplicates == 3
+    beyond = first.assign(timestamp=first["timestamp"] + pd.Timedelta(days=1, minutes=1))
+    assert store.ingest_predictions("churn-v3", beyond).accepted == 3
+    assert store.count_predictions("churn-v3") == 6
+
+
 def test_retention_drops_whole_days_and_deletes_the_rest_of_the_cutoff_day(store: Store,
                                                                          config: DriftlineConfig) -> None:
     frame = _spread(60)

@@ -102,6 +102,17 @@ def test_a_value_that_is_not_a_number_writes_nothing(store: Store) -> None:
     assert store.count_predictions("churn-v3") == 0
 
 
+@pytest.mark.parametrize("when", ["0001-06-01", "9999-06-01", "12000-01-01"])
+def test_a_timestamp_outside_the_years_2_to_9998_names_its_row(store: Store, when: str) -> None:
+    frame = churn_frame(5)
+    stamps = frame["timestamp"].dt.tz_convert(None).to_numpy().astype("datetime64[us]")
+    stamps[2] = np.datetime64(when, "us")
+    frame["timestamp"] = pd.Series(stamps).dt.tz_localize("UTC")
+    with pytest.raises(InputError, match="timestamp: row 2: the timestamp is outside the years 2 to 9998"):
+        store.ingest_predictions("churn-v3", frame)
+    assert store.count_predictions("churn-v3") == 0
+
+
 @pytest.mark.parametrize(("column", "message"), [
     ("timestamp", "timestamp: row 3: the timestamp is missing"),
     ("prediction_id", "prediction_id: row 3: the prediction id is missing"),
