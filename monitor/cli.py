@@ -222,7 +222,9 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
 
     db = sub.add_parser("db", parents=[logged], help="database maintenance")
-    db.add_argument("action", choices=["upgrade"], help="upgrade: bring the database to the latest schema")
+    db.add_argument("action", choices=["upgrade", "partition"],
+                    help="upgrade: bring the database to the latest schema; partition: move PostgreSQL prediction "
+                         "logs made before partitioning into day partitions (stop ingest first)")
     db.add_argument("--config")
 
     dash = sub.add_parser("dashboards", help="Grafana dashboards as code")

@@ -144,7 +144,17 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "db":
         settings, config = _settings(args)
         store, _ = _service(settings, config)
-        store.dispose()
+        try:
+            if args.action == "partition":
+                moved = store.partition_logs()
+                if not moved:
+                    print("SQLite keeps no partitions: retention deletes in batches")
+                for model, rows in moved.items():
+                    print(f"model {model}: " + ("already partitioned by day" if rows is None
+                                                else f"{rows:,} rows moved into day partitions"))
+                return 0
+        finally:
+            store.dispose()
         print("database is at the latest schema")
         return 0
     if args.command == "demo":

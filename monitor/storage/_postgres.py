@@ -2,7 +2,7 @@
 
 Ingest stages a batch in a ``TEMP ... ON COMMIT DROP`` table with ``COPY FROM STDIN (FORMAT
 binary)`` and moves it with ``INSERT ... SELECT ... ON CONFLICT (prediction_id) DO NOTHING`` (on a log
-partitioned by day: ``(prediction_id, ts)``, and no id stored within a day of the batch), all
+partitioned by day, each day's unique index on the id; see :func:`_insert`), all
 inside the caller's SQLAlchemy transaction, so a failure anywhere leaves nothing behind. A missing
 number travels as NaN (keeping every row's numeric part fixed-width) and becomes NULL in the INSERT.
 
@@ -28,7 +28,7 @@ from monitor.domain import WindowSpec
 from monitor.storage._frames import NAT, Batch, Columns
 from monitor.storage._pgcopy import PG_EPOCH_US, decode_copy, decode_part, encode_copy
 from monitor.storage.layout import ModelLayout
-from monitor.storage.partitions import DAY_US, timestamp_of
+from monitor.storage.partitions import ACROSS_MIDNIGHT_US, DAY_US, timestamp_of
 
 __all__ = ["insert_predictions", "insert_predictions_returning", "read_columns", "update_labels"]
 
@@ -62,54 +62,102 @@ def _value(column: str, batch: Batch) -> sql.Composable:
     return sql.SQL("NULLIF({}, {})").format(ident, _NAN) if values is not None and np.isnan(values).any() else ident
 
 
-def _insert(cur: Cursor, layout: ModelLayout, batch: Batch, returning: bool, partitioned: bool) -> None:
+#: The staged column marking rows within an hour of a UTC midnight (a name no feature can clash with).
+_NEAR = "driftline:near"
+
+
+def _insert(cur: Cursor, layout: ModelLayout, batch: Batch, returning: bool, partitioned: bool) -> list[str]:
+    """Insert ``batch`` but for ids stored already; return the ids inserted (``returning``) or one
+    empty string per row inserted.
+
+    Unpartitioned, the table's primary key on the id decides. Partitioned by day, each day's unique
+    index on the id decides (``ON CONFLICT DO NOTHING`` takes the unique indexes of the day a row
+    goes to), and the few rows within an hour of a midnight also look for their id within an hour
+    in the neighbouring day: a retry stamped again at receipt, minutes later, can cross midnight.
+    """
     targets = ["prediction_id", "ts", *batch.numbers, *batch.texts, *batch.binaries]
     values = [_value(c, batch) for c in targets]
     if "label" in targets:  # a label sent with its prediction arrived with it
         targets.append("label_ts")
         values.append(sql.SQL("CASE WHEN {} IS NOT NULL THEN ts END").format(_value("label", batch)))
-    _stage(cur, "driftline_stage", batch)
+    near = np.zeros(len(batch), dtype=bool)
+    if partitioned:
+        into_day = np.mod(batch.ts, DAY_US)
+        near = (into_day < ACROSS_MIDNIGHT_US) | (into_day >= DAY_US - ACROSS_MIDNIGHT_US)
+    extra = [(_NEAR, near.astype(np.int64), "int8")] if near.any() else []
+    _stage(cur, "driftline_stage", batch, extra)
     table = sql.Identifier(layout.table.name)
-    if partitioned:  # the key is (prediction_id, ts): an id is looked for within a day of each row too
-        # (the literal bounds let the planner prune to the batch's days; the row's own bounds decide)
-        lo, hi = (timestamp_of(int(t)) for t in (batch.ts.min() - DAY_US, batch.ts.max() + DAY_US + 1))
-        seen = sql.SQL(" WHERE NOT EXISTS (SELECT 1 FROM {} AS p WHERE p.prediction_id = driftline_stage.prediction_id "
-                       "AND p.ts >= {} AND p.ts < {} AND p.ts BETWEEN driftline_stage.ts - interval '1 day' AND "
-                       "driftline_stage.ts + interval '1 day') ON CONFLICT (prediction_id, ts)").format(
-                           table, sql.Literal(lo), sql.Literal(hi))
-    else:
-        seen = sql.SQL(" ON CONFLICT (prediction_id)")
-    cur.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM driftline_stage{} DO NOTHING{}")
-                .format(table, sql.SQL(", ").join(map(sql.Identifier, targets)), sql.SQL(", ").join(values), seen,
-                        sql.SQL(" RETURNING prediction_id" if returning else "")))
+    insert = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM driftline_stage AS s").format(
+        table, sql.SQL(", ").join(map(sql.Identifier, targets)), sql.SQL(", ").join(values))
+    tail = sql.SQL(" ON CONFLICT {}DO NOTHING{}").format(
+        sql.SQL("" if partitioned else "(prediction_id) "), sql.SQL(" RETURNING prediction_id" if returning else ""))
+    statements = [insert + tail]
+    if extra:
+        # The literal bounds prune the lookup to the days the near rows touch; the row's own decide.
+        lo, hi = (timestamp_of(int(t)) for t in (batch.ts[near].min() - ACROSS_MIDNIGHT_US,
+                                                  batch.ts[near].max() + ACROSS_MIDNIGHT_US + 1))
+        seen = sql.SQL(" WHERE s.{near} = 1 AND NOT EXISTS (SELECT 1 FROM {t} AS p WHERE p.prediction_id = "
+                       "s.prediction_id AND p.ts >= {lo} AND p.ts < {hi} AND p.ts BETWEEN s.ts - interval '1 hour' "
+                       "AND s.ts + interval '1 hour')").format(near=sql.Identifier(_NEAR), t=table,
+                                                              lo=sql.Literal(lo), hi=sql.Literal(hi))
+        statements = [insert + sql.SQL(" WHERE s.{} = 0").format(sql.Identifier(_NEAR)) + tail, insert + seen + tail]
+    inserted: list[str] = []
+    for statement in statements:
+        cur.execute(statement)
+        inserted += [str(r[0]) for r in cur.fetchall()] if returning else [""] * max(cur.rowcount, 0)
+    return inserted
 
 
 def insert_predictions(conn: Connection, layout: ModelLayout, batch: Batch, partitioned: bool = False) -> int:
     """Insert ``batch`` unless its ids exist; return how many rows were inserted."""
     with conn.cursor() as cur:
-        _insert(cur, layout, batch, returning=False, partitioned=partitioned)
-        return cur.rowcount
+        return len(_insert(cur, layout, batch, returning=False, partitioned=partitioned))
 
 
 def insert_predictions_returning(conn: Connection, layout: ModelLayout, batch: Batch,
                                  partitioned: bool = False) -> list[str]:
     """Insert ``batch`` unless its ids exist; return the ids inserted (a group commit splits them by request)."""
     with conn.cursor() as cur:
-        _insert(cur, layout, batch, returning=True, partitioned=partitioned)
-        return [str(r[0]) for r in cur.fetchall()]
+        return _insert(cur, layout, batch, returning=True, partitioned=partitioned)
 
 
-def update_labels(conn: Connection, layout: ModelLayout, batch: Batch) -> tuple[int, tuple[str, ...]]:
-    """Set label and label time of known ids; return the count and the unknown ids in input order."""
+def update_labels(conn: Connection, layout: ModelLayout, batch: Batch,
+                  days: Sequence[str] | None = None) -> tuple[int, tuple[str, ...]]:
+    """Set label and label time of known ids; return the count and the unknown ids in input order.
+
+    ``days``: the partitions of a partitioned log, newest first. A label does not say when its
+    prediction was made, so the days are searched from the newest (labels mostly follow their
+    predictions by hours or days) and each label leaves the search once its day is found: one
+    index probe per label per day searched, never a join of the batch against every day. A label
+    whose id is stored on two days goes to the newer.
+    """
     table = sql.Identifier(layout.table.name)
     with conn.cursor() as cur:
         _stage(cur, "driftline_labels", batch, extra=[("pos", np.arange(len(batch), dtype=np.int64), "int8")])
-        cur.execute(sql.SQL("UPDATE {t} AS p SET label = s.label, label_ts = s.ts FROM driftline_labels AS s "
-                            "WHERE p.prediction_id = s.prediction_id").format(t=table))
-        updated = cur.rowcount
-        cur.execute(sql.SQL("SELECT s.prediction_id FROM driftline_labels AS s WHERE NOT EXISTS "
-                            "(SELECT 1 FROM {t} AS p WHERE p.prediction_id = s.prediction_id) ORDER BY s.pos")
-                    .format(t=table))
+        if days is None:
+            cur.execute(sql.SQL("UPDATE {t} AS p SET label = s.label, label_ts = s.ts FROM driftline_labels AS s "
+                                "WHERE p.prediction_id = s.prediction_id").format(t=table))
+            updated = cur.rowcount
+            cur.execute(sql.SQL("SELECT s.prediction_id FROM driftline_labels AS s WHERE NOT EXISTS "
+                                "(SELECT 1 FROM {t} AS p WHERE p.prediction_id = s.prediction_id) ORDER BY s.pos")
+                        .format(t=table))
+            return updated, tuple(str(r[0]) for r in cur.fetchall())
+        # A hash join would read a whole day per statement; the day's unique index answers each label.
+        cur.execute("SET LOCAL enable_hashjoin = off")
+        cur.execute("SET LOCAL enable_mergejoin = off")
+        updated, left = 0, len(batch)
+        for day in days:
+            if not left:
+                break
+            cur.execute(sql.SQL("WITH done AS (UPDATE {d} AS p SET label = s.label, label_ts = s.ts "
+                                "FROM driftline_labels AS s WHERE p.prediction_id = s.prediction_id "
+                                "RETURNING p.prediction_id) DELETE FROM driftline_labels AS s USING done "
+                                "WHERE s.prediction_id = done.prediction_id").format(d=sql.Identifier(day)))
+            updated += cur.rowcount
+            left -= cur.rowcount
+        cur.execute("SET LOCAL enable_hashjoin = on")
+        cur.execute("SET LOCAL enable_mergejoin = on")
+        cur.execute("SELECT prediction_id FROM driftline_labels ORDER BY pos")
         return updated, tuple(str(r[0]) for r in cur.fetchall())
 
 

@@ -6,16 +6,20 @@ nothing but leaves dead tuples for vacuum and a primary-key index over random id
 shrinks; ingest slows as that index outgrows memory. A day partition is dropped as one catalog
 change, and each day's rows have their own indexes, small and hot.
 
-The rule a partitioned table imposes: its unique keys must include the partition key (TimescaleDB's
-hypertables have the same rule), so the table's key is ``(prediction_id, ts)``. Ingest keeps ids
-unique where retries happen: a row is a duplicate if its id is stored at a time within a day of
-the batch's (a retried batch without timestamps is stamped again at receipt, minutes later). So
-the idempotency check probes the indexes of two or three days, whatever the log's length; an id
-sent again more than a day from its first time is a new row.
+The rule a partitioned table imposes: a unique index on the parent must contain the partition
+key (TimescaleDB's hypertables have the same rule), so the parent has none, and each day has a
+unique index on ``prediction_id`` of its own, made with it. ``ON CONFLICT DO NOTHING`` takes the
+unique indexes of the day a row goes to, so an id is unique within its UTC day at the cost of one
+index probe, as before. A row within an hour of a midnight also looks for its id within an hour in
+the neighbouring day (a retried batch without timestamps is stamped again at receipt, minutes
+later, and may cross midnight). An id sent again more than an hour away on another day is a new
+row. The idempotency check so costs one probe into one day's index for most rows and two for the
+rest, whatever the log's length.
 
-Tables made before partitioning (revision 0014 and earlier) stay as they are; retention deletes
-their old rows in batches. Partitions are made in a transaction of their own, serialised across
-replicas by an advisory lock, so an ingest never holds the parent's DDL lock while it writes.
+Tables made before partitioning stay as they are (retention deletes their old rows in batches)
+until ``driftline db partition`` moves them (:func:`convert`). Partitions are made in a
+transaction of their own, serialised across replicas by an advisory lock, so an ingest never
+holds the parent's DDL lock while it writes.
 """
 
 from __future__ import annotations
@@ -33,10 +37,13 @@ from numpy.typing import NDArray
 
 from monitor.storage.layout import identifier
 
-__all__ = ["DAY_US", "Partitions", "days_of", "is_missing_partition", "partitioned_twin", "timestamp_of"]
+__all__ = ["ACROSS_MIDNIGHT_US", "DAY_US", "DayRange", "Partitions", "convert", "days_of", "is_missing_partition",
+           "partitioned_twin", "timestamp_of"]
 
 #: One UTC day in microseconds: the span of a partition.
 DAY_US = 86_400_000_000
+#: How far into the neighbouring day a row near midnight looks for its id (retries come minutes later).
+ACROSS_MIDNIGHT_US = 3_600_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _BOUND = re.compile(r"FROM \('([^']+)'\) TO \('([^']+)'\)")
 #: Advisory-lock namespace of partition DDL ("Part"), one lock per table via hashtext.
@@ -44,16 +51,16 @@ _LOCK_SPACE = 0x50617274
 
 
 @dataclass(frozen=True, slots=True)
-class _Range:
+class DayRange:
     name: str
     lo: int  # microseconds since the Unix epoch, inclusive
     hi: int  # exclusive
 
 
 def partitioned_twin(table: sa.Table) -> sa.Table:
-    """``table`` as a range-partitioned PostgreSQL table: key ``(prediction_id, ts)``, by ``ts``."""
-    columns = [sa.Column(c.name, c.type, primary_key=c.name in ("prediction_id", "ts"),
-                         nullable=c.name not in ("prediction_id", "ts")) for c in table.columns]
+    """``table`` as a PostgreSQL table partitioned by range of ``ts``, with no key of its own
+    (each day's partition gets its unique index on the id when :meth:`Partitions.ensure` makes it)."""
+    columns = [sa.Column(c.name, c.type, nullable=c.name not in ("prediction_id", "ts")) for c in table.columns]
     indexes = [sa.Index(ix.name, *(c.name for c in ix.columns)) for ix in table.indexes]
     return sa.Table(table.name, sa.MetaData(), *columns, *indexes, postgresql_partition_by="RANGE (ts)")
 
@@ -89,7 +96,7 @@ class Partitions:
         self._engine = engine
         self._lock = threading.Lock()
         self._partitioned: dict[str, bool] = {}
-        self._ranges: dict[str, list[_Range]] = {}
+        self._ranges: dict[str, list[DayRange]] = {}
 
     def partitioned(self, table: str) -> bool:
         """Whether ``table`` is a partitioned table (asked of the catalog once per table)."""
@@ -121,13 +128,8 @@ class Partitions:
             return
         with self._engine.begin() as conn:
             self._serialise(conn, table)
-            ranges = self._read(conn, table)
-            for day in sorted(self._uncovered(ranges, wanted)):
-                name = identifier(f"{table}_p{timestamp_of(day * DAY_US):%Y%m%d}")
-                conn.execute(sa.text(f"CREATE TABLE IF NOT EXISTS {_quote(name)} PARTITION OF {_quote(table)} "
-                                     f"FOR VALUES FROM ('{timestamp_of(day * DAY_US).isoformat()}') "
-                                     f"TO ('{timestamp_of((day + 1) * DAY_US).isoformat()}')"))
-                ranges.append(_Range(name, day * DAY_US, (day + 1) * DAY_US))
+            ranges = self.read(conn, table)
+            ranges += [_create_day(conn, table, day) for day in sorted(self._uncovered(ranges, wanted))]
         with self._lock:
             self._ranges[table] = ranges
 
@@ -140,12 +142,12 @@ class Partitions:
         limit = (cutoff - _EPOCH) // timedelta(microseconds=1)
         dropped = 0
         with self._engine.connect() as conn:
-            old = [r for r in self._read(conn, table) if r.hi <= limit]
+            old = [r for r in self.read(conn, table) if r.hi <= limit]
             conn.rollback()
         for r in old:
             with self._engine.begin() as conn:
                 self._serialise(conn, table)
-                if not any(x.name == r.name for x in self._read(conn, table)):
+                if not any(x.name == r.name for x in self.read(conn, table)):
                     continue  # another replica dropped it meanwhile
                 dropped += int(conn.scalar(sa.text(f"SELECT count(*) FROM {_quote(r.name)}")) or 0)
                 conn.execute(sa.text(f"DROP TABLE {_quote(r.name)}"))
@@ -157,14 +159,14 @@ class Partitions:
             ranges = self._ranges.get(table)
         if ranges is None:
             with self._engine.connect() as conn:
-                ranges = self._read(conn, table)
+                ranges = self.read(conn, table)
                 conn.rollback()
             with self._lock:
                 self._ranges[table] = ranges
         return bool(self._uncovered(ranges, days))
 
     @staticmethod
-    def _uncovered(ranges: list[_Range], days: set[int]) -> set[int]:
+    def _uncovered(ranges: list[DayRange], days: set[int]) -> set[int]:
         return {d for d in days if not any(r.lo <= d * DAY_US and (d + 1) * DAY_US <= r.hi for r in ranges)}
 
     @staticmethod
@@ -172,9 +174,9 @@ class Partitions:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:space, hashtext(:t))"), {"space": _LOCK_SPACE, "t": table})
 
     @staticmethod
-    def _read(conn: sa.Connection, table: str) -> list[_Range]:
-        """The partitions of ``table`` with their bounds (read in UTC: the bounds print in the
-        session's time zone)."""
+    def read(conn: sa.Connection, table: str) -> list[DayRange]:
+        """The partitions of ``table`` with their bounds, from the catalog in ``conn``'s transaction
+        (read in UTC: the bounds print in the session's time zone)."""
         conn.execute(sa.text("SET LOCAL TIME ZONE 'UTC'"))
         rows = conn.execute(sa.text(
             "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits AS i "
@@ -184,8 +186,46 @@ class Partitions:
         for name, bound in rows:
             match = _BOUND.search(str(bound))
             if match:  # a DEFAULT or a list partition someone attached by hand is not ours to manage
-                ranges.append(_Range(str(name), _us(match[1]), _us(match[2])))
+                ranges.append(DayRange(str(name), _us(match[1]), _us(match[2])))
         return ranges
+
+
+def _create_day(conn: sa.Connection, table: str, day: int) -> DayRange:
+    """Make the partition of ``day`` with its unique index on the id, in ``conn``'s transaction."""
+    stamp = f"{table}_p{timestamp_of(day * DAY_US):%Y%m%d}"
+    name = identifier(stamp)
+    conn.execute(sa.text(f"CREATE TABLE {_quote(name)} PARTITION OF {_quote(table)} "
+                         f"FOR VALUES FROM ('{timestamp_of(day * DAY_US).isoformat()}') "
+                         f"TO ('{timestamp_of((day + 1) * DAY_US).isoformat()}')"))
+    conn.execute(sa.text(f"CREATE UNIQUE INDEX {_quote(identifier(stamp + '_id'))} ON {_quote(name)} (prediction_id)"))
+    return DayRange(name, day * DAY_US, (day + 1) * DAY_US)
+
+
+def convert(conn: sa.Connection, table: sa.Table) -> int:
+    """Move the unpartitioned log ``table`` into a new partitioned one, in ``conn``'s transaction
+    (all or nothing); return the rows moved.
+
+    The old table and its indexes are renamed out of the way (index names are per schema), the
+    partitioned table made, a partition made for every day the rows fall in, the rows copied and
+    the old table dropped. The caller stops ingest first: the rename locks the old table until commit.
+    """
+    name = table.name
+    old = identifier(f"{name}_unpartitioned")
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:space, hashtext(:t))"), {"space": _LOCK_SPACE, "t": name})
+    indexes = conn.execute(sa.text("SELECT c.relname FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid "
+                                   "WHERE i.indrelid = to_regclass(quote_ident(:t))"), {"t": name}).scalars().all()
+    conn.execute(sa.text(f"ALTER TABLE {_quote(name)} RENAME TO {_quote(old)}"))
+    for index in indexes:
+        conn.execute(sa.text(f"ALTER INDEX {_quote(index)} RENAME TO {_quote(identifier(f'{index}_unpartitioned'))}"))
+    partitioned_twin(table).create(conn)
+    days = conn.execute(sa.text(f"SELECT DISTINCT CAST(floor(extract(epoch FROM ts) / 86400) AS bigint) "
+                                f"FROM {_quote(old)}")).scalars().all()
+    for day in sorted(int(d) for d in days):
+        _create_day(conn, name, day)
+    columns = ", ".join(_quote(c.name) for c in table.columns)
+    moved = conn.execute(sa.text(f"INSERT INTO {_quote(name)} ({columns}) SELECT {columns} FROM {_quote(old)}")).rowcount
+    conn.execute(sa.text(f"DROP TABLE {_quote(old)}"))
+    return int(moved)
 
 
 def _quote(name: str) -> str:

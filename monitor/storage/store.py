@@ -48,7 +48,7 @@ from monitor.storage._latest import LatestRuns
 from monitor.storage._types import to_utc
 from monitor.storage.aggregates import DURATION_BUCKETS, RunAggregates, run_aggregates
 from monitor.storage.layout import Kind, ModelLayout, build_layouts
-from monitor.storage.partitions import Partitions, days_of, is_missing_partition
+from monitor.storage.partitions import Partitions, convert, days_of, is_missing_partition
 from monitor.storage.tables import (
     AlertmanagerNotificationRow,
     EstimatedPerformanceRow,
@@ -123,6 +123,24 @@ class Store:
             _migrate.upgrade(conn, list(self._layouts.values()))
         if self._partitions is not None:
             self._partitions = Partitions(self._writer)  # tables may have been made: ask the catalog again
+
+    def partition_logs(self) -> dict[str, int | None]:
+        """Move every unpartitioned PostgreSQL prediction log into day partitions, one transaction
+        per model; model -> rows moved (``None``: already partitioned). SQLite has none: ``{}``.
+
+        For a log made before partitioning; run with ingest stopped (``driftline db partition``).
+        """
+        if self._partitions is None:
+            return {}
+        moved: dict[str, int | None] = {}
+        for model, layout in self._layouts.items():
+            if self._partitions.partitioned(layout.table.name):
+                moved[model] = None
+                continue
+            with self._errors(f"partition the prediction log of model {model!r}"), self._writer.begin() as conn:
+                moved[model] = convert(conn, layout.table)
+            self._partitions.forget(layout.table.name)
+        return moved
 
     def ping(self) -> None:
         """Raise :class:`StorageError` when the database is unreachable."""
@@ -207,7 +225,12 @@ class Store:
         if not len(batch):
             return LabelResult(updated=0, unknown_ids=())
         with self._errors(f"ingest labels of model {model!r}"), self._writer.begin() as conn:
-            updated, unknown = self._bulk.update_labels(self._raw(conn), layout, batch)
+            if self._partitions is not None and self._partitions.partitioned(layout.table.name):
+                # The days as the catalog has them now (another replica may have made one this one never saw).
+                days = [r.name for r in sorted(Partitions.read(conn, layout.table.name), key=lambda r: -r.lo)]
+                updated, unknown = _postgres.update_labels(self._raw(conn), layout, batch, days)
+            else:
+                updated, unknown = self._bulk.update_labels(self._raw(conn), layout, batch)
         return LabelResult(updated=int(updated), unknown_ids=tuple(unknown))
 
     def delete_predictions_before(self, model: str, cutoff: datetime, *, batch: int = 10_000) -> int:

@@ -100,6 +100,12 @@ def ingest(deployment: Deployment, *frames: pd.DataFrame) -> None:
         store.dispose()
 
 
+def test_db_partition_on_sqlite_says_there_is_nothing_to_partition(deployment: Deployment) -> None:
+    result = deployment.run("db", "partition")  # PostgreSQL's conversion: tests/storage/test_store_partitions.py
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "SQLite keeps no partitions: retention deletes in batches"
+
+
 def stored_runs(deployment: Deployment) -> list[Any]:
     store = deployment.store()
     try:

@@ -86,16 +86,21 @@ def test_a_retry_is_a_duplicate_and_labels_reach_rows_on_any_day(store: Store) -
     assert store.ingested_counts() == {"churn-v3": 60}
 
 
-def test_an_id_is_a_duplicate_within_a_day_of_its_time_and_new_beyond(store: Store) -> None:
-    """A retried batch without timestamps is stamped again at receipt: minutes, not days, later."""
-    first = _spread(3)  # p0, p1, p2 at DAY0 + 0, 1, 2 hours
-    store.ingest_predictions("churn-v3", first)
-    later = first.assign(timestamp=first["timestamp"] + pd.Timedelta(hours=23))  # the next day's partition
-    assert store.ingest_predictions("churn-v3", later).duplicates == 3
-    earlier = first.assign(timestamp=first["timestamp"] - pd.Timedelta(hours=20))  # the day before
-    assert store.ingest_predictions("churn-v3", earlier).duplicates == 3
-    beyond = first.assign(timestamp=first["timestamp"] + pd.Timedelta(days=1, minutes=1))
-    assert store.ingest_predictions("churn-v3", beyond).accepted == 3
+def _at(ids: list[str], times: list[timedelta]) -> pd.DataFrame:
+    frame = churn_frame(len(ids))
+    return frame.assign(prediction_id=ids, timestamp=pd.Series([DAY0 + t for t in times], dtype="datetime64[us, UTC]"))
+
+
+def test_an_id_is_unique_within_its_day_and_within_an_hour_across_midnight(store: Store) -> None:
+    """A retried batch without timestamps is stamped again at receipt: minutes later, maybe past midnight."""
+    h = timedelta(hours=1)
+    store.ingest_predictions("churn-v3", _at(["late", "noon", "early"], [23.5 * h, 10 * h, h / 3]))
+    # The same day at another time; 45 minutes later on the next day; 30 minutes earlier on the day before.
+    retries = _at(["noon", "late", "early"], [18 * h, 24.25 * h, -h / 6])
+    assert store.ingest_predictions("churn-v3", retries).duplicates == 3
+    # Another day, more than an hour away: a new row.
+    again = _at(["noon", "late", "early"], [34 * h, 25 * h, -1.5 * h])
+    assert store.ingest_predictions("churn-v3", again).accepted == 3
     assert store.count_predictions("churn-v3") == 6
 
 
@@ -173,3 +178,61 @@ def test_a_log_made_before_partitioning_keeps_working_unpartitioned(url: str, co
         assert left == frame["prediction_id"].tolist()[10:]
     finally:
         store.dispose()
+
+
+def test_a_group_commit_counts_each_request_with_rows_near_midnight(store: Store) -> None:
+    """Merged requests take RETURNING through both statements (rows far from and near a midnight)."""
+    from monitor.storage._frames import prepare_predictions
+
+    h = timedelta(hours=1)
+    store.ingest_predictions("churn-v3", _at(["old-near", "old-far"], [23.8 * h, 12 * h]))
+    layout = store._layout("churn-v3")  # the group commit's write callback, given two requests at once
+    first = prepare_predictions(layout, _at(["old-near", "a", "b"], [24.1 * h, 23.9 * h, 13 * h]))
+    second = prepare_predictions(layout, _at(["old-far", "c", "a"], [14 * h, 0.5 * h, 13 * h]))
+    assert store._write_predictions("churn-v3", [first, second]) == [2, 1]  # "a" is the first request's
+    assert store.count_predictions("churn-v3") == 5
+
+
+def test_db_partition_moves_a_log_made_before_into_days_with_every_row(url: str, config: DriftlineConfig) -> None:
+    engine = sa.create_engine(url)
+    build_layouts(config.to_domain(), sa.MetaData())["churn-v3"].table.create(engine)  # as 0014 made it
+    engine.dispose()
+    store = Store.from_url(url, config)
+    try:
+        store.upgrade()
+        frame = _spread(60)
+        store.ingest_predictions("churn-v3", frame)
+        store.ingest_labels("churn-v3", pd.DataFrame({"prediction_id": ["p3"], "label": ["yes"], "timestamp": pd.Series(
+            [DAY0 + timedelta(days=5)], dtype="datetime64[us, UTC]")}))
+        monitor = config.monitor("churn").to_domain()
+        before = store.read_window(monitor, EVERYTHING)
+        assert store.partition_logs() == {"churn-v3": 60}
+        assert _days(store) == [f"predictions_churn_v3_p{DAY0 + timedelta(days=d):%Y%m%d}" for d in range(3)]
+        pd.testing.assert_frame_equal(store.read_window(monitor, EVERYTHING), before)  # labels and all
+        assert store.ingest_predictions("churn-v3", frame).duplicates == 60  # the days' unique indexes hold
+        assert store.partition_logs() == {"churn-v3": None}
+        with store.engine.connect() as conn:  # nothing of the old table is left
+            assert conn.execute(sa.text("SELECT count(*) FROM pg_class WHERE relname LIKE '%unpartitioned%' "
+                                        "AND relnamespace = to_regnamespace(current_schema())")).scalar() == 0
+    finally:
+        store.dispose()
+
+
+def test_labels_find_a_day_another_replica_made_and_go_to_the_newer_of_two(url: str, config: DriftlineConfig) -> None:
+    a, b = Store.from_url(url, config), Store.from_url(url, config)
+    h = timedelta(hours=1)
+    try:
+        a.upgrade()
+        a.ingest_predictions("churn-v3", _at(["x", "y"], [2 * h, 3 * h]))  # a knows DAY0 (and DAY0 + 1)
+        b.ingest_predictions("churn-v3", _at(["z", "x"], [24 * 5 * h, 24 * 5 * h + h]))  # a new day, made by b
+        labels = pd.DataFrame({"prediction_id": ["z", "x", "y", "w"], "label": ["yes", "no", "yes", "no"],
+                               "timestamp": pd.Series([DAY0 + timedelta(days=6)] * 4, dtype="datetime64[us, UTC]")})
+        result = a.ingest_labels("churn-v3", labels)
+        assert (result.updated, result.unknown_ids) == (3, ("w",))
+        got = a.read_window(config.monitor("churn").to_domain(), EVERYTHING)
+        labelled = got["label"].astype(object).where(got["label"].notna(), None)
+        assert dict(zip(got["prediction_id"] + "@" + got["timestamp"].dt.day.astype(str), labelled, strict=True)) \
+            == {f"x@{DAY0.day}": None, f"y@{DAY0.day}": "yes", f"z@{DAY0.day + 5}": "yes", f"x@{DAY0.day + 5}": "no"}
+    finally:
+        a.dispose()
+        b.dispose()
