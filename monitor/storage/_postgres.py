@@ -44,8 +44,10 @@ def _stage(cur: Cursor, name: str, batch: Batch, extra: Sequence[tuple[str, NDAr
              *((c, v, "float8") for c, v in batch.numbers.items())]
     texts = [("prediction_id", batch.ids), *batch.texts.items(), *batch.binaries.items()]
     columns = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, _, t in fixed]
-    columns += [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL("bytea" if c in batch.binaries else "text"))
-                for c, _ in texts]
+    # Ids in byte order, as the log keeps them: a join or an index on them then matches the log's.
+    kinds = {c: "bytea" if c in batch.binaries else 'text COLLATE "C"' if c == "prediction_id" else "text"
+             for c, _ in texts}
+    columns += [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(kinds[c])) for c, _ in texts]
     cur.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(sql.Identifier(name),
                                                                           sql.SQL(", ").join(columns)))
     encoded = encode_copy([(v, "float8" if t == "float8" else "int8") for _, v, t in fixed], [a for _, a in texts])
@@ -142,9 +144,12 @@ def update_labels(conn: Connection, layout: ModelLayout, batch: Batch,
                                 "(SELECT 1 FROM {t} AS p WHERE p.prediction_id = s.prediction_id) ORDER BY s.pos")
                         .format(t=table))
             return updated, tuple(str(r[0]) for r in cur.fetchall())
-        # A hash join would read a whole day per statement; the day's unique index answers each label.
-        cur.execute("SET LOCAL enable_hashjoin = off")
-        cur.execute("SET LOCAL enable_mergejoin = off")
+        # A hash join would read a whole day per statement; the day's unique index answers each label,
+        # and the staged labels' own index each found one's removal.
+        # (Those plans' costs, inflated by the settings, would otherwise buy ~100 ms of JIT compilation.)
+        cur.execute("CREATE INDEX ON driftline_labels (prediction_id)")
+        for setting in ("enable_hashjoin", "enable_mergejoin", "jit"):
+            cur.execute(sql.SQL("SET LOCAL {} = off").format(sql.Identifier(setting)))
         updated, left = 0, len(batch)
         for day in days:
             if not left:
@@ -155,8 +160,8 @@ def update_labels(conn: Connection, layout: ModelLayout, batch: Batch,
                                 "WHERE s.prediction_id = done.prediction_id").format(d=sql.Identifier(day)))
             updated += cur.rowcount
             left -= cur.rowcount
-        cur.execute("SET LOCAL enable_hashjoin = on")
-        cur.execute("SET LOCAL enable_mergejoin = on")
+        for setting in ("enable_hashjoin", "enable_mergejoin", "jit"):
+            cur.execute(sql.SQL("RESET {}").format(sql.Identifier(setting)))
         cur.execute("SELECT prediction_id FROM driftline_labels ORDER BY pos")
         return updated, tuple(str(r[0]) for r in cur.fetchall())
 
