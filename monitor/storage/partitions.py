@@ -211,7 +211,7 @@ def convert(conn: sa.Connection, table: sa.Table) -> int:
     """
     name = table.name
     old = identifier(f"{name}_unpartitioned")
-    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:space, hashtext(:t))"), {"space": _LOCK_SPACE, "t": name})
+    Partitions._serialise(conn, name)
     indexes = conn.execute(sa.text("SELECT c.relname FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid "
                                    "WHERE i.indrelid = to_regclass(quote_ident(:t))"), {"t": name}).scalars().all()
     conn.execute(sa.text(f"ALTER TABLE {_quote(name)} RENAME TO {_quote(old)}"))
