@@ -154,9 +154,14 @@ def test_kill_9_during_runs_leaves_only_complete_runs(serve: Callable[..., Serve
     assert response.json() == {"accepted": ROWS, "duplicates": 0}, response.text
     loader.stop()
 
-    kill_at = KILL_AT[sa.make_url(database_url).get_backend_name()]
-    interrupted, finished = 0, 0
-    for fraction in kill_at:
+    kill_at = list(KILL_AT[sa.make_url(database_url).get_backend_name()])
+    interrupted, finished, kills = 0, 0, 0
+    # A run's duration varies with the machine's load, so a planned kill can land between runs.
+    # Kills at mid-run are added (at most 4) until half the planned ones hit a run in progress.
+    wanted, extra = len(kill_at) // 2, 4
+    while kill_at:
+        fraction = kill_at.pop(0)
+        kills += 1
         process = serve(database_url, config)
         process.wait_ready()
         process.wait_for_log(r"run finished( |$)")  # past the first run's warm-up: time the next one like it
@@ -167,7 +172,10 @@ def test_kill_9_during_runs_leaves_only_complete_runs(serve: Callable[..., Serve
         process.kill()
         finished += process.count(r"run finished( |$)")
         interrupted += process.count(r"run started( |$)") > process.count(r"run finished( |$)")
-    assert interrupted >= len(kill_at) // 2, f"only {interrupted} of {len(kill_at)} kills hit a run in progress"
+        if not kill_at and interrupted < wanted and extra:
+            kill_at.append(0.3)
+            extra -= 1
+    assert interrupted >= wanted, f"only {interrupted} of {kills} kills hit a run in progress"
 
     final = serve(database_url, config)
     restarted = datetime.now(UTC)
@@ -183,7 +191,7 @@ def test_kill_9_during_runs_leaves_only_complete_runs(serve: Callable[..., Serve
     older = [r for r in stored if utc(r["started_at"]) < restarted]
     # Every run a killed process logged as finished was committed; a kill can at most add one
     # committed run per process that it did not live to log.
-    assert finished <= len(older) <= finished + len(kill_at), (finished, len(older))
+    assert finished <= len(older) <= finished + kills, (finished, len(older))
     window_ends = [r["window_end"] for r in stored]
     assert len(set(window_ends)) == len(window_ends), "a window was stored twice"
     assert all(utc(end).microsecond == 0 for end in window_ends), "scheduled windows end on whole seconds"
