@@ -156,6 +156,44 @@ def test_ks_asymptotic_p_value_equals_kstwo(n: int, n_d_squared: float) -> None:
     assert _asymptotic_p_value(d, 2 * n, 2 * n) == pytest.approx(expected, rel=1e-9, abs=0.0)
 
 
+def _durbin_d(n: int, fraction: float) -> float:
+    """A D inside SciPy's Durbin-matrix branch of ``kstwo.sf`` at size n (n d^2 < 2.2, n d^1.5 <= 1.4)."""
+    top = min((1.4 / n) ** (2.0 / 3.0), float(np.sqrt(2.19 / n)))
+    return 1.0001 / n + fraction * (top - 1.0001 / n)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.2, 0.5, 0.9, 1.0])
+@pytest.mark.parametrize("n", [141, 1_000, 9_999, 50_000, 99_999, 100_000])
+def test_ks_durbin_branch_equals_kstwo(n: int, fraction: float) -> None:
+    # ks evaluates SciPy's Durbin-matrix branch itself (SciPy's loops n times in Python).
+    d = _durbin_d(n, fraction)
+    expected = float(np.clip(stats.kstwo.sf(d, float(n)), 0.0, 1.0))
+    assert 0.0 < expected <= 1.0
+    assert _asymptotic_p_value(d, 2 * n, 2 * n) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize(("n", "t"), [(32_537, 1.8780773919519749), (65_271, 5.033672437742636),
+                                      (57_302, 23.57100059874408), (65_000, 20.893990238757375)])
+def test_ks_null_sized_d_is_not_p_zero_where_scipys_durbin_matrix_overflows(n: int, t: float) -> None:
+    # At these sizes SciPy 1.17's kstwo.sf returns 0.0 for a D of a few rows (its accumulated
+    # matrix power overflows): a false alarm. The oracle is Kolmogorov's limit law with
+    # Stephens' small-sample correction, which is ~1 here.
+    d = t / n
+    limit = float(stats.kstwobign.sf((np.sqrt(n) + 0.12 + 0.11 / np.sqrt(n)) * d))
+    assert _asymptotic_p_value(d, 2 * n, 2 * n) == pytest.approx(limit, abs=1e-6)
+
+
+def test_ks_durbin_branch_follows_kolmogorovs_limit_law_at_every_size() -> None:
+    # Every size of the branch, not only those where SciPy's answer is finite: within 0.01 of
+    # the limit law with Stephens' correction (an independent formula), never p = 0.
+    rng = np.random.default_rng(7)
+    sizes = rng.integers(141, 100_001, size=400)
+    for n, fraction in zip(sizes, rng.uniform(0.0, 1.0, size=sizes.size), strict=True):
+        d = _durbin_d(int(n), float(fraction))
+        limit = float(stats.kstwobign.sf((np.sqrt(n) + 0.12 + 0.11 / np.sqrt(n)) * d))
+        assert abs(_asymptotic_p_value(d, 2 * int(n), 2 * int(n)) - limit) < 0.01, (n, d)
+
+
 # --- drift rules at the boundary (Evidently's: <= for ks and cvm, >= for wasserstein) -------
 
 INCLUSIVE = {"ks", "cramer_von_mises"}
