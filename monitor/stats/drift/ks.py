@@ -167,7 +167,7 @@ def _durbin_tail(d: float, n: int) -> float | None:
     # The branch conditions of scipy.stats._ksstats._kolmogn(n, d, cdf=False), in its order.
     if t <= 1.0 or t >= n - 1 or d >= 0.5 or n <= 140 or t * d >= 2.2:
         return None
-    if t * d >= 18.0 or n > _DURBIN_MAX_N or n * d ** 1.5 > 1.4:
+    if n > _DURBIN_MAX_N or n * d ** 1.5 > 1.4:
         return None
     k = int(np.ceil(t))
     h = k - t
