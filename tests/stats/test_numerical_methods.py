@@ -183,6 +183,18 @@ def test_ks_null_sized_d_is_not_p_zero_where_scipys_durbin_matrix_overflows(n: i
     assert _asymptotic_p_value(d, 2 * n, 2 * n) == pytest.approx(limit, abs=1e-6)
 
 
+def test_ks_of_two_windows_forty_rows_apart_is_not_drift() -> None:
+    # Two 130,000-row windows, one shifted by 40 rows (D = 0.03%, effective size 65,000):
+    # scipy.stats.ks_2samp 1.17 reports p = 0.0 here (its Durbin matrix power overflows), so a
+    # method: ks column would alarm on a difference no one could see.
+    ref = np.arange(130_000, dtype=np.float64)
+    result = ks(ref, ref + 40.0)
+    limit = float(stats.kstwobign.sf((np.sqrt(65_000) + 0.12 + 0.11 / np.sqrt(65_000)) * result.statistic))
+    assert result.statistic == pytest.approx(40 / 130_000, abs=1e-12)
+    assert result.p_value == pytest.approx(limit, abs=1e-6)
+    assert result.drifted is False
+
+
 def test_ks_durbin_branch_follows_kolmogorovs_limit_law_at_every_size() -> None:
     # Every size of the branch, not only those where SciPy's answer is finite: within 0.01 of
     # the limit law with Stephens' correction (an independent formula), never p = 0.
