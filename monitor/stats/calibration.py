@@ -169,22 +169,26 @@ def _w1_resampled(support: NDArray[np.float64], idx: NDArray[np.int64]) -> NDArr
     inside a run of ties adds nothing). Counting the draws with ``bincount`` replaces sorting
     every row, and blocks of rows keep the work in cache: the distances of the quantile form
     (:func:`~monitor.stats.drift.wasserstein._w1_sorted`) to rounding, in half the time.
+    The gaps are kept as exact integers, ``|C_k S - (k + 1) size|`` (at most 4,096 x 2,048,
+    inside int32), and scaled once in the widths: half the time of the float64 gaps again,
+    and no rounding before the sum.
     """
     rows, size = idx.shape
     points = support.size
-    grid = np.arange(1, points, dtype=np.float64) / points
-    widths = np.diff(support)
+    # points <= _MAX_SUPPORT and size <= _MAX_SIMULATED: every gap is below 2^23, int32 holds it.
+    target = np.arange(1, points, dtype=np.int32) * np.int32(size)
+    widths = np.diff(support) / (float(points) * size)
     offsets = (np.arange(_ROW_BLOCK, dtype=np.int64) * points)[:, None]
     out = np.empty(rows, dtype=np.float64)
     for lo in range(0, rows, _ROW_BLOCK):
         block = idx[lo:lo + _ROW_BLOCK]
         k = block.shape[0]
         counts = np.bincount((block + offsets[:k]).ravel(), minlength=k * points).reshape(k, points)
-        cdf = np.cumsum(counts[:, :-1], axis=1, dtype=np.float64)
-        cdf /= size
-        cdf -= grid
-        np.abs(cdf, out=cdf)
-        out[lo:lo + k] = np.einsum("ij,j->i", cdf, widths)  # not BLAS: no threads of its own
+        gaps = np.cumsum(counts[:, :-1], axis=1, dtype=np.int32)
+        gaps *= np.int32(points)
+        gaps -= target
+        np.abs(gaps, out=gaps)
+        out[lo:lo + k] = np.einsum("ij,j->i", gaps, widths)  # not BLAS: no threads of its own
     return out
 
 
