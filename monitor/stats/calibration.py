@@ -175,7 +175,7 @@ def _w1_resampled(support: NDArray[np.float64], idx: NDArray[np.int64]) -> NDArr
     """
     rows, size = idx.shape
     points = support.size
-    # points <= _MAX_SUPPORT and size <= _MAX_SIMULATED: every gap is below 2^23, int32 holds it.
+    # points <= _MAX_SUPPORT and size <= _MAX_SIMULATED: every gap is at most 2^23, int32 holds it.
     target = np.arange(1, points, dtype=np.int32) * np.int32(size)
     widths = np.diff(support) / (float(points) * size)
     offsets = (np.arange(_ROW_BLOCK, dtype=np.int64) * points)[:, None]

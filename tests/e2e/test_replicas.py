@@ -157,6 +157,12 @@ class Feed:
         self._thread.join(timeout=15)
 
 
+def _as_utc(when: str | datetime) -> datetime:
+    """A time from a log line (ISO text) or the database (naive means UTC), as an aware UTC time."""
+    moment = datetime.fromisoformat(when) if isinstance(when, str) else when
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def _records(process: ServeProcess) -> list[dict[str, Any]]:
     out = []
     for line in process.text().splitlines():
@@ -231,8 +237,7 @@ def test_three_replicas_run_each_window_once_and_send_each_message_once(
                            if r.get("message") == "run finished")
         assert finished and max(finished.values()) == 1, [k for k, n in finished.items() if n > 1][:5]
         def key(monitor: str, end: Any) -> tuple[str, datetime]:
-            when = datetime.fromisoformat(end) if isinstance(end, str) else end
-            return monitor, when.astimezone(UTC)
+            return monitor, _as_utc(end)
 
         done = {key(m, e) for m, e in finished}
         kept = {key(m, e) for m, e in per_window}
@@ -267,9 +272,7 @@ def test_three_replicas_run_each_window_once_and_send_each_message_once(
         # The outbox was drained before the survivors stopped; a run between that moment and the stop
         # may enqueue a message the stopping replica no longer sends. It stays pending for the next
         # replica (nothing is lost or given up), and no message from before the drain may be one.
-        def utc(when: datetime) -> datetime:
-            return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-        unsent = [(k, status, utc(c)) for _, k, status, c in outbox if k not in received]
+        unsent = [(k, status, _as_utc(c)) for _, k, status, c in outbox if k not in received]
         assert all(status == "pending" and c >= stopping_at - timedelta(seconds=EVERY) for _, status, c in unsent), \
             [(k, s, c.isoformat()) for k, s, c in unsent][:5]
         assert max(received.values()) == 1, [k for k, n in received.items() if n > 1][:5]

@@ -162,6 +162,11 @@ def _durbin_d(n: int, fraction: float) -> float:
     return 1.0001 / n + fraction * (top - 1.0001 / n)
 
 
+def _kolmogorov_limit(n: float, d: float) -> float:
+    """Kolmogorov's limit law with Stephens' small-sample correction: an independent oracle."""
+    return float(stats.kstwobign.sf((np.sqrt(n) + 0.12 + 0.11 / np.sqrt(n)) * d))
+
+
 @pytest.mark.parametrize("fraction", [0.0, 0.2, 0.5, 0.9, 1.0])
 @pytest.mark.parametrize("n", [141, 1_000, 9_999, 50_000, 99_999, 100_000])
 def test_ks_durbin_branch_equals_kstwo(n: int, fraction: float) -> None:
@@ -179,8 +184,7 @@ def test_ks_null_sized_d_is_not_p_zero_where_scipys_durbin_matrix_overflows(n: i
     # matrix power overflows): a false alarm. The oracle is Kolmogorov's limit law with
     # Stephens' small-sample correction, which is ~1 here.
     d = t / n
-    limit = float(stats.kstwobign.sf((np.sqrt(n) + 0.12 + 0.11 / np.sqrt(n)) * d))
-    assert _asymptotic_p_value(d, 2 * n, 2 * n) == pytest.approx(limit, abs=1e-6)
+    assert _asymptotic_p_value(d, 2 * n, 2 * n) == pytest.approx(_kolmogorov_limit(n, d), abs=1e-6)
 
 
 def test_ks_of_two_windows_forty_rows_apart_is_not_drift() -> None:
@@ -189,9 +193,8 @@ def test_ks_of_two_windows_forty_rows_apart_is_not_drift() -> None:
     # method: ks column would alarm on a difference no one could see.
     ref = np.arange(130_000, dtype=np.float64)
     result = ks(ref, ref + 40.0)
-    limit = float(stats.kstwobign.sf((np.sqrt(65_000) + 0.12 + 0.11 / np.sqrt(65_000)) * result.statistic))
     assert result.statistic == pytest.approx(40 / 130_000, abs=1e-12)
-    assert result.p_value == pytest.approx(limit, abs=1e-6)
+    assert result.p_value == pytest.approx(_kolmogorov_limit(65_000, result.statistic), abs=1e-6)
     assert result.drifted is False
 
 
@@ -202,8 +205,7 @@ def test_ks_durbin_branch_follows_kolmogorovs_limit_law_at_every_size() -> None:
     sizes = rng.integers(141, 100_001, size=400)
     for n, fraction in zip(sizes, rng.uniform(0.0, 1.0, size=sizes.size), strict=True):
         d = _durbin_d(int(n), float(fraction))
-        limit = float(stats.kstwobign.sf((np.sqrt(n) + 0.12 + 0.11 / np.sqrt(n)) * d))
-        assert abs(_asymptotic_p_value(d, 2 * int(n), 2 * int(n)) - limit) < 0.01, (n, d)
+        assert abs(_asymptotic_p_value(d, 2 * int(n), 2 * int(n)) - _kolmogorov_limit(n, d)) < 0.01, (n, d)
 
 
 # --- drift rules at the boundary (Evidently's: <= for ks and cvm, >= for wasserstein) -------

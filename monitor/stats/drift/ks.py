@@ -119,6 +119,16 @@ def _asymptotic_p_value(statistic: float, n: int, m: int) -> float:
     return float(np.clip(p_value, 0.0, 1.0))
 
 
+def _past_exact_cases(d: float, n: int) -> bool:
+    """Whether ``scipy.stats._ksstats._kolmogn(n, d, cdf=False)`` gets past its exact cases.
+
+    Its first conditions, in its order (Ruben-Gambino at both ends, exact 2 * smirnov above 0.5,
+    small n); the series and Durbin branches below are only reached past them.
+    """
+    t = n * d
+    return not (t <= 1.0 or t >= n - 1 or d >= 0.5 or n <= 140)
+
+
 def _smirnov_tail(d: float, n: int) -> float | None:
     """``kstwo.sf(d, n)`` where SciPy evaluates it as ``2 * smirnov(n, d)``, else ``None``.
 
@@ -130,8 +140,7 @@ def _smirnov_tail(d: float, n: int) -> float | None:
     SciPy, because their terms approach the subnormal range and lose digits.
     """
     t = n * d
-    # The branch conditions of scipy.stats._ksstats._kolmogn(n, d, cdf=False), in its order.
-    if t <= 1.0 or t >= n - 1 or d >= 0.5 or n <= 140 or not 2.2 <= t * d < 370.0:
+    if not _past_exact_cases(d, n) or not 2.2 <= t * d < 370.0:
         return None
     v = np.arange(np.floor(n * (1.0 - d)) + 1.0)
     q = np.minimum(d + v / n, 1.0)
@@ -164,10 +173,7 @@ def _durbin_tail(d: float, n: int) -> float | None:
     finite, and the scaling is by powers of two, so where SciPy's is finite nothing changes.
     """
     t = n * d
-    # The branch conditions of scipy.stats._ksstats._kolmogn(n, d, cdf=False), in its order.
-    if t <= 1.0 or t >= n - 1 or d >= 0.5 or n <= 140 or t * d >= 2.2:
-        return None
-    if n > _DURBIN_MAX_N or n * d ** 1.5 > 1.4:
+    if not _past_exact_cases(d, n) or t * d >= 2.2 or n > _DURBIN_MAX_N or n * d ** 1.5 > 1.4:
         return None
     k = int(np.ceil(t))
     h = k - t
